@@ -1,0 +1,1 @@
+"""Normalised items: advisories, vulnerabilities, indicators and exposures."""

@@ -1,0 +1,100 @@
+"""The normalised item every feed adapter yields (the `certmon parse` JSON Lines format).
+
+A msgspec Struct rather than a pydantic model: adapters produce hundreds of thousands of these per
+run, and msgspec constructs and encodes them an order of magnitude faster. Still typed and validated
+at the edge (`Item` is what leaves an adapter; see docs/formats.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+KINDS = ("advisory", "vulnerability", "indicator", "exposure")
+INDICATOR_TYPES = ("ipv4", "ipv6", "cidr", "domain", "url", "email", "md5", "sha1", "sha256", "asn")
+
+
+class Product(msgspec.Struct, omit_defaults=True, frozen=True):
+    """An affected product: vendor and product names (lower-cased keys are built by matching)."""
+
+    vendor: str
+    product: str
+    version: str | None = None
+    cpe: str | None = None
+
+
+class Item(msgspec.Struct, omit_defaults=True, kw_only=True):
+    """One normalised item. Fields beyond the four common ones are filled per kind."""
+
+    kind: str
+    key: str
+    tlp: str
+    source_format: str
+    # advisory / vulnerability
+    title: str | None = None
+    summary: str | None = None  # sanitised HTML or plain text, never raw feed HTML
+    url: str | None = None
+    published: str | None = None  # ISO 8601
+    updated: str | None = None
+    cves: list[str] = msgspec.field(default_factory=list)
+    products: list[Product] = msgspec.field(default_factory=list)
+    severity: str | None = None  # low | medium | high | critical
+    cve: str | None = None
+    known_exploited: bool | None = None
+    vendor: str | None = None
+    product: str | None = None
+    cvss: float | None = None
+    ransomware: bool | None = None
+    due_date: str | None = None
+    # indicator
+    type: str | None = None
+    value: str | None = None
+    labels: list[str] = msgspec.field(default_factory=list)
+    confidence: int | None = None
+    valid_from: str | None = None
+    valid_until: str | None = None
+    revoked: bool = False
+    # exposure
+    ip: str | None = None
+    port: int | None = None
+    protocol: str | None = None
+    report_type: str | None = None
+    observed_at: str | None = None
+    hostname: str | None = None
+    asn: int | None = None
+    # anything else worth keeping (source-specific fields), JSON-serialisable
+    extra: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
+# Fields that must appear in JSON Lines output for each kind even when empty (INTERFACES.md).
+REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
+    "advisory": ("title", "url", "published", "cves", "products"),
+    "vulnerability": ("cve", "known_exploited", "vendor", "product"),
+    "indicator": ("type", "value", "labels", "confidence", "valid_until"),
+    "exposure": ("ip", "port", "report_type", "observed_at"),
+}
+
+_encoder = msgspec.json.Encoder()
+
+
+def item_to_dict(item: Item) -> dict[str, Any]:
+    """Plain dict with the kind's required fields present (null or empty where unknown)."""
+    data: dict[str, Any] = msgspec.to_builtins(item)
+    for name in REQUIRED_FIELDS.get(item.kind, ()):
+        if name not in data:
+            value = getattr(item, name)
+            data[name] = msgspec.to_builtins(value)
+    if item.kind == "vulnerability" and data.get("known_exploited") is None:
+        data["known_exploited"] = False
+    return data
+
+
+def item_to_json(item: Item) -> bytes:
+    """One JSON Lines record (without the newline)."""
+    return _encoder.encode(item_to_dict(item))
+
+
+def item_from_dict(data: dict[str, Any]) -> Item:
+    """Validate a JSON Lines record back into an Item (raises msgspec.ValidationError)."""
+    return msgspec.convert(data, Item)

@@ -1,0 +1,1 @@
+"""Feed adapters (one module per format), the shared fetcher and the source catalogue."""
