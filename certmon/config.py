@@ -1,0 +1,112 @@
+"""Settings from `CERTMON_*` environment variables (pydantic-settings), with embedded defaults."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from certmon.errors import ConfigError
+
+
+class Settings(BaseSettings):
+    """Every knob certmon has. Defaults give the embedded mode: SQLite, embedded broker, mail folder."""
+
+    model_config = SettingsConfigDict(env_prefix="CERTMON_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    database_url: str = ""  # default: sqlite:///<data_dir>/certmon.sqlite
+    broker_url: str = ""  # default: embedded filesystem broker under <data_dir>/queue
+    result_backend: str = ""
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    base_url: str = ""  # default: http://<host>:<port>
+    secret_key: SecretStr = SecretStr("")  # default: generated once into <data_dir>/secret_key
+    demo: bool = False  # load the demo scenario and point sources at the bundled samples
+    log_level: str = "INFO"
+
+    smtp_host: str = ""  # empty: write mail to <data_dir>/mail (a Maildir) instead of sending
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_starttls: bool = False
+    smtp_tls: bool = False
+    smtp_timeout: float = Field(default=30.0, gt=0)
+    mail_from: str = "varsel@kommunecert.invalid"
+    mail_rate_per_domain: int = Field(default=60, ge=1)  # messages per minute per recipient domain
+
+    fetch_politeness_s: float = Field(default=1.0, ge=0)
+    fetch_max_bytes: int = Field(default=50_000_000, gt=0)
+    scheduler_tick_s: int = Field(default=30, ge=1)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be DEBUG, INFO, WARNING or ERROR")
+        return upper
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
+        return value
+
+    # Derived values ---------------------------------------------------------------------------
+    @property
+    def data_path(self) -> Path:
+        """Absolute data directory (created on demand)."""
+        path = self.data_dir.expanduser().resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    @property
+    def db_url(self) -> str:
+        """The effective database URL."""
+        return self.database_url or f"sqlite:///{self.data_path / 'certmon.sqlite'}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.db_url.startswith("sqlite")
+
+    @property
+    def public_base_url(self) -> str:
+        """Base URL used in links in e-mails and reports."""
+        return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def mail_dir(self) -> Path:
+        """Where mail goes when no SMTP host is configured."""
+        return self.data_path / "mail"
+
+    def secret(self) -> str:
+        """The signing key: configured, or generated once and kept in the data directory."""
+        configured = self.secret_key.get_secret_value()
+        if configured:
+            return configured
+        path = self.data_path / "secret_key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
+
+
+def load_settings() -> Settings:
+    """Read settings from the environment; an invalid value raises ConfigError naming the variable."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = "CERTMON_" + str(err["loc"][0]).upper() if err.get("loc") else "CERTMON_*"
+        raise ConfigError(f"invalid setting {name}: {err['msg']}") from None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings (cached; tests call `get_settings.cache_clear()`)."""
+    return load_settings()

@@ -1,0 +1,52 @@
+"""ORM model: StoredItem — one normalised item per (source, natural key)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from certmon.db import Base, utcnow
+
+
+class StoredItem(Base):
+    """An advisory, vulnerability, indicator or exposure as stored (never twice per source and key)."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("source_id", "key"),
+        Index("ix_items_kind_published", "kind", "published_at"),
+        Index("ix_items_value", "value"),
+        Index("ix_items_cve", "cve"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    key: Mapped[str] = mapped_column(String(500))
+    tlp: Mapped[str] = mapped_column(String(20), default="clear")
+    tlp_rank: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    source_format: Mapped[str] = mapped_column(String(40), default="")
+    title: Mapped[str | None] = mapped_column(Text)
+    summary: Mapped[str | None] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(Text)
+    published_at: Mapped[datetime | None]
+    severity: Mapped[str | None] = mapped_column(String(20))
+    cve: Mapped[str | None] = mapped_column(String(30))
+    known_exploited: Mapped[bool] = mapped_column(Boolean, default=False)
+    cvss: Mapped[float | None] = mapped_column(Float)
+    indicator_type: Mapped[str | None] = mapped_column(String(20))
+    value: Mapped[str | None] = mapped_column(String(2000))
+    confidence: Mapped[int | None] = mapped_column(Integer)
+    ip: Mapped[str | None] = mapped_column(String(64), index=True)
+    port: Mapped[int | None] = mapped_column(Integer)
+    report_type: Mapped[str | None] = mapped_column(String(100))
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the full normalised item
+    content_hash: Mapped[str] = mapped_column(String(32))  # detects a changed item
+    payload_id: Mapped[int | None] = mapped_column(ForeignKey("payloads.id", ondelete="SET NULL"))
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,15 @@
+"""Import every ORM model so metadata is complete (Alembic, create_all, tests)."""
+
+from certmon.audit.models import AuditEntry
+from certmon.auth.models import ApiToken, User
+from certmon.items.models import StoredItem
+from certmon.matching.models import Match
+from certmon.notify.models import Delivery, Notification, NotificationMatch
+from certmon.registry.models import AppState, Asset, Constituent, ConstituentRole, Contact
+from certmon.sources.models import Payload, Source, SourceRun
+
+__all__ = [
+    "ApiToken", "AppState", "Asset", "AuditEntry", "Constituent", "ConstituentRole", "Contact",
+    "Delivery", "Match", "Notification", "NotificationMatch", "Payload", "Source", "SourceRun",
+    "StoredItem", "User",
+]

@@ -1,0 +1,1 @@
+"""Alerts (varsler): policy, composition, the outbox and SMTP delivery."""

@@ -1,0 +1,1 @@
+"""The constituent registry: organisations, their assets and contacts."""

@@ -1,0 +1,1 @@
+"""Sources (configured feeds), their runs and health, and the payload archive."""
