@@ -1,0 +1,259 @@
+"""Helpers shared by the adapters: canonical indicator values, timestamps, HTML, errors, JSON."""
+
+from __future__ import annotations
+
+import calendar
+import html
+import ipaddress
+import re
+import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import msgspec
+import nh3
+
+from certmon.errors import FeedParseError
+from feeds.base import ParseContext
+
+SUMMARY_MAX = 4000  # characters of sanitised summary kept per item
+_HTML_INPUT_MAX = 256_000  # bound the work nh3 does on one huge description
+_ALLOWED_TAGS = {"p", "br", "b", "strong", "i", "em", "ul", "ol", "li", "a", "code", "pre", "blockquote"}
+
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+_TAG = re.compile(r"<[^>]*>")
+_HEX = re.compile(r"[0-9a-f]+")
+_HASH_LEN = {"md5": 32, "sha1": 40, "sha256": 64}
+_DOMAIN = re.compile(r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
+_ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z\Z")
+_ISO = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?\s*(Z|UTC|[+-]\d{2}:?\d{2})?)?$",
+    re.IGNORECASE,
+)
+
+
+def fail(ctx: ParseContext, where: str, why: str) -> FeedParseError:
+    """A FeedParseError naming the file (when known), the place and the reason."""
+    name = ctx.filename or ctx.source_name or "input"
+    place = f" ({where})" if where else ""
+    return FeedParseError(f"{name}{place}: {why}")
+
+
+def load_json(data: bytes, ctx: ParseContext) -> Any:
+    """Decode JSON into builtins; FeedParseError on invalid or too deeply nested input."""
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        raise fail(ctx, "", f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise fail(ctx, "", "JSON nested too deeply") from None
+
+
+def decode_text(data: bytes) -> str:
+    """Bytes to text: UTF-8 (BOM tolerated), else Latin-1 so no byte is ever lost or fatal."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def iso_utc(value: Any) -> str | None:
+    """Normalise a timestamp (ISO 8601, RFC 822, epoch, struct_time, datetime) to `YYYY-MM-DDTHH:MM:SSZ`."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str) and _ISO_Z.match(value):
+        return value[:19] + "Z"  # already UTC ISO 8601 (the STIX hot path)
+    dt: datetime | None = None
+    if isinstance(value, datetime):
+        dt = value
+    elif isinstance(value, time.struct_time):
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(calendar.timegm(value)))
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        dt = _from_epoch(float(value))
+    elif isinstance(value, str):
+        dt = _parse_text_time(value.strip())
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _from_epoch(seconds: float) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _parse_text_time(text: str) -> datetime | None:
+    m = _ISO.match(text)
+    if m:
+        y, mo, d, hh, mi, ss, tz = m.groups()
+        try:
+            dt = datetime(int(y), int(mo), int(d), int(hh or 0), int(mi or 0), int(ss or 0))
+        except ValueError:
+            return None
+        if tz and tz.upper() not in ("Z", "UTC"):
+            sign = 1 if tz[0] == "+" else -1
+            digits = tz[1:].replace(":", "")
+            offset = sign * (int(digits[:2]) * 60 + int(digits[2:]))
+            return datetime.fromtimestamp(calendar.timegm(dt.timetuple()) - offset * 60, UTC)
+        return dt.replace(tzinfo=UTC)
+    if text.isdigit():
+        return _from_epoch(float(text))
+    try:
+        return parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def sanitise_html(raw: str | None, limit: int = SUMMARY_MAX) -> str | None:
+    """Clean feed HTML to a small safe tag set; when too long, plain escaped text cut at a word."""
+    if not raw:
+        return None
+    cleaned = nh3.clean(
+        raw[:_HTML_INPUT_MAX],
+        tags=_ALLOWED_TAGS,
+        attributes={"a": {"href"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer",
+    ).strip()
+    if len(cleaned) <= limit:
+        return cleaned or None
+    text = " ".join(plain_text(raw).split())
+    if len(text) > limit:
+        cut = text.rfind(" ", 0, limit - 1)
+        text = text[: cut if cut > limit // 2 else limit - 1] + "…"
+    return html.escape(text, quote=False) or None
+
+
+def plain_text(raw: str | None) -> str:
+    """Visible text of an HTML fragment (for CVE and product scanning)."""
+    if not raw:
+        return ""
+    return _to_text(nh3.clean(raw[:_HTML_INPUT_MAX], tags=_ALLOWED_TAGS | {"td", "th", "div", "span"}))
+
+
+def _to_text(cleaned: str) -> str:
+    # Tags become spaces so adjacent table cells do not glue words (and CVE ids) together.
+    return html.unescape(_TAG.sub(" ", cleaned))
+
+
+def canonical_ip(value: str) -> tuple[str, str] | None:
+    """(`ipv4`|`ipv6`|`cidr`, canonical text) for an address or network, else None."""
+    value = value.strip()
+    if _IPV4.fullmatch(value):
+        return ("ipv4", value)  # already canonical dotted quad: skip the ipaddress round trip
+    try:
+        if "/" in value:
+            net = ipaddress.ip_network(value, strict=False)
+            if net.prefixlen == net.max_prefixlen:
+                addr = net.network_address
+                return ("ipv4" if addr.version == 4 else "ipv6", str(addr))
+            return ("cidr", str(net))
+        addr = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    return ("ipv4" if addr.version == 4 else "ipv6", str(addr))
+
+
+def canonical_domain(value: str) -> str | None:
+    """Lower-case domain without trailing dot, IDNs as A-labels; None if not a plausible name."""
+    name = value.strip().rstrip(".").lower()
+    if not name or len(name) > 253:
+        return None
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            return None
+    if name.startswith("*."):
+        name = name[2:]
+    return name if _DOMAIN.fullmatch(name) else None
+
+
+def canonical_url(value: str) -> str | None:
+    """URL with lower-case scheme and host (host IDN as A-label); None without scheme and host."""
+    value = value.strip()
+    if not value or len(value) > 8192 or any(c in value for c in "\r\n\t "):
+        return None
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if not parts.scheme or not host:
+        return None
+    if host.startswith("["):
+        host = host.strip("[]")
+    canon_host = canonical_ip(host)
+    if canon_host is not None:
+        new_host = f"[{canon_host[1]}]" if canon_host[0] == "ipv6" else canon_host[1]
+    else:
+        dom = canonical_domain(host)
+        if dom is None:
+            return None
+        new_host = dom
+    netloc = parts.netloc
+    userinfo = netloc.rpartition("@")[0]
+    port = netloc.rpartition("]")[2].rpartition(":")[2] if ":" in netloc.rpartition("]")[2] else ""
+    netloc = (userinfo + "@" if userinfo else "") + new_host + (":" + port if port else "")
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path, parts.query, parts.fragment))
+
+
+def canonical_email(value: str) -> str | None:
+    """`local@domain` with the domain canonical and the local part kept; None if malformed."""
+    local, sep, domain = value.strip().rpartition("@")
+    if not sep or not local or len(local) > 64:
+        return None
+    dom = canonical_domain(domain)
+    return f"{local}@{dom}" if dom else None
+
+
+def canonical_hash(kind: str, value: str) -> str | None:
+    """Lower-case hex digest if it has the right length for `kind` (md5/sha1/sha256)."""
+    digest = value.strip().lower()
+    if len(digest) != _HASH_LEN.get(kind, -1) or not _HEX.fullmatch(digest):
+        return None
+    return digest
+
+
+def canonical_asn(value: Any) -> str | None:
+    """ASN as an integer string (`AS64496` → `64496`), None when out of range or not a number."""
+    text = str(value).strip().upper().removeprefix("AS")
+    if not text.isdigit():
+        return None
+    number = int(text)
+    return str(number) if 0 < number < 2**32 else None
+
+
+def canonical_indicator(itype: str, value: Any) -> tuple[str, str] | None:
+    """Canonical (type, value) for any indicator type; IP-looking domains become ipv4/ipv6."""
+    if value is None:
+        return None
+    text = str(value)
+    if itype in ("ipv4", "ipv6", "cidr", "ip"):
+        return canonical_ip(text)
+    if itype == "domain":
+        ip = canonical_ip(text) if text[:1].isdigit() or ":" in text else None
+        if ip is not None:
+            return ip
+        dom = canonical_domain(text)
+        return ("domain", dom) if dom else None
+    if itype in _HASH_LEN:
+        digest = canonical_hash(itype, text)
+        return (itype, digest) if digest else None
+    canon = {"url": canonical_url, "email": canonical_email, "asn": canonical_asn}.get(itype)
+    if canon is None:
+        return None
+    result = canon(text)
+    return (itype, result) if result else None
+
+
+def unique(values: list[str]) -> list[str]:
+    """Drop empties and duplicates, keeping first-seen order."""
+    return list(dict.fromkeys(v for v in values if v))

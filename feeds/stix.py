@@ -1,0 +1,308 @@
+"""STIX 2.0/2.1 bundles, TAXII 2.1 envelopes and bare object lists → indicators, vulnerabilities, advisories.
+
+Decoding uses msgspec into slim structs (only the fields read here; the rest of each object is
+skipped by the decoder), and patterns go through `feeds.stix_patterns` (regex fast path, grammar
+fallback). Rules:
+- where one id appears in several versions, the newest `modified` wins (older ones are dropped);
+- `revoked: true` objects still yield their items, with `revoked=True`, so storage can revoke them;
+- TLP: the most restrictive of the object's `object_marking_refs` that name a TLP marking (TLP 1.0
+  and 2.0 ids, `definition_type: tlp` definitions and TLP 2.0 extension definitions in the bundle),
+  else the source default;
+- indicators whose `pattern_type` is not `stix`, whose pattern is invalid or too long, or that name
+  no concrete observable are skipped and counted in `StixStats`;
+- objects without a string `type` and `id` (or not JSON objects) are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from certmon.items.schemas import Item
+from certmon.tlp import STIX_MARKING_IDS, TLP, parse_tlp
+from feeds.base import ParseContext
+from feeds.common import fail, iso_utc, plain_text, sanitise_html, unique
+from feeds.stix_patterns import PatternUnsupported, observables
+from feeds.textscan import find_cves, find_products
+
+log = logging.getLogger(__name__)
+
+TLP2_EXTENSION = "extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d"
+
+
+class StixObject(msgspec.Struct, gc=False):
+    """The fields of a STIX object this adapter reads; every other field is skipped on decode."""
+
+    type: Any = None
+    id: Any = None
+    spec_version: Any = None
+    created: Any = None
+    modified: Any = None
+    revoked: Any = None
+    name: Any = None
+    description: Any = None
+    pattern: Any = None
+    pattern_type: Any = None
+    valid_from: Any = None
+    valid_until: Any = None
+    labels: Any = None
+    indicator_types: Any = None
+    confidence: Any = None
+    object_marking_refs: Any = None
+    external_references: Any = None
+    published: Any = None
+    object_refs: Any = None
+    relationship_type: Any = None
+    source_ref: Any = None
+    target_ref: Any = None
+    definition_type: Any = None
+    definition: Any = None
+    extensions: Any = None
+
+
+class _Envelope(msgspec.Struct, gc=False):
+    type: Any = None
+    id: Any = None
+    spec_version: Any = None
+    objects: list[StixObject] | None = None
+
+
+_DECODER = msgspec.json.Decoder(_Envelope | list[StixObject])
+
+
+@dataclass
+class StixStats:
+    """What a parse saw and skipped (logged at INFO; pass one in to read it)."""
+
+    objects: int = 0
+    items: int = 0
+    superseded: int = 0
+    invalid_objects: int = 0
+    skipped_pattern_type: int = 0
+    skipped_bad_pattern: int = 0
+    no_observable: int = 0
+    problems: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Bundle:
+    spec_version: str
+    objects: dict[str, StixObject]
+    marking_tlp: dict[str, TLP]
+    malware_names: dict[str, list[str]]
+
+
+def parse(data: bytes, ctx: ParseContext, stats: StixStats | None = None) -> Iterator[Item]:
+    """Yield items for every indicator, vulnerability and report in a STIX bundle/envelope/list."""
+    stats = stats if stats is not None else StixStats()
+    was_enabled = gc.isenabled()
+    # Decoding and item building create ~10^5 acyclic objects each; cyclic collections in between
+    # only re-scan them (about a quarter of the run time). Restored when the generator finishes.
+    gc.disable()
+    try:
+        bundle = _index(*_decode(data, ctx, stats), stats)
+        for obj in bundle.objects.values():
+            if obj.type == "indicator":
+                yield from _indicator_items(obj, bundle, ctx, stats)
+            elif obj.type == "vulnerability":
+                stats.items += 1
+                yield _vulnerability(obj, bundle, ctx)
+            elif obj.type == "report":
+                stats.items += 1
+                yield _report(obj, bundle, ctx)
+    finally:
+        if was_enabled:
+            gc.enable()
+    log.info("stix %s: %s", ctx.filename or ctx.source_name, stats)
+
+
+def _decode(data: bytes, ctx: ParseContext, stats: StixStats) -> tuple[str, list[StixObject]]:
+    try:
+        top = _DECODER.decode(data)
+    except msgspec.ValidationError:
+        return _decode_lenient(data, ctx, stats)
+    except msgspec.DecodeError as exc:
+        raise fail(ctx, "", f"invalid JSON: {exc}") from None
+    except RecursionError:
+        raise fail(ctx, "", "JSON nested too deeply") from None
+    if isinstance(top, list):
+        return "", top
+    if top.objects is None and isinstance(top.type, str) and top.type != "bundle" and top.id is not None:
+        return "", [msgspec.json.decode(data, type=StixObject)]  # one bare STIX object
+    if top.objects is None:
+        raise fail(ctx, "top level", "not a STIX bundle, TAXII envelope or list of objects (no 'objects')")
+    return str(top.spec_version or ""), top.objects
+
+
+def _decode_lenient(data: bytes, ctx: ParseContext, stats: StixStats) -> tuple[str, list[StixObject]]:
+    """Slow path for structurally odd input: keep every element that is a JSON object."""
+    try:
+        top = msgspec.json.decode(data)
+    except RecursionError:
+        raise fail(ctx, "", "JSON nested too deeply") from None
+    raw = top.get("objects") if isinstance(top, dict) else top
+    if not isinstance(raw, list):
+        raise fail(ctx, "top level", "'objects' is not a list")
+    objects: list[StixObject] = []
+    for position, element in enumerate(raw):
+        try:
+            objects.append(msgspec.convert(element, StixObject))
+        except msgspec.ValidationError:
+            stats.invalid_objects += 1
+            stats.problems.append(f"objects[{position}]: not a JSON object")
+    spec = top.get("spec_version", "") if isinstance(top, dict) else ""
+    return str(spec or ""), objects
+
+
+def _index(spec: str, objects: list[StixObject], stats: StixStats) -> _Bundle:
+    latest: dict[str, StixObject] = {}
+    for obj in objects:
+        stats.objects += 1
+        if not isinstance(obj.type, str) or not isinstance(obj.id, str):
+            stats.invalid_objects += 1
+            continue
+        previous = latest.get(obj.id)
+        if previous is not None:
+            stats.superseded += 1
+            if _stamp(previous) >= _stamp(obj):
+                continue
+        latest[obj.id] = obj
+    marking_tlp = dict(STIX_MARKING_IDS)
+    names: dict[str, str] = {}
+    for obj in latest.values():
+        if obj.type == "marking-definition":
+            tlp = _definition_tlp(obj)
+            if tlp is not None:
+                marking_tlp[obj.id] = tlp
+        elif obj.type == "malware" and isinstance(obj.name, str):
+            names[obj.id] = obj.name
+    malware_names: dict[str, list[str]] = {}
+    for obj in latest.values():
+        indicates = obj.type == "relationship" and obj.relationship_type == "indicates"
+        if indicates and _is_key(obj.target_ref, names):
+            malware_names.setdefault(str(obj.source_ref), []).append(names[obj.target_ref])
+    return _Bundle(spec, latest, marking_tlp, malware_names)
+
+
+def _stamp(obj: StixObject) -> str:
+    # "…:16" < "…:16.432" once the Z is gone, so plain string order follows time order.
+    return str(obj.modified or obj.created or "").rstrip("Z")
+
+
+def _definition_tlp(obj: StixObject) -> TLP | None:
+    if obj.definition_type == "tlp" and isinstance(obj.definition, dict):
+        return parse_tlp(obj.definition.get("tlp"), TLP.RED) if obj.definition.get("tlp") else None
+    if isinstance(obj.extensions, dict) and isinstance(obj.extensions.get(TLP2_EXTENSION), dict):
+        label = obj.extensions[TLP2_EXTENSION].get("tlp_2_0")
+        return parse_tlp(label, TLP.RED) if label else None
+    return None
+
+
+def _tlp(obj: StixObject, bundle: _Bundle, ctx: ParseContext) -> str:
+    refs = obj.object_marking_refs
+    if isinstance(refs, list) and refs:
+        found = [bundle.marking_tlp[r] for r in refs if isinstance(r, str) and r in bundle.marking_tlp]
+        if found:
+            return max(found).value_str
+    return ctx.default_tlp.value_str
+
+
+def _indicator_items(obj: StixObject, bundle: _Bundle, ctx: ParseContext, stats: StixStats) -> Iterator[Item]:
+    if obj.pattern_type not in (None, "stix") or not isinstance(obj.pattern, str):
+        stats.skipped_pattern_type += 1
+        return
+    version = obj.spec_version or bundle.spec_version or ("2.1" if obj.pattern_type else "2.0")
+    try:
+        found = observables(obj.pattern, str(version))
+    except PatternUnsupported as exc:
+        stats.skipped_bad_pattern += 1
+        stats.problems.append(f"{obj.id}: {exc}")
+        return
+    if not found:
+        stats.no_observable += 1
+        return
+    labels = _labels(obj, bundle)
+    tlp = _tlp(obj, bundle, ctx)
+    confidence = _confidence(obj.confidence)
+    valid_from, valid_until = iso_utc(obj.valid_from), iso_utc(obj.valid_until)
+    revoked = obj.revoked is True
+    for itype, value in found:
+        stats.items += 1
+        yield Item(
+            kind="indicator", key=f"stix:{obj.id}:{itype}:{value}", tlp=tlp, source_format="stix",
+            type=itype, value=value, labels=list(labels), confidence=confidence,
+            valid_from=valid_from, valid_until=valid_until, revoked=revoked,
+        )
+
+
+def _labels(obj: StixObject, bundle: _Bundle) -> list[str]:
+    types = obj.indicator_types
+    plain = obj.labels is None and obj.id not in bundle.malware_names and type(types) is list
+    if plain and all(type(v) is str for v in types):
+        return list(dict.fromkeys(types))  # the common STIX 2.1 case, without the general walk
+    values: list[str] = []
+    for group in (obj.indicator_types, obj.labels):
+        if isinstance(group, list):
+            values.extend(str(v) for v in group if isinstance(v, str))
+    values.extend(bundle.malware_names.get(obj.id, ()))
+    return unique(values)
+
+
+def _confidence(value: Any) -> int | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return max(0, min(100, int(value)))
+    return None
+
+
+def _external(obj: StixObject) -> tuple[list[str], str | None]:
+    cves: list[str] = []
+    url: str | None = None
+    for ref in obj.external_references if isinstance(obj.external_references, list) else ():
+        if not isinstance(ref, dict):
+            continue
+        if str(ref.get("source_name", "")).lower() == "cve" and ref.get("external_id"):
+            cves.append(str(ref["external_id"]).strip().upper())
+        if url is None and isinstance(ref.get("url"), str):
+            url = ref["url"]
+    return cves, url
+
+
+def _vulnerability(obj: StixObject, bundle: _Bundle, ctx: ParseContext) -> Item:
+    cves, url = _external(obj)
+    name = str(obj.name) if obj.name else None
+    if not cves and name:
+        cves = find_cves(name)
+    description = str(obj.description) if isinstance(obj.description, str) else None
+    return Item(
+        kind="vulnerability", key=f"stix:{obj.id}", tlp=_tlp(obj, bundle, ctx), source_format="stix",
+        title=name, cve=cves[0] if cves else None, cves=sorted(set(cves)), url=url,
+        summary=sanitise_html(description), published=iso_utc(obj.created), updated=iso_utc(obj.modified),
+        revoked=obj.revoked is True,
+    )
+
+
+def _report(obj: StixObject, bundle: _Bundle, ctx: ParseContext) -> Item:
+    _, url = _external(obj)
+    name = str(obj.name) if obj.name else None
+    description = str(obj.description) if isinstance(obj.description, str) else ""
+    text = f"{name or ''}\n{plain_text(description)}"
+    cves = set(find_cves(text))
+    for ref in obj.object_refs if isinstance(obj.object_refs, list) else ():
+        target = bundle.objects.get(ref) if isinstance(ref, str) else None
+        if target is not None and target.type == "vulnerability":
+            cves.update(_external(target)[0] or find_cves(str(target.name or "")))
+    return Item(
+        kind="advisory", key=f"stix:{obj.id}", tlp=_tlp(obj, bundle, ctx), source_format="stix",
+        title=name, url=url, published=iso_utc(obj.published) or iso_utc(obj.created),
+        updated=iso_utc(obj.modified), summary=sanitise_html(description), cves=sorted(cves),
+        products=find_products(text), revoked=obj.revoked is True,
+    )
+
+
+def _is_key(value: Any, mapping: dict[str, Any]) -> bool:
+    return isinstance(value, str) and value in mapping

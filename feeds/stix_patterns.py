@@ -1,0 +1,142 @@
+"""Concrete observables from STIX 2.x patterns: a regex fast path, the official grammar as fallback.
+
+Only `=` and `IN` comparisons yield observables (a `!=`, `LIKE`, `MATCHES` or `NOT` comparison
+describes what something is not, or a family of values). Patterns made of plain comparisons joined
+by AND/OR, in one or more observation brackets joined by AND/OR, take the fast path; everything else
+(qualifiers, parentheses, other operators) goes through stix2-patterns' grammar.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from feeds.common import canonical_indicator
+
+MAX_PATTERN = 65_536  # longer patterns are skipped: the grammar parser is slow on huge input
+
+_STR = r"'(?:[^'\\]|\\.)*'"
+_SCALAR = rf"(?:[thb]?{_STR}|-?\d+(?:\.\d+)?|true|false)"
+_LIT = rf"(?:{_SCALAR}|\(\s*{_SCALAR}(?:\s*,\s*{_SCALAR})*\s*\))"
+_OP = r"(?:NOT\s+)?(?:=|!=|<=|>=|<|>|IN|LIKE|MATCHES|ISSUBSET|ISSUPERSET)"
+_PATH = r"[a-z0-9_-]+:[A-Za-z0-9_.\-\[\]\*']+?"
+_CMP = rf"{_PATH}\s*{_OP}\s*{_LIT}"
+_OBS = rf"\[\s*{_CMP}(?:\s+(?:AND|OR)\s+{_CMP})*\s*\]"
+_FAST_SHAPE = re.compile(rf"\s*{_OBS}(?:\s+(?:AND|OR)\s+{_OBS})*\s*")
+_FAST_CMP = re.compile(rf"([a-z0-9_-]+):([A-Za-z0-9_.\-\[\]\*']+?)\s*({_OP})\s*({_LIT})")
+_SIMPLE = re.compile(r"\[\s*([a-z0-9-]+):([A-Za-z0-9_.'-]+)\s*=\s*'([^'\\]*)'\s*\]")
+_STR_RE = re.compile(_STR)
+_ESCAPE = re.compile(r"\\(.)")
+
+_HASHES = {"MD5": "md5", "SHA1": "sha1", "SHA-1": "sha1", "SHA256": "sha256", "SHA-256": "sha256"}
+_DIRECT = {
+    ("ipv4-addr", "value"): "ip",
+    ("ipv6-addr", "value"): "ip",
+    ("domain-name", "value"): "domain",
+    ("url", "value"): "url",
+    ("email-addr", "value"): "email",
+    ("autonomous-system", "number"): "asn",
+}
+_DEREF_EMAIL = {"from_ref", "sender_ref", "to_refs", "cc_refs", "bcc_refs"}
+
+
+class PatternUnsupported(Exception):
+    """The pattern could not be read by either path (syntax error or too long)."""
+
+
+def observables(pattern: str, spec_version: str | None = None) -> list[tuple[str, str]]:
+    """Unique canonical (type, value) pairs named by `=`/`IN` comparisons in a STIX pattern."""
+    if len(pattern) > MAX_PATTERN:
+        raise PatternUnsupported(f"pattern longer than {MAX_PATTERN} characters")
+    simple = _SIMPLE.fullmatch(pattern)
+    if simple is not None:  # the most common shape by far: one comparison, no escapes
+        kind = indicator_kind(simple.group(1), simple.group(2))
+        canon = _canonical(kind, simple.group(3)) if kind is not None else None
+        return [canon] if canon is not None else []
+    if _FAST_SHAPE.fullmatch(pattern):
+        raw = (
+            (m.group(1), m.group(2), m.group(4))
+            for m in _FAST_CMP.finditer(pattern)
+            if m.group(3) in ("=", "IN")
+        )
+        found = list(_resolve(raw))
+    else:
+        found = list(_resolve(_grammar_comparisons(pattern, spec_version)))
+    return list(dict.fromkeys(found))
+
+
+def _resolve(comparisons: Iterator[tuple[str, str, str]]) -> Iterator[tuple[str, str]]:
+    for obj_type, path, literal in comparisons:
+        kind = indicator_kind(obj_type, path)
+        if kind is None:
+            continue
+        for value in _literal_values(literal):
+            canon = _canonical(kind, value)
+            if canon is not None:
+                yield canon
+
+
+def indicator_kind(obj_type: str, path: str) -> str | None:
+    """Indicator type family for an object path (`ip` means decide from the value), else None."""
+    kind = _DIRECT.get((obj_type, path))
+    if kind is not None:
+        return kind
+    if obj_type == "file" and path.startswith("hashes."):
+        return _HASHES.get(path[7:].strip("'").upper())
+    if path.endswith(".value"):
+        ref = path.split(".", 1)[0].split("[", 1)[0]
+        if obj_type == "network-traffic" and ref in ("dst_ref", "src_ref"):
+            return "host"
+        if obj_type == "email-message" and ref in _DEREF_EMAIL:
+            return "email"
+        if obj_type == "domain-name" and ref == "resolves_to_refs":
+            return "ip"
+    return None
+
+
+def _canonical(kind: str, value: str) -> tuple[str, str] | None:
+    if kind in ("ip", "host"):
+        got = canonical_indicator("ipv4", value)
+        if got is None and kind == "host":
+            got = canonical_indicator("domain", value)
+        return got
+    return canonical_indicator(kind, value)
+
+
+def _literal_values(literal: str) -> list[str]:
+    """Unquoted strings of `'x'` or `('a', 'b')`; integers for ASN comparisons pass through."""
+    literal = literal.strip()
+    if literal.startswith("'"):
+        return [_unquote(literal)]
+    if literal.startswith("("):
+        return [_unquote(m.group(0)) for m in _STR_RE.finditer(literal)]
+    return [literal]
+
+
+def _unquote(quoted: str) -> str:
+    return _ESCAPE.sub(r"\1", quoted[1:-1])
+
+
+def _grammar_comparisons(pattern: str, spec_version: str | None) -> Iterator[tuple[str, str, str]]:
+    """(object type, dotted path, literal) for each `=`/`IN` comparison, via stix2-patterns."""
+    from stix2patterns.exceptions import ParseException
+
+    if spec_version is not None and spec_version.startswith("2.0"):
+        from stix2patterns.v20.pattern import Pattern as Pattern20
+
+        parser: type = Pattern20
+    else:
+        from stix2patterns.v21.pattern import Pattern as Pattern21
+
+        parser = Pattern21
+    try:
+        data = parser(pattern).inspect()
+    except (ParseException, RecursionError) as exc:
+        raise PatternUnsupported(f"invalid STIX pattern: {exc}") from None
+    for obj_type, comparisons in data.comparisons.items():
+        for path, op, literal in comparisons:
+            if op not in ("=", "IN"):
+                continue
+            parts = [p if isinstance(p, str) else "[*]" for p in path]
+            dotted = ".".join(parts).replace(".[*]", "[*]")
+            yield obj_type, dotted, str(literal)
