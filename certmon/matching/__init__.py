@@ -1,0 +1,6 @@
+"""Matching: which constituents an item concerns, by which rule, and why (pure, in memory)."""
+
+from certmon.matching.engine import MatchEngine
+from certmon.matching.snapshot import AssetRef, ConstituentRef, MatchResult, RegistrySnapshot
+
+__all__ = ["AssetRef", "ConstituentRef", "MatchEngine", "MatchResult", "RegistrySnapshot"]

@@ -1,0 +1,5 @@
+"""Fixtures for the matching tests."""
+
+from __future__ import annotations
+
+from matching_helpers import engine  # noqa: F401  (re-exported as a fixture)
