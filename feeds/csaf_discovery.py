@@ -1,0 +1,195 @@
+"""CSAF 2.0 discovery: provider-metadata.json → ROLIE feeds or directory changes.csv → advisory URLs.
+
+The parsing functions are pure (bytes in, references out); `discover_csaf` fetches through the shared
+fetcher (or any function with its signature) so the SSRF guard and limits apply to every hop.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin
+
+from certmon.errors import FeedError, FeedParseError
+from certmon.tlp import TLP, parse_tlp
+from feeds.fetcher import FetchResult, fetch
+
+log = logging.getLogger(__name__)
+
+FetchFunc = Callable[..., FetchResult]
+
+
+@dataclass(frozen=True)
+class CsafDocRef:
+    """One advisory document to collect; `updated` lets the collector skip unchanged ones."""
+
+    url: str
+    updated: str | None = None
+    tlp: TLP | None = None  # from the ROLIE feed's tlp_label; None = unlabeled / directory listing
+    hash_url: str | None = None
+    signature_url: str | None = None
+    via: str = "rolie"  # "rolie" or "directory"
+
+
+@dataclass(frozen=True)
+class ProviderDistributions:
+    """What provider-metadata.json offers: ROLIE feed URLs with their TLP, and directory URLs."""
+
+    rolie_feeds: list[tuple[str, TLP | None]] = field(default_factory=list)
+    directories: list[str] = field(default_factory=list)
+
+
+def _load_json(data: bytes, what: str) -> dict[str, Any]:
+    try:
+        doc = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise FeedParseError(f"{what} is not valid JSON: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise FeedParseError(f"{what} is not a JSON object")
+    return doc
+
+
+def _tlp_of(label: str | None) -> TLP | None:
+    if not label or label.strip().upper() == "UNLABELED":
+        return None
+    return parse_tlp(label)
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_provider_metadata(
+    data: bytes, *, base_url: str = "", max_tlp: TLP = TLP.GREEN
+) -> ProviderDistributions:
+    """ROLIE feed URLs (those labelled at most `max_tlp`, or unlabeled) and directory URLs."""
+    doc = _load_json(data, "provider-metadata.json")
+    feeds: list[tuple[str, TLP | None]] = []
+    directories: list[str] = []
+    for dist in doc.get("distributions") or []:
+        if not isinstance(dist, dict):
+            continue
+        if dist.get("directory_url"):
+            directories.append(urljoin(base_url, str(dist["directory_url"])))
+        for feed in (dist.get("rolie") or {}).get("feeds") or []:
+            try:
+                tlp = _tlp_of(feed.get("tlp_label"))
+            except ValueError:
+                log.warning("skipping ROLIE feed with unknown TLP label %r", feed.get("tlp_label"))
+                continue
+            if feed.get("url") and (tlp is None or tlp <= max_tlp):
+                feeds.append((urljoin(base_url, str(feed["url"])), tlp))
+    return ProviderDistributions(rolie_feeds=feeds, directories=directories)
+
+
+def _links(entry: dict[str, Any]) -> dict[str, str]:
+    links: dict[str, str] = {}
+    for link in entry.get("link") or []:
+        if isinstance(link, dict) and link.get("href") and link.get("rel") not in links:
+            links[str(link.get("rel"))] = str(link["href"])
+    return links
+
+
+def newest_first(refs: Iterable[CsafDocRef]) -> list[CsafDocRef]:
+    """Deduplicate by URL (keeping the latest `updated`) and order newest first, undated last."""
+    best: dict[str, CsafDocRef] = {}
+    floor = datetime.min.replace(tzinfo=UTC)
+    for ref in refs:
+        old = best.get(ref.url)
+        if old is None or (_timestamp(ref.updated) or floor) > (_timestamp(old.updated) or floor):
+            best[ref.url] = ref
+    return sorted(best.values(), key=lambda r: _timestamp(r.updated) or floor, reverse=True)
+
+
+def parse_rolie_feed(data: bytes, *, base_url: str = "", tlp: TLP | None = None) -> list[CsafDocRef]:
+    """Advisory references from a CSAF ROLIE feed (`feed.entry[]`), newest first."""
+    feed = _load_json(data, "ROLIE feed").get("feed")
+    if not isinstance(feed, dict):
+        raise FeedParseError("ROLIE feed has no 'feed' object")
+    refs = []
+    for entry in feed.get("entry") or []:
+        if not isinstance(entry, dict):
+            continue
+        links = _links(entry)
+        url = links.get("self") or (entry.get("content") or {}).get("src")
+        if not url:
+            log.warning("ROLIE entry %r has neither a self link nor content.src", entry.get("id"))
+            continue
+        hash_url = links.get("hash")
+        refs.append(CsafDocRef(
+            url=urljoin(base_url, str(url)), updated=entry.get("updated") or entry.get("published"), tlp=tlp,
+            hash_url=urljoin(base_url, hash_url) if hash_url else None,
+            signature_url=urljoin(base_url, links["signature"]) if "signature" in links else None,
+        ))
+    return newest_first(refs)
+
+
+def parse_changes_csv(data: bytes, *, directory_url: str) -> list[CsafDocRef]:
+    """Advisory references from a directory distribution's changes.csv (`path,timestamp`), newest first."""
+    base = directory_url if directory_url.endswith("/") else directory_url + "/"
+    try:
+        rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise FeedParseError(f"changes.csv at {base} is unreadable: {exc}") from exc
+    refs = []
+    for number, row in enumerate(rows, start=1):
+        if not row or not row[0].strip():
+            continue
+        if len(row) < 2 or _timestamp(row[1]) is None:
+            raise FeedParseError(
+                f"changes.csv at {base}, row {number}: expected 'path,timestamp', got {row!r}"
+            )
+        url = urljoin(base, row[0].strip())
+        refs.append(CsafDocRef(url=url, updated=row[1].strip(), hash_url=url + ".sha512",
+                               signature_url=url + ".asc", via="directory"))
+    return newest_first(refs)
+
+
+def _newer_than(refs: list[CsafDocRef], since: str | datetime | None) -> list[CsafDocRef]:
+    limit = _timestamp(since) if isinstance(since, str) else since
+    if limit is None:
+        return refs
+    if limit.tzinfo is None:
+        limit = limit.replace(tzinfo=UTC)
+    kept = []
+    for ref in refs:
+        updated = _timestamp(ref.updated)
+        if updated is None or updated > limit:  # undated ones cannot be judged, so keep them
+            kept.append(ref)
+    return kept
+
+
+def discover_csaf(
+    url: str, fetch: FetchFunc = fetch, since: str | datetime | None = None, *,
+    max_tlp: TLP = TLP.GREEN, allow_internal: bool = False,
+) -> list[CsafDocRef]:
+    """All advisory references a provider publishes (updated after `since`), newest first."""
+    metadata = fetch(url, allow_internal=allow_internal)
+    dists = parse_provider_metadata(metadata.content, base_url=metadata.final_url, max_tlp=max_tlp)
+    refs: list[CsafDocRef] = []
+    for feed_url, tlp in dists.rolie_feeds:
+        result = fetch(feed_url, allow_internal=allow_internal)
+        refs.extend(parse_rolie_feed(result.content, base_url=result.final_url, tlp=tlp))
+    for directory in dists.directories:
+        changes = urljoin(directory if directory.endswith("/") else directory + "/", "changes.csv")
+        try:
+            result = fetch(changes, allow_internal=allow_internal)
+        except FeedError as exc:
+            if not dists.rolie_feeds:
+                raise
+            log.warning("CSAF directory %s skipped (ROLIE feeds used): %s", directory, exc)
+            continue
+        refs.extend(parse_changes_csv(result.content, directory_url=directory))
+    return _newer_than(newest_first(refs), since)

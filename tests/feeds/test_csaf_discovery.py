@@ -1,0 +1,152 @@
+"""CSAF discovery: pure parsing of the OASIS samples, and discover_csaf against a real loopback server."""
+
+from __future__ import annotations
+
+import json
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from certmon.errors import FeedBlocked, FeedParseError
+from certmon.tlp import TLP
+from feeds.csaf_discovery import (
+    CsafDocRef,
+    discover_csaf,
+    parse_changes_csv,
+    parse_provider_metadata,
+    parse_rolie_feed,
+)
+from feeds.fetcher import fetch, set_politeness_interval
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "csaf"
+METADATA = (FIXTURES / "provider-metadata-example-01.json").read_bytes()
+ROLIE = (FIXTURES / "rolie-feed-example-01-tlp-white.json").read_bytes()
+ADVISORY = (FIXTURES / "icsma-24-151-01.json").read_bytes()
+
+
+@pytest.fixture(autouse=True)
+def no_politeness_delay():
+    set_politeness_interval(0)
+
+
+def test_provider_metadata_sample_gives_its_white_rolie_feed():
+    dists = parse_provider_metadata(METADATA)
+    assert dists.rolie_feeds == [("https://www.example.com/.well-known/csaf/feed-tlp-white.json", TLP.CLEAR)]
+    assert dists.directories == []
+
+
+def test_feeds_above_the_allowed_tlp_are_left_out():
+    doc = json.loads(METADATA)
+    doc["distributions"].append({"rolie": {"feeds": [
+        {"tlp_label": "AMBER", "url": "https://www.example.com/amber.json"},
+        {"tlp_label": "UNLABELED", "url": "https://www.example.com/unlabeled.json"},
+        {"tlp_label": "BOGUS", "url": "https://www.example.com/bogus.json"},
+    ]}, "directory_url": "https://www.example.com/.well-known/csaf/white/"})
+    dists = parse_provider_metadata(json.dumps(doc).encode())
+    assert [u.rsplit("/", 1)[1] for u, _ in dists.rolie_feeds] == ["feed-tlp-white.json", "unlabeled.json"]
+    assert dists.directories == ["https://www.example.com/.well-known/csaf/white/"]
+    amber = parse_provider_metadata(json.dumps(doc).encode(), max_tlp=TLP.AMBER)
+    assert ("https://www.example.com/amber.json", TLP.AMBER) in amber.rolie_feeds
+
+
+def test_rolie_sample_entry_becomes_a_reference():
+    [ref] = parse_rolie_feed(ROLIE, tlp=TLP.CLEAR)
+    assert ref == CsafDocRef(
+        url="https://psirt.domain.tld/advisories/csaf/2020/2020-ESA-001.json",
+        updated="2021-01-01T12:00:00.000Z", tlp=TLP.CLEAR,
+        hash_url="https://psirt.domain.tld/advisories/csaf/2020/2020-ESA-001.json.sha512",
+        signature_url="https://psirt.domain.tld/advisories/csaf/2020/2020-ESA-001.json.asc",
+    )
+
+
+def _feed(entries: list[dict]) -> bytes:
+    return json.dumps({"feed": {"id": "f", "entry": entries}}).encode()
+
+
+def test_rolie_entries_are_newest_first_and_content_src_is_a_fallback():
+    refs = parse_rolie_feed(_feed([
+        {"id": "old", "updated": "2023-01-01T00:00:00Z", "link": [{"rel": "self", "href": "a/old.json"}]},
+        {"id": "new", "updated": "2024-06-01T08:00:00+02:00", "content": {"src": "b/new.json"}},
+        {"id": "mid", "updated": "2023-06-01T00:00:00Z", "link": [{"rel": "self", "href": "/c/mid.json"}]},
+        {"id": "none"},
+    ]), base_url="https://csaf.example/feeds/white.json")
+    assert [r.url for r in refs] == [
+        "https://csaf.example/feeds/b/new.json",
+        "https://csaf.example/c/mid.json",
+        "https://csaf.example/feeds/a/old.json",
+    ]
+
+
+@pytest.mark.parametrize("data", [b"not json", b"[]", b'{"no": "feed"}'])
+def test_broken_rolie_feed_is_a_parse_error(data):
+    with pytest.raises(FeedParseError):
+        parse_rolie_feed(data)
+
+
+def test_changes_csv_gives_newest_first_urls_relative_to_the_directory():
+    data = (b'"2024/icsma-24-151-01.json","2024-05-30T16:00:00Z"\n'
+            b'"2022/bsi-2022-0001.json","2022-03-17T13:09:00Z"\n')
+    refs = parse_changes_csv(data, directory_url="https://csaf.example/white")
+    assert [r.url for r in refs] == ["https://csaf.example/white/2024/icsma-24-151-01.json",
+                                     "https://csaf.example/white/2022/bsi-2022-0001.json"]
+    assert refs[0].via == "directory" and refs[0].hash_url.endswith(".json.sha512")
+
+
+def test_bad_changes_csv_row_is_named():
+    with pytest.raises(FeedParseError, match="row 2"):
+        parse_changes_csv(b"a.json,2024-01-01T00:00:00Z\nb.json,yesterday\n", directory_url="https://x.example/")
+
+
+@pytest.fixture
+def csaf_provider(http_fixture_server):
+    """Serve the OASIS samples from the loopback server, with their URLs pointing at it."""
+    srv = http_fixture_server
+    base = srv.base_url
+    metadata = json.loads(METADATA)
+    metadata["canonical_url"] = f"{base}/.well-known/csaf/provider-metadata.json"
+    metadata["distributions"][0]["rolie"]["feeds"][0]["url"] = f"{base}/.well-known/csaf/feed-tlp-white.json"
+    metadata["distributions"].append({"rolie": {"feeds": [
+        {"tlp_label": "RED", "url": f"{base}/.well-known/csaf/feed-tlp-red.json"}]}})
+    metadata["distributions"].append({"directory_url": f"{base}/.well-known/csaf/white/"})
+    feed = json.loads(ROLIE)
+    feed["feed"]["entry"][0]["link"][0]["href"] = f"{base}/advisories/2020-ESA-001.json"
+    second = {"id": "ICSMA-24-151-01", "updated": "2024-05-30T16:00:00Z",
+              "link": [{"rel": "self", "href": "/advisories/icsma-24-151-01.json"}]}
+    feed["feed"]["entry"].append(second)
+    srv.serve_bytes("/.well-known/csaf/provider-metadata.json", json.dumps(metadata).encode(),
+                    {"Content-Type": "application/json"})
+    srv.serve_bytes("/.well-known/csaf/feed-tlp-white.json", json.dumps(feed).encode())
+    srv.serve_bytes("/.well-known/csaf/feed-tlp-red.json", b"must never be fetched")
+    srv.serve_bytes("/.well-known/csaf/white/changes.csv",
+                    b'"2022/bsi-2022-0001.json","2022-03-17T13:09:00Z"\n')
+    srv.serve_bytes("/advisories/icsma-24-151-01.json", ADVISORY)
+    return srv
+
+
+def test_discover_csaf_over_http(csaf_provider):
+    srv = csaf_provider
+    url = f"{srv.base_url}/.well-known/csaf/provider-metadata.json"
+    refs = discover_csaf(url, allow_internal=True)
+    assert [(r.url.removeprefix(srv.base_url), r.via) for r in refs] == [
+        ("/advisories/icsma-24-151-01.json", "rolie"),
+        ("/.well-known/csaf/white/2022/bsi-2022-0001.json", "directory"),
+        ("/advisories/2020-ESA-001.json", "rolie"),
+    ]
+    assert srv.hits["/.well-known/csaf/feed-tlp-red.json"] == 0
+    # the collector fetches a reference with the same fetcher
+    assert fetch(refs[0].url, allow_internal=True).content == ADVISORY
+
+
+def test_discover_csaf_since_skips_unchanged(csaf_provider):
+    url = f"{csaf_provider.base_url}/.well-known/csaf/provider-metadata.json"
+    refs = discover_csaf(url, fetch=partial(fetch, retries=0), since="2023-01-01T00:00:00Z",
+                         allow_internal=True)
+    assert [r.url.rsplit("/", 1)[1] for r in refs] == ["icsma-24-151-01.json"]
+
+
+def test_discover_csaf_is_guarded(csaf_provider):
+    url = f"{csaf_provider.base_url}/.well-known/csaf/provider-metadata.json"
+    with pytest.raises(FeedBlocked):
+        discover_csaf(url)
+    assert sum(csaf_provider.hits.values()) == 0
