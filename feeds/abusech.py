@@ -1,0 +1,161 @@
+"""abuse.ch exports: Feodo Tracker (IP blocklist), URLhaus (CSV) and ThreatFox (JSON/NDJSON).
+
+Feodo fields: first_seen_utc, dst_ip, dst_port, c2_status, last_online, malware (CSV with a '#'
+banner; the plain one-IP-per-line text list and the JSON list are read too).
+URLhaus fields: dateadded, url, url_status, threat, tags, host, ipaddress, asnumber, country
+(CSV whose header line is itself a '#' comment). ThreatFox fields: ioc, ioc_type, threat_type,
+malware, malware_printable, confidence_level, first_seen, last_seen, tags, reference.
+Rows that do not hold a valid indicator are skipped; a file with no readable row is an error.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+
+from certmon.items.schemas import Item
+from feeds.base import ParseContext
+from feeds.common import canonical_indicator, decode_text, fail, iso_utc, load_json, unique
+
+_TF_TYPES = {
+    "domain": "domain", "url": "url", "md5_hash": "md5", "sha1_hash": "sha1", "sha256_hash": "sha256",
+}
+_URLHAUS_COLUMNS = ["id", "dateadded", "url", "url_status", "last_online", "threat", "tags", "urlhaus_link",
+                    "reporter"]
+
+
+def _indicator(fmt: str, ctx: ParseContext, itype: str, value: Any, **fields: Any) -> Item | None:
+    canon = canonical_indicator(itype, value)
+    if canon is None:
+        return None
+    record_id = fields.pop("record_id", None)
+    key = f"{fmt}:{record_id}:{canon[0]}:{canon[1]}" if record_id else f"{fmt}:{canon[0]}:{canon[1]}"
+    return Item(kind="indicator", key=key, tlp=ctx.default_tlp.value_str,
+                source_format=fmt, type=canon[0], value=canon[1], **fields)
+
+
+def _csv_rows(text: str, default_header: list[str]) -> Iterator[dict[str, str]]:
+    """Rows of an abuse.ch CSV: '#' lines are comments, except a commented header line."""
+    header: list[str] | None = None
+    body: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if stripped.startswith("#"):
+            candidate = stripped.lstrip("# ")
+            if header is None and "," in candidate and not body and candidate[:1].isalpha():
+                header = next(csv.reader([candidate]))
+            continue
+        body.append(line)
+    if body and header is None and body[0].lstrip('"')[:1].isalpha() and "," in body[0]:
+        header = next(csv.reader([body.pop(0)]))
+    names = [h.strip().lower().split(" (")[0].replace(" ", "_") for h in (header or default_header)]
+    for row in csv.reader(io.StringIO("\n".join(body))):
+        yield dict(zip(names, (c.strip() for c in row), strict=False))
+
+
+def parse_feodo(data: bytes, ctx: ParseContext) -> Iterator[Item]:
+    """Feodo Tracker C2 IP blocklist → ipv4 indicators (label: malware family; port in extra)."""
+    text = decode_text(data)
+    if text.lstrip().startswith("["):
+        rows: list[dict[str, Any]] = [r for r in load_json(data, ctx) if isinstance(r, dict)]
+        rows = [{**r, "dst_ip": r.get("ip_address") or r.get("dst_ip"), "dst_port": r.get("port")}
+                for r in rows]
+    else:
+        rows = list(_csv_rows(text, ["dst_ip"]))
+    count = 0
+    for row in rows:
+        item = _indicator(
+            "feodo", ctx, "ipv4", row.get("dst_ip"),
+            labels=unique([str(row.get("malware") or ""), "botnet-c2"]),
+            valid_from=iso_utc(row.get("first_seen_utc") or row.get("first_seen")),
+            extra=_feodo_extra(row),
+        )
+        if item is not None:
+            count += 1
+            yield item
+    if rows and not count:
+        raise fail(ctx, "", "no valid IP address in the Feodo Tracker list")
+
+
+def _feodo_extra(row: dict[str, Any]) -> dict[str, Any]:
+    extra = {k: row[k] for k in ("c2_status", "last_online", "status") if row.get(k)}
+    port = str(row.get("dst_port") or "")
+    if port.isdigit():
+        extra["port"] = int(port)
+    return extra
+
+
+def parse_urlhaus(data: bytes, ctx: ParseContext) -> Iterator[Item]:
+    """URLhaus CSV → url indicators (labels: threat and tags; status in extra)."""
+    count = 0
+    rows = 0
+    for row in _csv_rows(decode_text(data), _URLHAUS_COLUMNS):
+        rows += 1
+        tags = [t.strip() for t in (row.get("tags") or "").split(",")]
+        extra = {k: row[k] for k in ("url_status", "host", "ipaddress", "asnumber", "country", "urlhaus_link",
+                                     "last_online") if row.get(k)}
+        item = _indicator("urlhaus", ctx, "url", row.get("url"),
+                          labels=unique([row.get("threat", ""), *tags]),
+                          valid_from=iso_utc(row.get("dateadded")), extra=extra)
+        if item is not None:
+            count += 1
+            yield item
+    if rows and not count:
+        raise fail(ctx, "", "no valid URL in the URLhaus export")
+
+
+def _threatfox_records(data: bytes, ctx: ParseContext) -> list[dict[str, Any]]:
+    stripped = data.lstrip()
+    if stripped.startswith(b"{") and b"\n{" not in stripped.rstrip():
+        doc = load_json(data, ctx)
+        body = doc.get("data", doc) if isinstance(doc, dict) else doc
+        if isinstance(body, dict):  # export shape: {"<id>": [record], ...}
+            return [r for group in body.values() for r in (group if isinstance(group, list) else [group])]
+        return body if isinstance(body, list) else []
+    if stripped.startswith(b"["):
+        doc = load_json(data, ctx)
+        return doc if isinstance(doc, list) else []
+    records = []
+    for number, line in enumerate(data.splitlines(), 1):
+        if line.strip():
+            try:
+                records.append(msgspec.json.decode(line))
+            except (msgspec.DecodeError, RecursionError):
+                raise fail(ctx, f"line {number}", "not a JSON record") from None
+    return records
+
+
+def parse_threatfox(data: bytes, ctx: ParseContext) -> Iterator[Item]:
+    """ThreatFox IOC records → indicators (labels: malware, threat type, tags; confidence_level)."""
+    for rec in _threatfox_records(data, ctx):
+        if not isinstance(rec, dict):
+            continue
+        ioc, ioc_type = str(rec.get("ioc") or rec.get("ioc_value") or ""), str(rec.get("ioc_type") or "")
+        extra: dict[str, Any] = {
+            k: rec[k] for k in ("id", "reference", "reporter", "last_seen") if rec.get(k)
+        }
+        if ioc_type == "ip:port":
+            host, _, port = ioc.rpartition(":")
+            itype, ioc = "ipv4", host.strip("[]")
+            if port.isdigit():
+                extra["port"] = int(port)
+        else:
+            itype = _TF_TYPES.get(ioc_type, "")
+        confidence = rec.get("confidence_level")
+        tags = rec.get("tags")
+        tags = tags if isinstance(tags, list) else []
+        item = _indicator(
+            "threatfox", ctx, itype, ioc, record_id=rec.get("id"),
+            labels=unique([str(rec.get("malware_printable") or rec.get("malware") or ""),
+                           str(rec.get("threat_type") or ""), *[str(t) for t in tags if t]]),
+            confidence=max(0, min(100, int(confidence))) if isinstance(confidence, int | float) else None,
+            valid_from=iso_utc(rec.get("first_seen") or rec.get("first_seen_utc")), extra=extra,
+        )
+        if item is not None:
+            yield item

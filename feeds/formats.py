@@ -1,0 +1,93 @@
+"""The format registry for `certmon parse --format NAME`, format sniffing for `auto`, and parse_bytes."""
+
+from __future__ import annotations
+
+import re
+
+from certmon.items.schemas import Item
+from feeds import abusech, csaf, kev, misp, rss, shadowserver, stix, suricata
+from feeds.base import ParseContext, ParseFunc
+from feeds.common import fail
+
+FORMATS: dict[str, ParseFunc] = {
+    "rss": rss.parse,
+    "atom": rss.parse,
+    "stix": stix.parse,
+    "stix21": stix.parse,
+    "taxii21": stix.parse,
+    "kev": kev.parse,
+    "csaf": csaf.parse,
+    "misp": misp.parse,
+    "misp-feed": misp.parse,
+    "feodo": abusech.parse_feodo,
+    "abusech-feodo": abusech.parse_feodo,
+    "urlhaus": abusech.parse_urlhaus,
+    "abusech-urlhaus": abusech.parse_urlhaus,
+    "threatfox": abusech.parse_threatfox,
+    "abusech-threatfox": abusech.parse_threatfox,
+    "shadowserver": shadowserver.parse,
+    "suricata": suricata.parse,
+}
+
+_SNIFF = 65_536  # bytes looked at to tell a format
+_JSON_KEY = re.compile(rb'"([A-Za-z_][A-Za-z0-9_]*)"\s*:')
+
+
+def detect_format(data: bytes, filename: str = "") -> str:
+    """Tell the format of a payload from its first bytes (and name); FeedParseError when unsure."""
+    head = data[:_SNIFF].lstrip(b"\xef\xbb\xbf \t\r\n")
+    name = filename.lower()
+    ctx = ParseContext(filename=filename)
+    if head.startswith(b"<"):
+        return "rss"
+    if head.startswith((b"{", b"[")):
+        found = _json_format(head)
+        if found:
+            return found
+        raise fail(ctx, "", "JSON of an unknown kind; give --format explicitly")
+    if head.startswith(b"#"):
+        banner = head[:2000].lower()
+        if b"feodo" in banner:
+            return "feodo"
+        if b"urlhaus" in banner:
+            return "urlhaus"
+    first_line = head.split(b"\n", 1)[0].lower()
+    if b"," in first_line and (b'"timestamp"' in first_line or first_line.startswith(b"timestamp,")):
+        return "shadowserver"
+    if shadowserver.guess_report_type([], name) and name.endswith(".csv"):
+        return "shadowserver"
+    raise fail(ctx, "", "cannot tell the feed format; give --format explicitly")
+
+
+def _json_format(head: bytes) -> str | None:
+    keys = set(_JSON_KEY.findall(head))
+    first_line = head.split(b"\n", 1)[0]
+    if b"event_type" in first_line and b"\n{" in head:
+        return "suricata"
+    if b"ioc_type" in keys or (b"ioc" in keys and b"threat_type" in keys):
+        return "threatfox"
+    if b"vulnerabilities" in keys and b"catalogVersion" in keys:
+        return "kev"
+    if b"csaf_version" in keys or (b"document" in keys and b"tracking" in keys):
+        return "csaf"
+    if b"canonical_url" in keys or (b"feed" in keys and b"entry" in keys):
+        return "csaf"  # CSAF discovery documents: parsed to no items, the collector follows them
+    if b"Event" in keys or (b"info" in keys and b"Orgc" in keys):
+        return "misp"
+    if re.search(rb'"type"\s*:\s*"bundle"', head) or (b"objects" in keys and b"spec_version" in keys):
+        return "stix"
+    if b"objects" in keys or {b"type", b"id", b"spec_version"} <= keys:
+        return "stix"
+    if b"event_type" in keys:
+        return "suricata"
+    return None
+
+
+def parse_bytes(data: bytes, fmt: str, ctx: ParseContext) -> list[Item]:
+    """Parse a payload in format `fmt` (`auto` sniffs it) into a list of items."""
+    name = detect_format(data, ctx.filename) if fmt == "auto" else fmt
+    try:
+        func = FORMATS[name]
+    except KeyError:
+        raise fail(ctx, "", f"unknown format {fmt!r}; one of: {', '.join(sorted(FORMATS))}, auto") from None
+    return list(func(data, ctx))

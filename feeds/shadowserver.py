@@ -1,0 +1,103 @@
+"""Shadowserver CSV reports → exposures, driven by the column table in `feeds/data/shadowserver.yaml`.
+
+The report type comes from ctx.report_type, else the file name, else the header columns (the most
+specific mapping whose `match` columns are all present). Mapped columns fill ip, port, protocol,
+observed_at, hostname, asn and labels; every other non-empty column is kept in `extra`.
+Rows without a valid IP address are skipped. Key: `shadowserver:<report_type>:<ip>:<port>:<timestamp>`.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from certmon.items.schemas import Item
+from feeds.base import ParseContext
+from feeds.common import canonical_asn, canonical_ip, decode_text, fail, iso_utc, unique
+
+_TABLE_FILE = Path(__file__).parent / "data" / "shadowserver.yaml"
+_MAPPED = ("ip", "port", "protocol", "timestamp", "hostname", "asn")
+csv.field_size_limit(1_000_000)  # one field may be a long certificate or banner, never unbounded
+
+
+@lru_cache(maxsize=1)
+def mappings() -> dict[str, dict[str, Any]]:
+    """The report-type table (report type → column mapping)."""
+    table = yaml.safe_load(_TABLE_FILE.read_text(encoding="utf-8")) or {}
+    return {str(k): dict(v) for k, v in table.items()}
+
+
+def guess_report_type(header: list[str], filename: str = "") -> str | None:
+    """The report type for a file name or, failing that, for a header row."""
+    table = mappings()
+    name = Path(filename).name.lower()
+    if name:
+        for rtype, spec in table.items():
+            if any(hint in name for hint in spec.get("filename") or []):
+                return rtype
+    columns = set(header)
+    fitting = [(len(spec.get("match") or []), rtype) for rtype, spec in table.items()
+               if spec.get("match") and set(spec["match"]) <= columns]
+    return max(fitting)[1] if fitting else None
+
+
+def parse(data: bytes, ctx: ParseContext) -> Iterator[Item]:
+    """Yield one exposure per report row with a valid IP address."""
+    reader = csv.reader(io.StringIO(decode_text(data)))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise fail(ctx, "", "empty Shadowserver report") from None
+    except csv.Error as exc:
+        raise fail(ctx, "line 1", f"unreadable CSV header: {exc}") from None
+    table = mappings()
+    report_type = ctx.report_type or guess_report_type(header, ctx.filename)
+    spec_name = report_type if report_type in table else guess_report_type(header)
+    if report_type is None or spec_name is None:
+        raise fail(ctx, "line 1", "cannot tell the Shadowserver report type from the name or the columns")
+    spec = table[spec_name]
+    if spec["ip"] not in header:
+        raise fail(ctx, "line 1", f"column {spec['ip']!r} missing for report type {report_type}")
+    try:
+        for row in reader:
+            item = _exposure(dict(zip(header, row, strict=False)), spec, report_type, ctx)
+            if item is not None:
+                yield item
+    except csv.Error as exc:
+        raise fail(ctx, f"line {reader.line_num}", f"malformed CSV: {exc}") from None
+
+
+def _exposure(row: dict[str, str], spec: dict[str, Any], report_type: str, ctx: ParseContext) -> Item | None:
+    col = {name: str(spec[name]) for name in _MAPPED if spec.get(name)}
+    ip = canonical_ip(row.get(col["ip"], ""))
+    if ip is None or ip[0] == "cidr":
+        return None
+    port_text = row.get(col.get("port", ""), "").strip()
+    port = int(port_text) if port_text.isdigit() and int(port_text) < 65536 else None
+    observed = iso_utc(row.get(col.get("timestamp", ""), ""))
+    asn = canonical_asn(row.get(col.get("asn", ""), ""))
+    label_columns = spec.get("labels") or []
+    labels = unique([part.strip() for name in label_columns for part in row.get(name, "").split(",")])
+    used = set(col.values())
+    extra = {k: v for k, v in row.items() if v != "" and k not in used}
+    return Item(
+        kind="exposure",
+        key=f"shadowserver:{report_type}:{ip[1]}:{port if port is not None else ''}:{observed or ''}",
+        tlp=ctx.default_tlp.value_str,
+        source_format="shadowserver",
+        ip=ip[1],
+        port=port,
+        protocol=(row.get(col.get("protocol", ""), "") or spec.get("default_protocol") or None),
+        report_type=report_type,
+        observed_at=observed,
+        hostname=row.get(col.get("hostname", ""), "").strip() or None,
+        asn=int(asn) if asn else None,
+        labels=labels,
+        extra=extra,
+    )

@@ -1,0 +1,73 @@
+"""Suricata EVE JSON lines → exposures (the internal host) plus indicators (the external source).
+
+Only `event_type: alert` records are used. Fields: timestamp, src_ip, src_port, dest_ip,
+dest_port, proto, alert.signature, alert.signature_id, alert.category, alert.severity, flow_id.
+The exposure's ip is dest_ip (the alerted-on host, normally the internal side of an inbound
+alert); src_ip is kept in extra and also yields an indicator, with the signature as label.
+Lines that are not JSON objects are skipped; a file with no readable line is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+
+from certmon.items.schemas import Item
+from feeds.base import ParseContext
+from feeds.common import canonical_ip, fail, iso_utc, unique
+
+_SEVERITY = {1: "high", 2: "medium", 3: "low"}
+
+
+def parse(data: bytes, ctx: ParseContext) -> Iterator[Item]:
+    """Yield an exposure and a source-address indicator per alert record."""
+    readable = 0
+    for line in data.splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = msgspec.json.decode(line)
+        except (msgspec.DecodeError, RecursionError):
+            continue
+        if not isinstance(record, dict):
+            continue
+        readable += 1
+        if record.get("event_type") == "alert" and isinstance(record.get("alert"), dict):
+            yield from _alert_items(record, ctx)
+    if not readable:
+        raise fail(ctx, "", "no EVE JSON record found")
+
+
+def _port(value: Any) -> int | None:
+    return value if isinstance(value, int) and 0 <= value < 65536 else None
+
+
+def _alert_items(rec: dict[str, Any], ctx: ParseContext) -> Iterator[Item]:
+    alert = rec["alert"]
+    signature = str(alert.get("signature") or "")
+    labels = unique([signature, str(alert.get("category") or "")])
+    observed = iso_utc(rec.get("timestamp"))
+    dest, src = canonical_ip(str(rec.get("dest_ip") or "")), canonical_ip(str(rec.get("src_ip") or ""))
+    sid = alert.get("signature_id")
+    extra = {k: v for k, v in {
+        "src_ip": src[1] if src else None, "src_port": _port(rec.get("src_port")), "signature_id": sid,
+        "flow_id": rec.get("flow_id"), "app_proto": rec.get("app_proto"), "action": alert.get("action"),
+    }.items() if v is not None}
+    severity = _SEVERITY.get(alert.get("severity")) if isinstance(alert.get("severity"), int) else None
+    tlp = ctx.default_tlp.value_str
+    if dest is not None:
+        port = _port(rec.get("dest_port"))
+        yield Item(
+            kind="exposure", key=f"suricata:{sid}:{dest[1]}:{port or ''}:{observed or ''}", tlp=tlp,
+            source_format="suricata", ip=dest[1], port=port,
+            protocol=str(rec.get("proto") or "").lower() or None,
+            report_type="suricata-alert", observed_at=observed, labels=labels, severity=severity, extra=extra,
+        )
+    if src is not None and src[0] in ("ipv4", "ipv6"):
+        yield Item(
+            kind="indicator", key=f"suricata:{sid}:{src[0]}:{src[1]}", tlp=tlp, source_format="suricata",
+            type=src[0], value=src[1], labels=labels, valid_from=observed,
+            extra={"dest_ip": dest[1] if dest else None, "signature_id": sid},
+        )
