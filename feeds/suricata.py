@@ -2,13 +2,15 @@
 
 Only `event_type: alert` records are used. Fields: timestamp, src_ip, src_port, dest_ip,
 dest_port, proto, alert.signature, alert.signature_id, alert.category, alert.severity, flow_id.
-The exposure's ip is dest_ip (the alerted-on host, normally the internal side of an inbound
-alert); src_ip is kept in extra and also yields an indicator, with the signature as label.
+The exposure's ip is the internal side: dest_ip, unless src_ip is a private address and dest_ip
+is not (an outbound alert), then src_ip. The flow's addresses stay in extra (`src_ip`, `dest_ip`,
+ports); the other (external) address also yields an indicator, labelled with signature and category.
 Lines that are not JSON objects are skipped; a file with no readable line is an error.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,21 +46,30 @@ def _port(value: Any) -> int | None:
     return value if isinstance(value, int) and 0 <= value < 65536 else None
 
 
+def _is_private(ip: tuple[str, str] | None) -> bool:
+    return ip is not None and ipaddress.ip_address(ip[1]).is_private
+
+
 def _alert_items(rec: dict[str, Any], ctx: ParseContext) -> Iterator[Item]:
     alert = rec["alert"]
     signature = str(alert.get("signature") or "")
     labels = unique([signature, str(alert.get("category") or "")])
     observed = iso_utc(rec.get("timestamp"))
     dest, src = canonical_ip(str(rec.get("dest_ip") or "")), canonical_ip(str(rec.get("src_ip") or ""))
+    dest_port, src_port = _port(rec.get("dest_port")), _port(rec.get("src_port"))
+    flow = {"src_ip": src[1] if src else None, "src_port": src_port,
+            "dest_ip": dest[1] if dest else None, "dest_port": dest_port}
+    if _is_private(src) and not _is_private(dest):  # outbound alert: the internal host is the source
+        dest, src, dest_port, src_port = src, dest, src_port, dest_port
     sid = alert.get("signature_id")
     extra = {k: v for k, v in {
-        "src_ip": src[1] if src else None, "src_port": _port(rec.get("src_port")), "signature_id": sid,
+        **flow, "signature_id": sid,
         "flow_id": rec.get("flow_id"), "app_proto": rec.get("app_proto"), "action": alert.get("action"),
     }.items() if v is not None}
     severity = _SEVERITY.get(alert.get("severity")) if isinstance(alert.get("severity"), int) else None
     tlp = ctx.default_tlp.value_str
     if dest is not None:
-        port = _port(rec.get("dest_port"))
+        port = dest_port
         yield Item(
             kind="exposure", key=f"suricata:{sid}:{dest[1]}:{port or ''}:{observed or ''}", tlp=tlp,
             source_format="suricata", ip=dest[1], port=port,
@@ -69,5 +80,5 @@ def _alert_items(rec: dict[str, Any], ctx: ParseContext) -> Iterator[Item]:
         yield Item(
             kind="indicator", key=f"suricata:{sid}:{src[0]}:{src[1]}", tlp=tlp, source_format="suricata",
             type=src[0], value=src[1], labels=labels, valid_from=observed,
-            extra={"dest_ip": dest[1] if dest else None, "signature_id": sid},
+            extra={"internal_ip": dest[1] if dest else None, "signature_id": sid},
         )
