@@ -1,0 +1,108 @@
+"""The FastAPI application: routers, error rendering, security headers, and the dashboard plugin."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from certmon import __version__, plugins
+from certmon.config import get_settings
+from certmon.errors import CertmonError, ValidationFailed
+
+log = logging.getLogger(__name__)
+
+ROUTERS = (
+    "certmon.api.routers.health",
+    "certmon.auth.views",
+    "certmon.items.views",
+    "certmon.registry.views",
+    "certmon.sources.views",
+    "certmon.matching.views",
+    "certmon.api.routers.notifications",
+    "certmon.api.routers.responses",
+)
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy",
+     b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+     b"frame-ancestors 'none'; form-action 'self'; base-uri 'none'"),
+]
+
+
+class SecurityHeaders:
+    """Adds strict headers to every response (feed content is untrusted HTML)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {h[0].lower() for h in headers}
+                is_docs = scope["path"] in ("/docs", "/redoc")
+                headers += [h for h in SECURITY_HEADERS
+                            if h[0] not in names and not (is_docs and h[0] == b"content-security-policy")]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, wrapped)
+
+
+async def _certmon_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CertmonError)
+    body: dict[str, object] = {"detail": exc.message}
+    if isinstance(exc, ValidationFailed) and exc.problems:
+        body["problems"] = exc.problems
+    return JSONResponse(body, status_code=exc.status)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
+    return JSONResponse({"detail": "ugyldig forespørsel", "problems": problems}, status_code=422)
+
+
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    log.error("database error: %s", str(exc).splitlines()[0])
+    return JSONResponse({"detail": "databasen er ikke tilgjengelig"}, status_code=503)
+
+
+def create_app() -> FastAPI:
+    """Build the app; the dashboard mounts itself if installed."""
+    settings = get_settings()
+    app = FastAPI(title="certmon", version=__version__,
+                  description="Trusselinformasjon, treff og varsler for Helse- og KommuneCERT")
+    for name in ROUTERS:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        app.include_router(module.router)
+    app.add_exception_handler(CertmonError, _certmon_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(OperationalError, _database_down)
+    web = plugins.optional("dashboards")
+    if web is not None:
+        web.mount(app)
+    app.add_middleware(SessionMiddleware, secret_key=settings.secret(), session_cookie="certmon_session",
+                       same_site="strict", https_only=settings.public_base_url.startswith("https"),
+                       max_age=12 * 3600)
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,47 @@
+"""Liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from sqlalchemy import text
+
+from certmon import plugins
+from certmon.db import get_engine
+from certmon.metrics import DatabaseCollector
+
+router = APIRouter(tags=["drift"])
+_registry = CollectorRegistry()
+_registry.register(DatabaseCollector())
+
+
+@router.get("/healthz", response_class=PlainTextResponse)
+def healthz() -> str:
+    """200 while the process lives."""
+    return "ok"
+
+
+@router.get("/readyz")
+def readyz() -> JSONResponse:
+    """200 when the database and the broker answer; otherwise 503 naming what is down."""
+    problems: dict[str, str] = {}
+    try:
+        with get_engine().connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:
+        problems["database"] = f"databasen svarer ikke: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+    workers = plugins.optional("workers")
+    if workers is not None:
+        reason = workers.broker_problem()
+        if reason:
+            problems["broker"] = reason
+    if problems:
+        return JSONResponse({"status": "unavailable", "problems": problems}, status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+@router.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text format."""
+    return Response(generate_latest(_registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,104 @@
+"""Users, passwords (argon2), API tokens, and the TLP clearance that follows from a role."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from certmon.audit.service import record
+from certmon.auth.models import ROLES, ApiToken, User
+from certmon.db import utcnow
+from certmon.errors import Conflict, ValidationFailed
+from certmon.tlp import TLP, parse_tlp
+
+_hasher = PasswordHasher()
+ROLE_RANK = {"constituent": 0, "reader": 1, "analyst": 2, "admin": 3}
+
+
+def hash_password(password: str) -> str:
+    """An argon2id hash of a password."""
+    return _hasher.hash(password)
+
+
+def create_user(
+    session: Session, *, email: str, role: str, password: str, name: str = "", actor: str = "cli",
+    constituent_id: int | None = None, tlp_max: str | None = None,
+) -> User:
+    """Create a user; the password must be at least 8 characters (4 in demo data only via seed)."""
+    email = email.strip().lower()
+    if role not in ROLES:
+        raise ValidationFailed(f"ukjent rolle {role!r}; gyldige roller: {', '.join(ROLES)}")
+    if "@" not in email:
+        raise ValidationFailed(f"{email!r} er ikke en e-postadresse")
+    if len(password) < 8:
+        raise ValidationFailed("passordet må ha minst 8 tegn")
+    if session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"brukeren {email} finnes allerede")
+    default_tlp = "red" if role in ("admin", "analyst") else "amber"
+    user = User(email=email, role=role, name=name, password_hash=hash_password(password),
+                constituent_id=constituent_id, tlp_max=parse_tlp(tlp_max or default_tlp).value_str)
+    session.add(user)
+    session.flush()
+    record(session, actor=actor, action="user.create", entity_type="user", entity_id=user.id, role=role)
+    return user
+
+
+def authenticate(session: Session, *, email: str, password: str) -> User | None:
+    """The active user with these credentials, or None (same work either way)."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    candidate = user.password_hash if user else _DUMMY_HASH
+    try:
+        _hasher.verify(candidate, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if user is None or not user.active:
+        return None
+    user.last_login_at = utcnow()
+    return user
+
+
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, *, user: User, name: str = "") -> str:
+    """A new API token for a user; only its hash is stored, the token is shown once."""
+    token = "cm_" + secrets.token_urlsafe(32)
+    session.add(ApiToken(user_id=user.id, name=name, token_hash=_digest(token)))
+    record(session, actor=user.email, action="token.issue", entity_type="user", entity_id=user.id, name=name)
+    return token
+
+
+def user_for_token(session: Session, token: str) -> User | None:
+    """The active user owning a bearer token."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or not user.active:
+        return None
+    row.last_used_at = utcnow()
+    return user
+
+
+def clearance(user: User) -> TLP:
+    """The highest TLP a user may read: RED for analysts and admins only; others at most AMBER, except
+    a constituent's own users, who may read AMBER+STRICT about their own organisation."""
+    own = parse_tlp(user.tlp_max, TLP.AMBER)
+    if user.role in ("admin", "analyst"):
+        return own
+    cap = TLP.AMBER_STRICT if user.role == "constituent" else TLP.AMBER
+    return min(own, cap)
+
+
+def has_role(user: User, *roles: str) -> bool:
+    """True if the user's role is one of `roles`, or admin (who may do everything)."""
+    return user.role in roles or user.role == "admin"

@@ -1,0 +1,44 @@
+"""API: exchange credentials for an API token; who am I."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from pydantic import BaseModel
+
+from certmon.api.deps import CurrentUser, SessionDep, Unauthorized, user_clearance
+from certmon.auth.service import authenticate, issue_token
+
+router = APIRouter(prefix="/api/v1/auth", tags=["innlogging"])
+
+
+class TokenRequest(BaseModel):
+    email: str
+    password: str
+    name: str = "api"
+
+
+class TokenResponse(BaseModel):
+    token: str
+    token_type: str = "bearer"
+
+
+class Me(BaseModel):
+    email: str
+    name: str
+    role: str
+    tlp_max: str
+
+
+@router.post("/token", response_model=TokenResponse)
+def token(body: TokenRequest, session: SessionDep) -> TokenResponse:
+    """A new bearer token for scripts (shown once; only its hash is kept)."""
+    user = authenticate(session, email=body.email, password=body.password)
+    if user is None:
+        raise Unauthorized("feil e-postadresse eller passord")
+    return TokenResponse(token=issue_token(session, user=user, name=body.name))
+
+
+@router.get("/me", response_model=Me)
+def me(user: CurrentUser) -> Me:
+    """The caller and the TLP ceiling that applies to them."""
+    return Me(email=user.email, name=user.name, role=user.role, tlp_max=user_clearance(user).value_str)

@@ -1,0 +1,1 @@
+"""The `certmon` command line (Typer)."""

@@ -1,0 +1,68 @@
+"""`certmon serve` and `certmon setup`: run the whole product in the foreground."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import time
+
+import typer
+import uvicorn
+
+from certmon import plugins
+from certmon.cli.common import err, out
+from certmon.config import get_settings
+from certmon.dbops import upgrade
+
+
+def setup() -> None:
+    """Migrate, load the real registry and the source catalogue (and the demo scenario in demo mode)."""
+    from certmon.db import session_scope
+    from certmon.registry.seed import seed_registry
+    from certmon.sources.service import sync_catalogue
+
+    settings = get_settings()
+    upgrade()
+    with session_scope() as session:
+        seeded = seed_registry(session)
+        created, _ = sync_catalogue(session, plugins.feeds().catalogue(demo=settings.demo))
+    out.print(f"database klar; register: {seeded.created} nye virksomheter; {created} nye kilder")
+    if settings.demo:
+        from certmon.demo.load import load_demo
+
+        with session_scope() as session:
+            added = load_demo(session)
+        out.print(f"[bold yellow]DEMO[/]: demoscenario lastet ({added['assets']} ressurser, "
+                  f"{added['contacts']} kontakter, {added['users']} brukere). E-post havner i "
+                  f"{settings.mail_dir}")
+
+
+def serve(
+    worker: bool = typer.Option(True, "--worker/--no-worker", help="start en Celery-worker med planlegger"),
+    init: bool = typer.Option(True, "--setup/--no-setup", help="migrer og last register/kilder først"),
+) -> None:
+    """Serve API + dashboard on CERTMON_HOST:CERTMON_PORT with a worker and the scheduler; Ctrl-C stops all."""
+    settings = get_settings()
+    if init:
+        setup()
+    child = None
+    if worker:
+        argv = plugins.require("workers").worker_command(settings)
+        child = subprocess.Popen(argv, start_new_session=True)
+        out.print(f"worker og planlegger startet (pid {child.pid})")
+    out.print(f"certmon kjører på [bold]http://{settings.host}:{settings.port}/[/] — Ctrl-C stopper alt")
+    if settings.demo:
+        out.print("[bold yellow]DEMO[/]: logg inn som analytiker@demo.invalid med passordet «demo»")
+    try:
+        uvicorn.run("certmon.api.app:create_app", factory=True, host=settings.host, port=settings.port,
+                    log_level=settings.log_level.lower(), proxy_headers=False)
+    finally:
+        if child is not None and child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            while child.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if child.poll() is None:
+                err.print("worker stoppet ikke innen 15 s; avslutter den")
+                child.kill()
+        out.print("certmon er stoppet")

@@ -1,0 +1,32 @@
+"""`certmon users …`: accounts for the dashboard and API."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from certmon.auth.service import create_user, issue_token
+from certmon.cli.common import db_session, out
+
+app = typer.Typer(help="Brukere og API-nøkler.", no_args_is_help=True)
+
+
+@app.command("create")
+def users_create(
+    email: str = typer.Option(..., "--email"),
+    role: str = typer.Option(..., "--role", help="admin, analyst, reader eller constituent"),
+    name: str = typer.Option("", "--name"),
+    token: bool = typer.Option(False, "--token", help="lag også en API-nøkkel og skriv den ut én gang"),
+) -> None:
+    """Create a user; the password is read from stdin (piped) or prompted for."""
+    if sys.stdin.isatty():
+        password = typer.prompt("Passord", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    with db_session() as session:
+        user = create_user(session, email=email, role=role, password=password, name=name)
+        api_token = issue_token(session, user=user, name="cli") if token else None
+    out.print(f"brukeren {user.email} ({user.role}) er opprettet")
+    if api_token:
+        out.print(f"API-nøkkel (vises bare nå): {api_token}")

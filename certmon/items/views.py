@@ -1,0 +1,95 @@
+"""API: advisories, vulnerabilities, indicators and exposures (TLP-filtered by the reader's clearance)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
+from certmon.api.deps import PageDep, Reader, SessionDep, user_clearance
+from certmon.errors import NotFound
+from certmon.items.models import StoredItem
+from certmon.items.service import list_items
+
+router = APIRouter(prefix="/api/v1", tags=["elementer"])
+
+
+class ItemRead(BaseModel):
+    """A stored item as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    kind: str
+    key: str
+    tlp: str
+    source_id: int
+    source_format: str
+    title: str | None
+    summary: str | None
+    url: str | None
+    published_at: datetime | None
+    severity: str | None
+    cve: str | None
+    known_exploited: bool
+    cvss: float | None
+    indicator_type: str | None
+    value: str | None
+    confidence: int | None
+    ip: str | None
+    port: int | None
+    report_type: str | None
+    first_seen: datetime
+    last_seen: datetime
+
+
+class ItemDetail(ItemRead):
+    data: dict[str, Any]
+
+
+class ItemPage(BaseModel):
+    items: list[ItemRead]
+    total: int
+
+
+def _page(session: SessionDep, user: Reader, page: PageDep, kinds: tuple[str, ...], **filters: Any) -> ItemPage:
+    rows, total = list_items(session, kinds=kinds, tlp_max=user_clearance(user), limit=page.limit,
+                             offset=page.offset, **filters)
+    return ItemPage(items=[ItemRead.model_validate(r) for r in rows], total=total)
+
+
+@router.get("/advisories", response_model=ItemPage)
+def advisories(session: SessionDep, user: Reader, page: PageDep, q: str | None = None,
+               source_id: int | None = None) -> ItemPage:
+    """Advisories, newest first."""
+    return _page(session, user, page, ("advisory",), q=q, source_id=source_id)
+
+
+@router.get("/vulnerabilities", response_model=ItemPage)
+def vulnerabilities(session: SessionDep, user: Reader, page: PageDep, q: str | None = None,
+                    known_exploited: bool | None = None) -> ItemPage:
+    """Vulnerabilities (CVE), newest first; `known_exploited=true` for KEV entries."""
+    return _page(session, user, page, ("vulnerability",), q=q, known_exploited=known_exploited)
+
+
+@router.get("/indicators", response_model=ItemPage)
+def indicators(session: SessionDep, user: Reader, page: PageDep, q: str | None = None,
+               type: str | None = None, source_id: int | None = None) -> ItemPage:
+    """Indicators of compromise, filterable by type (ipv4, domain, url, sha256 …)."""
+    return _page(session, user, page, ("indicator",), q=q, indicator_type=type, source_id=source_id)
+
+
+@router.get("/exposures", response_model=ItemPage)
+def exposures(session: SessionDep, user: Reader, page: PageDep, q: str | None = None) -> ItemPage:
+    """Exposures (findings about one host, e.g. from Shadowserver reports)."""
+    return _page(session, user, page, ("exposure",), q=q)
+
+
+@router.get("/items/{item_id}", response_model=ItemDetail)
+def item_detail(item_id: int, session: SessionDep, user: Reader) -> ItemDetail:
+    """One item with its full normalised data."""
+    item = session.get(StoredItem, item_id)
+    if item is None or item.tlp_rank > int(user_clearance(user)):
+        raise NotFound(f"fant ingen element med id {item_id}")
+    return ItemDetail.model_validate(item)

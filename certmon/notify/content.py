@@ -1,0 +1,102 @@
+"""Load what one delivery's e-mail says from the database, applying the recipient's TLP clearance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from certmon.config import Settings
+from certmon.items.models import StoredItem
+from certmon.matching.models import Match
+from certmon.notify.compose import AlertContent, ItemView, one_line
+from certmon.notify.links import ANSWERS, make_link
+from certmon.notify.models import Delivery, Notification, NotificationMatch
+from certmon.notify.outbox import recipient_of
+from certmon.notify.recipients import AlertItem, Recipient, allot
+from certmon.registry.models import Constituent, Contact
+from certmon.sources.models import Source
+from certmon.tlp import TLP, parse_tlp
+
+
+@dataclass(frozen=True)
+class Planned:
+    """The content for one delivery, or why it must not be sent."""
+
+    content: AlertContent | None
+    cancel_reason: str | None = None
+
+
+def origin_of(session: Session, notification: Notification) -> Notification:
+    """A reminder's original alert (answers and links point there); otherwise the notification itself."""
+    if notification.mode == "reminder" and notification.dedupe_key.startswith("reminder:"):
+        original = session.get(Notification, int(notification.dedupe_key.split(":")[1]))
+        if original is not None:
+            return original
+    return notification
+
+
+def item_view(match: Match, item: StoredItem, source_name: str) -> ItemView:
+    """Flatten one match and its item for the templates and the CSV."""
+    data = item.data or {}
+    if item.kind == "indicator":
+        title = f"{item.indicator_type or 'indikator'} {item.value or ''}"
+    elif item.kind == "exposure":
+        title = f"{item.report_type or 'exposure'} {item.ip or ''}{':' + str(item.port) if item.port else ''}"
+    else:
+        title = item.title or item.cve or item.key
+    cves = data.get("cves") or ([item.cve] if item.cve else [])
+    return ItemView(
+        kind=item.kind, title=one_line(title, 200), value=one_line(item.value or item.cve or ""),
+        indicator_type=one_line(item.indicator_type or ""), url=item.url or "",
+        first_seen=item.first_seen.strftime("%Y-%m-%d %H:%M UTC"), source=one_line(source_name, 100),
+        tlp=parse_tlp(item.tlp, TLP.RED).label, rule=match.rule, explanation=one_line(match.explanation, 500),
+        severity=one_line(match.severity or "medium", 20), cves=[one_line(c, 30) for c in cves if c],
+        ip=one_line(item.ip or "", 64), port=str(item.port or ""), report_type=one_line(item.report_type or "", 100),
+    )
+
+
+def _recipient(session: Session, delivery: Delivery, notification: Notification) -> Recipient | None:
+    if notification.mode == "manual":  # the analyst named the recipient and cleared it for this TLP
+        return Recipient(email=delivery.email, constituent_id=notification.constituent_id,
+                         tlp_max=parse_tlp(delivery.tlp, TLP.CLEAR), language=delivery.language)
+    contact = session.get(Contact, delivery.contact_id) if delivery.contact_id else None
+    if contact is None or not contact.active or contact.email.lower() != delivery.email.lower():
+        return None
+    return recipient_of(contact)
+
+
+def plan_delivery(session: Session, delivery: Delivery, settings: Settings) -> Planned:
+    """Build the AlertContent for a delivery; TLP is re-checked against the contact as it is now."""
+    notification = session.get(Notification, delivery.notification_id)
+    assert notification is not None
+    origin = origin_of(session, notification)
+    recipient = _recipient(session, delivery, notification)
+    if recipient is None:
+        return Planned(None, "kontakten er fjernet, deaktivert eller endret")
+    rows = session.execute(
+        select(Match, StoredItem, Source.title, Source.name)
+        .join(NotificationMatch, NotificationMatch.match_id == Match.id)
+        .join(StoredItem, StoredItem.id == Match.item_id)
+        .join(Source, Source.id == StoredItem.source_id)
+        .where(NotificationMatch.notification_id == notification.id)
+        .order_by(Match.id)
+    ).all()
+    by_id = {m.id: (m, i, title or name) for m, i, title, name in rows}
+    items = [AlertItem(m.id, parse_tlp(i.tlp, TLP.RED), m.severity or "medium") for m, i, _ in by_id.values()]
+    mode = origin.mode if notification.mode == "reminder" else notification.mode
+    share = allot(notification.constituent_id, [recipient], items, mode=mode,
+                  automatic=notification.mode != "manual")[0]
+    if not share.items:
+        return Planned(None, "ingen funn mottakeren er klarert for")
+    constituent = session.get(Constituent, notification.constituent_id)
+    delivery.tlp, delivery.withheld = share.tlp.value_str, share.withheld
+    content = AlertContent(
+        reference=notification.reference, constituent_name=constituent.name if constituent else "",
+        tlp=share.tlp, items=[item_view(*by_id[i.match_id]) for i in share.items],
+        language=delivery.language, withheld=share.withheld, mode=notification.mode,
+        links={a: make_link(origin.id, a, settings=settings) for a in ANSWERS},
+        base_url=settings.public_base_url,
+    )
+    return Planned(content)

@@ -1,0 +1,239 @@
+"""The outbox: turn new matches into queued notifications in the caller's transaction (never commits).
+
+One notification per constituent per grouping window (immediate contacts) and per digest slot
+(digest contacts); a notification still `queued` is joined by later matches of the same window.
+Joining takes the row lock with a conditional UPDATE … WHERE status='queued', the same row the
+sender flips to `sending` when it starts, so a match is never added to an e-mail already on its way.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from certmon.db import utcnow
+from certmon.items.models import StoredItem
+from certmon.matching.models import Match
+from certmon.notify.models import Delivery, Notification, NotificationMatch
+from certmon.notify.policy import AlertPolicy, eligible, load_policy, severity_rank
+from certmon.notify.recipients import AlertItem, Allotment, Recipient, allot
+from certmon.notify.schedule import next_digest_slot, window_start
+from certmon.registry.models import Contact
+from certmon.tlp import TLP, max_tlp, parse_tlp
+
+REFERENCE_PREFIX = "HKC"
+AUTO_MODES = ("immediate", "digest")
+
+
+def reference_for(notification_id: int, year: int) -> str:
+    """`HKC-<year>-<6-digit id>`: unique because the id is (no separate counter to race on)."""
+    return f"{REFERENCE_PREFIX}-{year}-{notification_id:06d}"
+
+
+def recipient_of(contact: Contact) -> Recipient:
+    """The TLP logic's view of a contact."""
+    return Recipient(
+        email=contact.email, constituent_id=contact.constituent_id,
+        tlp_max=parse_tlp(contact.tlp_max, TLP.CLEAR), mode=contact.mode,
+        min_severity=contact.min_severity, language=contact.language, contact_id=contact.id,
+    )
+
+
+@dataclass(frozen=True)
+class _Slot:
+    mode: str
+    key: str
+    not_before: datetime
+    open_status: str = "queued"
+
+
+def _slots(constituent_id: int, policy: AlertPolicy, now: datetime) -> dict[str, _Slot]:
+    start = window_start(now, policy.window_minutes)
+    hour, minute = policy.digest_hour_minute
+    digest_at = next_digest_slot(now, time(hour, minute))
+    return {
+        "immediate": _Slot("immediate", f"auto:{constituent_id}:{start.isoformat()}",
+                           start + timedelta(minutes=policy.window_minutes)),
+        "digest": _Slot("digest", f"digest:{constituent_id}:{digest_at.isoformat()}", digest_at),
+        "held": _Slot("held", f"held:{constituent_id}:{start.isoformat()}", start, open_status="held"),
+    }
+
+
+def open_notification(session: Session, *, constituent_id: int, slot: _Slot, now: datetime) -> Notification:
+    """The still-open notification for this slot, or a new one (`…#2` once the first has left)."""
+    for n in range(1, 1000):
+        key = slot.key if n == 1 else f"{slot.key}#{n}"
+        existing = session.scalar(select(Notification).where(Notification.dedupe_key == key))
+        if existing is not None:
+            locked = session.execute(
+                update(Notification)
+                .where(Notification.id == existing.id, Notification.status == slot.open_status)
+                .values(status=slot.open_status)
+            )
+            if locked.rowcount == 1:  # type: ignore[attr-defined]
+                return existing
+            continue
+        notification = Notification(
+            reference="tmp-" + secrets.token_hex(12), constituent_id=constituent_id,
+            mode="immediate" if slot.mode == "held" else slot.mode, status=slot.open_status,
+            dedupe_key=key, not_before=slot.not_before, created_at=now, tlp="clear", severity="low",
+        )
+        try:
+            with session.begin_nested():
+                session.add(notification)
+                session.flush()
+        except IntegrityError:  # another transaction created this slot first: look again
+            continue
+        notification.reference = reference_for(notification.id, now.year)
+        return notification
+    raise RuntimeError(f"too many notifications for slot {slot.key}")  # pragma: no cover
+
+
+def _attach(
+    session: Session, notification: Notification, items: Sequence[AlertItem], shares: Sequence[Allotment]
+) -> None:
+    """Link matches and add or widen one delivery per recipient; keep TLP/severity rolled up."""
+    linked = set(session.scalars(
+        select(NotificationMatch.match_id).where(NotificationMatch.notification_id == notification.id)
+    ))
+    for item in items:
+        if item.match_id not in linked:
+            session.add(NotificationMatch(notification_id=notification.id, match_id=item.match_id))
+    tlps = [parse_tlp(notification.tlp, TLP.CLEAR), *(i.tlp for i in items)]
+    notification.tlp = max_tlp(tlps).value_str
+    worst = max([notification.severity, *(i.severity for i in items)], key=severity_rank)
+    notification.severity = worst
+    existing = {d.email.lower(): d for d in session.scalars(
+        select(Delivery).where(Delivery.notification_id == notification.id)
+    )}
+    for share in shares:
+        if not share.items:
+            continue
+        rcpt = share.recipient
+        delivery = existing.get(rcpt.email.lower())
+        if delivery is None:
+            session.add(Delivery(
+                notification_id=notification.id, contact_id=rcpt.contact_id, email=rcpt.email,
+                language=rcpt.language, tlp=share.tlp.value_str, withheld=share.withheld, status="queued",
+            ))
+        else:
+            delivery.tlp = max(parse_tlp(delivery.tlp, TLP.CLEAR), share.tlp).value_str
+            delivery.withheld += share.withheld
+    notification.subject = (
+        f"[{parse_tlp(notification.tlp).label}] {notification.reference} ({len(linked | {i.match_id for i in items})})"
+    )
+
+
+def _queued_before(session: Session, match_ids: Sequence[int]) -> set[tuple[int, str]]:
+    rows = session.execute(
+        select(NotificationMatch.match_id, Notification.mode, Notification.dedupe_key)
+        .join(Notification, Notification.id == NotificationMatch.notification_id)
+        .where(NotificationMatch.match_id.in_(match_ids))
+    )
+    seen = set()
+    for match_id, mode, key in rows:
+        seen.add((match_id, "held" if key.startswith("held:") else mode))
+    return seen
+
+
+def queue_alerts(session: Session, *, match_ids: list[int], now: datetime | None = None) -> list[Notification]:
+    """Queue alerts for the eligible matches among `match_ids`; idempotent; the caller commits."""
+    now = now or utcnow()
+    if not match_ids:
+        return []
+    policy = load_policy(session)
+    rows = session.execute(
+        select(Match, StoredItem).join(StoredItem, StoredItem.id == Match.item_id).where(Match.id.in_(match_ids))
+    ).all()
+    seen = _queued_before(session, match_ids)
+    per_constituent: dict[int, list[AlertItem]] = defaultdict(list)
+    for match, item in rows:
+        if eligible(policy, match, item):
+            per_constituent[match.constituent_id].append(
+                AlertItem(match.id, parse_tlp(item.tlp, TLP.RED), match.severity or "medium")
+            )
+    touched: dict[int, Notification] = {}
+    for constituent_id, items in sorted(per_constituent.items()):
+        contacts = session.scalars(
+            select(Contact).where(Contact.constituent_id == constituent_id, Contact.active.is_(True))
+            .order_by(Contact.id)
+        ).all()
+        recipients = [recipient_of(c) for c in contacts]
+        slots = _slots(constituent_id, policy, now)
+        delivered: set[int] = set()
+        for mode in AUTO_MODES:
+            fresh = [i for i in items if (i.match_id, mode) not in seen]
+            shares = allot(constituent_id, recipients, fresh, mode=mode)
+            got = {i.match_id for s in shares for i in s.items}
+            delivered |= got | {i.match_id for i in items if (i.match_id, mode) in seen}
+            if got:
+                notification = open_notification(session, constituent_id=constituent_id, slot=slots[mode], now=now)
+                _attach(session, notification, [i for i in fresh if i.match_id in got], shares)
+                touched[notification.id] = notification
+        orphans = [i for i in items if i.match_id not in delivered and (i.match_id, "held") not in seen]
+        if orphans:  # nobody may receive these: keep them visible for an analyst to send by hand
+            notification = open_notification(session, constituent_id=constituent_id, slot=slots["held"], now=now)
+            _attach(session, notification, orphans, [])
+            touched[notification.id] = notification
+    session.flush()
+    return list(touched.values())
+
+
+def send_manual(
+    session: Session, *, match_ids: list[int], recipients: list[str], actor: str,
+    language: str = "nb", now: datetime | None = None,
+) -> Notification:
+    """Queue an analyst's hand-sent alert (the only way TLP:RED leaves), to named recipients; audited."""
+    from certmon.audit.service import record
+    from certmon.errors import Forbidden, ValidationFailed
+
+    now = now or utcnow()
+    rows = session.execute(
+        select(Match, StoredItem).join(StoredItem, StoredItem.id == Match.item_id).where(Match.id.in_(match_ids))
+    ).all()
+    if not rows or len(rows) != len(set(match_ids)):
+        raise ValidationFailed("ukjente treff: " + ", ".join(str(m) for m in match_ids))
+    constituents = {m.constituent_id for m, _ in rows}
+    if len(constituents) != 1:
+        raise ValidationFailed("et varsel gjelder én virksomhet; treffene gjelder flere")
+    addresses = sorted({r.strip().lower() for r in recipients if r.strip()})
+    if not addresses:
+        raise ValidationFailed("ingen mottakere")
+    constituent_id = constituents.pop()
+    tlp = max_tlp([parse_tlp(i.tlp, TLP.RED) for _, i in rows])
+    own = {c.email.lower(): c for c in session.scalars(select(Contact).where(Contact.constituent_id == constituent_id))}
+    for address in addresses:
+        contact = own.get(address)
+        if tlp == TLP.AMBER_STRICT and contact is None:
+            raise Forbidden(f"{address}: TLP:AMBER+STRICT går bare til virksomhetens egne kontakter")
+        if tlp < TLP.RED and contact is not None and parse_tlp(contact.tlp_max, TLP.CLEAR) < tlp:
+            raise Forbidden(f"{address}: kontakten er ikke klarert for {tlp.label}")
+    notification = Notification(
+        reference="tmp-" + secrets.token_hex(12), constituent_id=constituent_id, mode="manual",
+        status="queued", dedupe_key=f"manual:{secrets.token_hex(16)}", created_at=now, created_by=actor,
+        tlp=tlp.value_str, severity=max((m.severity for m, _ in rows), key=severity_rank),
+    )
+    session.add(notification)
+    session.flush()
+    notification.reference = reference_for(notification.id, now.year)
+    notification.subject = f"[{tlp.label}] {notification.reference} ({len(rows)})"
+    for match, _ in rows:
+        session.add(NotificationMatch(notification_id=notification.id, match_id=match.id))
+    for address in addresses:
+        contact = own.get(address)
+        session.add(Delivery(
+            notification_id=notification.id, contact_id=contact.id if contact else None, email=address,
+            language=contact.language if contact else language, tlp=tlp.value_str, status="queued",
+        ))
+    record(session, actor=actor, action="notification.send_manual", entity_type="notification",
+           entity_id=notification.id, reference=notification.reference, tlp=tlp.value_str,
+           recipients=addresses, match_ids=sorted(set(match_ids)))
+    session.flush()
+    return notification

@@ -1,0 +1,76 @@
+"""Pydantic schemas for sources (catalogue entries, API in/out)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from certmon.tlp import parse_tlp
+
+
+class SourceCreate(BaseModel):
+    """A source as written in feeds/sources.yaml or posted to the API."""
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9._-]*$")
+    title: str = ""
+    publisher: str = ""
+    format: str
+    url: str = Field(min_length=1)
+    interval_s: int = Field(default=3600, ge=60, le=7 * 86400)
+    default_tlp: str = "clear"
+    reliability: str = Field(default="B", pattern=r"^[A-F]$")
+    enabled: bool = True
+    internal: bool = False
+    auth_user: str | None = None
+    auth_secret_env: str | None = None
+    options: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("default_tlp")
+    @classmethod
+    def _tlp(cls, value: str) -> str:
+        return parse_tlp(value).value_str
+
+
+class SourceUpdate(BaseModel):
+    """Fields an admin may change."""
+
+    title: str | None = None
+    url: str | None = None
+    interval_s: int | None = Field(default=None, ge=60, le=7 * 86400)
+    default_tlp: str | None = None
+    enabled: bool | None = None
+    internal: bool | None = None
+    reliability: str | None = Field(default=None, pattern=r"^[A-F]$")
+
+    @field_validator("default_tlp")
+    @classmethod
+    def _tlp(cls, value: str | None) -> str | None:
+        return parse_tlp(value).value_str if value is not None else None
+
+
+class SourceRead(BaseModel):
+    """A source with its health."""
+
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    title: str
+    publisher: str
+    format: str
+    url: str
+    interval_s: int
+    default_tlp: str
+    reliability: str
+    enabled: bool
+    internal: bool
+    healthy: bool
+    last_run_at: datetime | None
+    last_success_at: datetime | None
+    last_outcome: str | None
+    last_error: str | None
+    last_error_at: datetime | None
+    consecutive_failures: int
+    last_items: int
+    last_duration_ms: int

@@ -1,0 +1,35 @@
+"""The feeds part as the core sees it (entry point `certmon.plugins: feeds`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from feeds.collect import SAMPLES_DIR, Document, RunReport, run_source
+from feeds.formats import FORMATS, detect_format, parse_bytes
+
+CATALOGUE = Path(__file__).resolve().parent / "sources.yaml"
+
+__all__ = ["FORMATS", "Document", "RunReport", "catalogue", "detect_format", "parse_bytes", "run_source"]
+
+
+def catalogue(*, demo: bool) -> list[dict[str, Any]]:
+    """Catalogue entries ready for `sync_catalogue`. In demo mode each source reads its bundled
+    sample (sources without one are disabled); outside demo mode demo-only sources are left out."""
+    entries = yaml.safe_load(CATALOGUE.read_text(encoding="utf-8"))["sources"]
+    out = []
+    for raw in entries:
+        entry = dict(raw)
+        sample = entry.pop("sample", None)
+        demo_only = entry.pop("demo_only", False)
+        if demo:
+            if sample:
+                entry["url"] = (SAMPLES_DIR / sample).as_uri()
+            else:
+                entry["enabled"] = False
+        elif demo_only:
+            continue
+        out.append(entry)
+    return out

@@ -1,0 +1,64 @@
+"""The Celery app: Redis in production, an embedded filesystem broker by default.
+
+Import path for the CLI: `celery -A workers.celery_app:app worker`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from celery import Celery
+
+from certmon.config import Settings, get_settings
+
+
+def broker_settings(settings: Settings) -> dict[str, object]:
+    """Celery configuration for the configured (or embedded) broker."""
+    conf: dict[str, object] = {
+        "task_serializer": "json", "result_serializer": "json", "accept_content": ["json"],
+        "task_acks_late": True, "task_reject_on_worker_lost": True, "worker_prefetch_multiplier": 1,
+        "task_ignore_result": True, "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": 5, "timezone": "Europe/Oslo", "enable_utc": True,
+        "worker_hijack_root_logger": False,
+        "beat_schedule": {
+            "schedule-due-sources": {"task": "feeds.schedule_due", "schedule": float(settings.scheduler_tick_s)},
+            "deliver-due-notifications": {"task": "notify.deliver_due", "schedule": 60.0},
+            "remind-unanswered": {"task": "notify.send_reminders", "schedule": 3600.0},
+            "rematch-on-registry-change": {"task": "matching.rematch_if_changed", "schedule": 60.0},
+        },
+    }
+    if settings.broker_url:
+        conf["broker_url"] = settings.broker_url
+        if settings.broker_url.startswith("redis"):
+            conf["broker_transport_options"] = {"visibility_timeout": 3600}
+    else:
+        queue = embedded_queue_dir(settings)
+        conf["broker_url"] = "filesystem://"
+        conf["broker_transport_options"] = {
+            "data_folder_in": str(queue / "data"), "data_folder_out": str(queue / "data"),
+            "control_folder": str(queue / "control"), "processed_folder": str(queue / "processed"),
+            "store_processed": False, "polling_interval": 0.5,
+        }
+    if settings.result_backend:
+        conf["result_backend"] = settings.result_backend
+        conf["task_ignore_result"] = False
+    return conf
+
+
+def embedded_queue_dir(settings: Settings) -> Path:
+    """The folders the embedded broker uses (created here; the transport will not create them)."""
+    queue = settings.data_path / "queue"
+    for sub in ("data", "control", "processed"):
+        (queue / sub).mkdir(parents=True, exist_ok=True)
+    return queue
+
+
+def make_celery(settings: Settings | None = None) -> Celery:
+    """A Celery app configured from certmon settings, with the tasks registered."""
+    celery = Celery("certmon")
+    celery.conf.update(broker_settings(settings or get_settings()))
+    celery.conf.include = ["workers.tasks"]
+    return celery
+
+
+app = make_celery()

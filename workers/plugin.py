@@ -1,0 +1,42 @@
+"""What the core may ask of the workers part (found through the `certmon.plugins` entry point)."""
+
+from __future__ import annotations
+
+import sys
+
+from certmon.config import Settings
+
+
+def dispatch_collect(source_id: int) -> str:
+    """Queue a collection of one source; returns the task id."""
+    from workers.celery_app import app
+
+    return str(app.send_task("feeds.collect_source", args=[source_id]).id)
+
+
+def dispatch_send(notification_ids: list[int]) -> str:
+    """Queue delivery of alerts."""
+    from workers.celery_app import app
+
+    return str(app.send_task("notify.send", args=[notification_ids]).id)
+
+
+def broker_problem() -> str | None:
+    """None if the broker answers, else a one-line reason."""
+    from workers.celery_app import app
+
+    try:
+        with app.connection_for_write() as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:
+        return f"meldingskøen (broker) svarer ikke: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+    return None
+
+
+def worker_command(settings: Settings, *, with_beat: bool = True) -> list[str]:
+    """The command line of an embedded worker (with the scheduler) for `certmon serve`."""
+    argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app:app", "worker", "--pool=threads",
+            "--concurrency=2", "-l", settings.log_level.lower(), "-n", "certmon@%h"]
+    if with_beat:
+        argv += ["-B", "-s", str(settings.data_path / "beat-schedule")]
+    return argv
