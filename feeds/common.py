@@ -24,6 +24,7 @@ _ALLOWED_TAGS = {"p", "br", "b", "strong", "i", "em", "ul", "ol", "li", "a", "co
 
 _OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
 _IPV4 = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+_PARTIAL_ENTITY = re.compile(r"&[#a-zA-Z0-9]*\Z")
 _TAG = re.compile(r"<[^>]*>")
 _HEX = re.compile(r"[0-9a-f]+")
 _HASH_LEN = {"md5": 32, "sha1": 40, "sha256": 64}
@@ -124,11 +125,11 @@ def sanitise_html(raw: str | None, limit: int = SUMMARY_MAX) -> str | None:
     ).strip()
     if len(cleaned) <= limit:
         return cleaned or None
-    text = " ".join(plain_text(raw).split())
+    text = html.escape(" ".join(plain_text(raw).split()), quote=False)
     if len(text) > limit:
-        cut = text.rfind(" ", 0, limit - 1)
-        text = text[: cut if cut > limit // 2 else limit - 1] + "…"
-    return html.escape(text, quote=False) or None
+        cut = text.rfind(" ", 0, limit - 1)  # entities hold no spaces, so a cut here never splits one
+        text = (text[:cut] if cut > limit // 2 else _PARTIAL_ENTITY.sub("", text[: limit - 1])) + "…"
+    return text or None
 
 
 def plain_text(raw: str | None) -> str:
