@@ -93,9 +93,10 @@ def safe_url(value: str | None) -> str:
 
 
 def _env(html: bool) -> Environment:
+    # The plain-text environment must not HTML-escape; *.html templates are always autoescaped.
     return Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=select_autoescape(enabled_extensions=("html",), default=False) if html else False,
+        autoescape=select_autoescape(enabled_extensions=("html",), default=False) if html else False,  # noqa: S701
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -179,7 +180,9 @@ def build_message(
     msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
     if content.items:
         msg.add_attachment(
-            csv_attachment(content.items), maintype="text", subtype="csv",
+            csv_attachment(content.items),
+            maintype="text",
+            subtype="csv",
             filename=f"indikatorer-{content.reference}.csv",
         )
     return msg

@@ -48,19 +48,32 @@ def item_view(match: Match, item: StoredItem, source_name: str) -> ItemView:
         title = item.title or item.cve or item.key
     cves = data.get("cves") or ([item.cve] if item.cve else [])
     return ItemView(
-        kind=item.kind, title=one_line(title, 200), value=one_line(item.value or item.cve or ""),
-        indicator_type=one_line(item.indicator_type or ""), url=item.url or "",
-        first_seen=item.first_seen.strftime("%Y-%m-%d %H:%M UTC"), source=one_line(source_name, 100),
-        tlp=parse_tlp(item.tlp, TLP.RED).label, rule=match.rule, explanation=one_line(match.explanation, 500),
-        severity=one_line(match.severity or "medium", 20), cves=[one_line(c, 30) for c in cves if c],
-        ip=one_line(item.ip or "", 64), port=str(item.port or ""), report_type=one_line(item.report_type or "", 100),
+        kind=item.kind,
+        title=one_line(title, 200),
+        value=one_line(item.value or item.cve or ""),
+        indicator_type=one_line(item.indicator_type or ""),
+        url=item.url or "",
+        first_seen=item.first_seen.strftime("%Y-%m-%d %H:%M UTC"),
+        source=one_line(source_name, 100),
+        tlp=parse_tlp(item.tlp, TLP.RED).label,
+        rule=match.rule,
+        explanation=one_line(match.explanation, 500),
+        severity=one_line(match.severity or "medium", 20),
+        cves=[one_line(c, 30) for c in cves if c],
+        ip=one_line(item.ip or "", 64),
+        port=str(item.port or ""),
+        report_type=one_line(item.report_type or "", 100),
     )
 
 
 def _recipient(session: Session, delivery: Delivery, notification: Notification) -> Recipient | None:
     if notification.mode == "manual":  # the analyst named the recipient and cleared it for this TLP
-        return Recipient(email=delivery.email, constituent_id=notification.constituent_id,
-                         tlp_max=parse_tlp(delivery.tlp, TLP.CLEAR), language=delivery.language)
+        return Recipient(
+            email=delivery.email,
+            constituent_id=notification.constituent_id,
+            tlp_max=parse_tlp(delivery.tlp, TLP.CLEAR),
+            language=delivery.language,
+        )
     contact = session.get(Contact, delivery.contact_id) if delivery.contact_id else None
     if contact is None or not contact.active or contact.email.lower() != delivery.email.lower():
         return None
@@ -86,16 +99,21 @@ def plan_delivery(session: Session, delivery: Delivery, settings: Settings) -> P
     by_id = {m.id: (m, i, title or name) for m, i, title, name in rows}
     items = [AlertItem(m.id, parse_tlp(i.tlp, TLP.RED), m.severity or "medium") for m, i, _ in by_id.values()]
     mode = origin.mode if notification.mode == "reminder" else notification.mode
-    share = allot(notification.constituent_id, [recipient], items, mode=mode,
-                  automatic=notification.mode != "manual")[0]
+    share = allot(
+        notification.constituent_id, [recipient], items, mode=mode, automatic=notification.mode != "manual"
+    )[0]
     if not share.items:
         return Planned(None, "ingen funn mottakeren er klarert for")
     constituent = session.get(Constituent, notification.constituent_id)
     delivery.tlp, delivery.withheld = share.tlp.value_str, share.withheld
     content = AlertContent(
-        reference=notification.reference, constituent_name=constituent.name if constituent else "",
-        tlp=share.tlp, items=[item_view(*by_id[i.match_id]) for i in share.items],
-        language=delivery.language, withheld=share.withheld, mode=notification.mode,
+        reference=notification.reference,
+        constituent_name=constituent.name if constituent else "",
+        tlp=share.tlp,
+        items=[item_view(*by_id[i.match_id]) for i in share.items],
+        language=delivery.language,
+        withheld=share.withheld,
+        mode=notification.mode,
         links={a: make_link(origin.id, a, settings=settings) for a in ANSWERS},
         base_url=settings.public_base_url,
     )

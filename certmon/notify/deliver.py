@@ -18,6 +18,7 @@ from email.message import EmailMessage
 
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
 
 from certmon.config import Settings, get_settings
 from certmon.db import utcnow
@@ -54,22 +55,30 @@ def _pause_for_tests(point: str) -> None:
         time.sleep(120)
 
 
+def _ready(now: datetime) -> ColumnElement[bool]:
+    """Queued and due, or stuck in `sending` past its lease (the worker holding it died)."""
+    queued = and_(
+        Delivery.status == "queued", or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)
+    )
+    return or_(queued, and_(Delivery.status == "sending", Delivery.next_attempt_at <= now))
+
+
 def due_delivery_ids(
     session: Session, *, now: datetime, limit: int, open_windows: bool = False, future_digests: bool = False
 ) -> list[int]:
     """Deliveries ready to go: queued and due, or stuck in `sending` past their lease."""
+    early_modes = [m for m, flag in (("immediate", open_windows), ("digest", future_digests)) if flag]
     slot_due = or_(
-        Notification.not_before.is_(None), Notification.not_before <= now,
-        and_(Notification.mode == "immediate", open_windows), and_(Notification.mode == "digest", future_digests),
-    )
-    ready = or_(
-        and_(Delivery.status == "queued", or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)),
-        and_(Delivery.status == "sending", Delivery.next_attempt_at <= now),
+        Notification.not_before.is_(None),
+        Notification.not_before <= now,
+        Notification.mode.in_(early_modes),
     )
     stmt = (
-        select(Delivery.id).join(Notification, Notification.id == Delivery.notification_id)
-        .where(Notification.status.in_(("queued", "sending")), slot_due, ready)
-        .order_by(Delivery.id).limit(limit)
+        select(Delivery.id)
+        .join(Notification, Notification.id == Delivery.notification_id)
+        .where(Notification.status.in_(("queued", "sending")), slot_due, _ready(now))
+        .order_by(Delivery.id)
+        .limit(limit)
     )
     return list(session.scalars(stmt))
 
@@ -90,20 +99,24 @@ def claim(session: Session, *, delivery_id: int, now: datetime, mail_from: str) 
     """queued→sending with a lease and a Message-ID; commits. False if someone else holds it."""
     result = session.execute(
         update(Delivery)
-        .where(Delivery.id == delivery_id, or_(
-            and_(Delivery.status == "queued", or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now)),
-            and_(Delivery.status == "sending", Delivery.next_attempt_at <= now),
-        ))
-        .values(status="sending", attempts=Delivery.attempts + 1, next_attempt_at=now + LEASE,
-                message_id=func.coalesce(Delivery.message_id, new_message_id(mail_from)))
+        .where(Delivery.id == delivery_id, _ready(now))
+        .values(
+            status="sending",
+            attempts=Delivery.attempts + 1,
+            next_attempt_at=now + LEASE,
+            message_id=func.coalesce(Delivery.message_id, new_message_id(mail_from)),
+        )
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         return False
     notification_id = session.scalar(select(Delivery.notification_id).where(Delivery.id == delivery_id))
-    session.execute(update(Notification).where(Notification.id == notification_id, Notification.status == "queued")
-                    .values(status="sending"))
+    session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.status == "queued")
+        .values(status="sending")
+    )
     session.commit()
     return True
 
@@ -111,17 +124,31 @@ def claim(session: Session, *, delivery_id: int, now: datetime, mail_from: str) 
 def _finish(session: Session, delivery: Delivery, now: datetime, **values: object) -> None:
     """Write the outcome only if we still hold the claim, then roll the notification up; commits."""
     session.execute(
-        update(Delivery).where(Delivery.id == delivery.id, Delivery.status == "sending",
-                               Delivery.message_id == delivery.message_id)
-        .values(**values).execution_options(synchronize_session=False)
+        update(Delivery)
+        .where(
+            Delivery.id == delivery.id,
+            Delivery.status == "sending",
+            Delivery.message_id == delivery.message_id,
+        )
+        .values(**values)
+        .execution_options(synchronize_session=False)
     )
     if values.get("status") == "sent":
         match_ids = select(NotificationMatch.match_id).where(
-            NotificationMatch.notification_id == delivery.notification_id)
-        session.execute(update(Match).where(Match.id.in_(match_ids), Match.notified_at.is_(None))
-                        .values(notified_at=now).execution_options(synchronize_session=False))
-        session.execute(update(Match).where(Match.id.in_(match_ids), Match.status.in_(("new", "confirmed")))
-                        .values(status="notified").execution_options(synchronize_session=False))
+            NotificationMatch.notification_id == delivery.notification_id
+        )
+        session.execute(
+            update(Match)
+            .where(Match.id.in_(match_ids), Match.notified_at.is_(None))
+            .values(notified_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        session.execute(
+            update(Match)
+            .where(Match.id.in_(match_ids), Match.status.in_(("new", "confirmed")))
+            .values(status="notified")
+            .execution_options(synchronize_session=False)
+        )
     rollup(session, notification_id=delivery.notification_id, now=now)
     session.commit()
 
@@ -131,12 +158,16 @@ def rollup(session: Session, *, notification_id: int, now: datetime) -> str:
     notification = session.get(Notification, notification_id)
     assert notification is not None
     session.expire(notification)
-    statuses = list(session.scalars(select(Delivery.status).where(Delivery.notification_id == notification_id)))
+    statuses = list(
+        session.scalars(select(Delivery.status).where(Delivery.notification_id == notification_id))
+    )
     if any(s in ("queued", "sending") for s in statuses) or notification.status not in ("queued", "sending"):
         return notification.status
     if "sent" in statuses:
         notification.status = "sent"
-        last = session.scalar(select(func.max(Delivery.sent_at)).where(Delivery.notification_id == notification_id))
+        last = session.scalar(
+            select(func.max(Delivery.sent_at)).where(Delivery.notification_id == notification_id)
+        )
         notification.sent_at = notification.sent_at or last or now
     else:
         notification.status = "cancelled" if all(s == "cancelled" for s in statuses) else "failed"
@@ -148,13 +179,23 @@ def _prepare(session: Session, delivery: Delivery, settings: Settings, now: date
     if planned.content is None:
         return planned.cancel_reason or "cancelled"
     assert delivery.message_id is not None
-    return build_message(planned.content, to=delivery.email, mail_from=settings.mail_from,
-                         message_id=delivery.message_id, date=now)
+    return build_message(
+        planned.content,
+        to=delivery.email,
+        mail_from=settings.mail_from,
+        message_id=delivery.message_id,
+        date=now,
+    )
 
 
 def deliver_one(
-    session_factory: SessionFactory, delivery_id: int, *, transport: Transport, settings: Settings,
-    now: datetime | None = None, report: DeliveryReport | None = None,
+    session_factory: SessionFactory,
+    delivery_id: int,
+    *,
+    transport: Transport,
+    settings: Settings,
+    now: datetime | None = None,
+    report: DeliveryReport | None = None,
 ) -> DeliveryReport:
     """Claim, render, send and record one delivery (each step in its own committed transaction)."""
     now = now or utcnow()
@@ -165,7 +206,9 @@ def deliver_one(
         _pause_for_tests("claimed")
         delivery = session.get(Delivery, delivery_id, populate_existing=True)
         assert delivery is not None
-        reference = session.scalar(select(Notification.reference).where(Notification.id == delivery.notification_id))
+        reference = session.scalar(
+            select(Notification.reference).where(Notification.id == delivery.notification_id)
+        )
         label = (reference or "", delivery.email)
         prepared = _prepare(session, delivery, settings, now)
         if isinstance(prepared, str):
@@ -186,13 +229,23 @@ def deliver_one(
 
 
 def _record_failure(
-    session: Session, delivery: Delivery, exc: DeliveryError, now: datetime,
-    report: DeliveryReport, label: tuple[str, str],
+    session: Session,
+    delivery: Delivery,
+    exc: DeliveryError,
+    now: datetime,
+    report: DeliveryReport,
+    label: tuple[str, str],
 ) -> None:
     if exc.transient and delivery.attempts < MAX_ATTEMPTS:
         wait = BACKOFF_MINUTES[min(delivery.attempts, len(BACKOFF_MINUTES)) - 1]
-        _finish(session, delivery, now, status="queued", last_error=exc.reason,
-                next_attempt_at=now + timedelta(minutes=wait))
+        _finish(
+            session,
+            delivery,
+            now,
+            status="queued",
+            last_error=exc.reason,
+            next_attempt_at=now + timedelta(minutes=wait),
+        )
         report.retrying.append((*label, exc.reason))
     else:
         _finish(session, delivery, now, status="failed", last_error=exc.reason, next_attempt_at=None)
@@ -200,9 +253,14 @@ def _record_failure(
 
 
 def deliver_due(
-    session_factory: SessionFactory, *, now: datetime | None = None, limit: int = 100,
-    open_windows: bool = False, future_digests: bool = False,
-    transport: Transport | None = None, settings: Settings | None = None,
+    session_factory: SessionFactory,
+    *,
+    now: datetime | None = None,
+    limit: int = 100,
+    open_windows: bool = False,
+    future_digests: bool = False,
+    transport: Transport | None = None,
+    settings: Settings | None = None,
 ) -> DeliveryReport:
     """Send every due delivery (up to `limit`), honouring the per-domain rate limit."""
     settings = settings or get_settings()
@@ -213,9 +271,11 @@ def deliver_due(
     sent_now: dict[str, int] = {}
     try:
         with session_factory() as session:
-            ids = due_delivery_ids(session, now=now, limit=limit, open_windows=open_windows,
-                                   future_digests=future_digests)
-            emails = dict(session.execute(select(Delivery.id, Delivery.email).where(Delivery.id.in_(ids))).tuples())
+            ids = due_delivery_ids(
+                session, now=now, limit=limit, open_windows=open_windows, future_digests=future_digests
+            )
+            rows = session.execute(select(Delivery.id, Delivery.email).where(Delivery.id.in_(ids)))
+            emails = {row[0]: row[1] for row in rows}
             for domain in {_domain(e) for e in emails.values()}:
                 sent_now[domain] = _recent_to_domain(session, domain, now)
         for delivery_id in ids:
@@ -224,7 +284,9 @@ def deliver_due(
                 report.rate_limited += 1
                 continue
             sent_now[domain] += 1
-            deliver_one(session_factory, delivery_id, transport=transport, settings=settings, now=now, report=report)
+            deliver_one(
+                session_factory, delivery_id, transport=transport, settings=settings, now=now, report=report
+            )
     finally:
         if own_transport:
             transport.close()
@@ -233,4 +295,12 @@ def deliver_due(
 
 from certmon.notify.reminders import send_reminders  # noqa: E402  (re-exported: the send task's second job)
 
-__all__ = ["DeliveryReport", "claim", "deliver_due", "deliver_one", "due_delivery_ids", "rollup", "send_reminders"]
+__all__ = [
+    "DeliveryReport",
+    "claim",
+    "deliver_due",
+    "deliver_one",
+    "due_delivery_ids",
+    "rollup",
+    "send_reminders",
+]

@@ -45,7 +45,9 @@ def make_link(notification_id: int, answer: str, *, settings: Settings | None = 
     return f"{settings.public_base_url}/svar/{make_token(notification_id, answer, settings=settings)}"
 
 
-def verify(token: str, max_age: int = DEFAULT_MAX_AGE_S, *, settings: Settings | None = None) -> ResponseToken:
+def verify(
+    token: str, max_age: int = DEFAULT_MAX_AGE_S, *, settings: Settings | None = None
+) -> ResponseToken:
     """Check signature and age; raise InvalidResponseLink with a plain reason otherwise."""
     try:
         data = _serializer(settings).loads(token, max_age=max_age)

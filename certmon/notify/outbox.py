@@ -40,9 +40,13 @@ def reference_for(notification_id: int, year: int) -> str:
 def recipient_of(contact: Contact) -> Recipient:
     """The TLP logic's view of a contact."""
     return Recipient(
-        email=contact.email, constituent_id=contact.constituent_id,
-        tlp_max=parse_tlp(contact.tlp_max, TLP.CLEAR), mode=contact.mode,
-        min_severity=contact.min_severity, language=contact.language, contact_id=contact.id,
+        email=contact.email,
+        constituent_id=contact.constituent_id,
+        tlp_max=parse_tlp(contact.tlp_max, TLP.CLEAR),
+        mode=contact.mode,
+        min_severity=contact.min_severity,
+        language=contact.language,
+        contact_id=contact.id,
     )
 
 
@@ -59,8 +63,11 @@ def _slots(constituent_id: int, policy: AlertPolicy, now: datetime) -> dict[str,
     hour, minute = policy.digest_hour_minute
     digest_at = next_digest_slot(now, time(hour, minute))
     return {
-        "immediate": _Slot("immediate", f"auto:{constituent_id}:{start.isoformat()}",
-                           start + timedelta(minutes=policy.window_minutes)),
+        "immediate": _Slot(
+            "immediate",
+            f"auto:{constituent_id}:{start.isoformat()}",
+            start + timedelta(minutes=policy.window_minutes),
+        ),
         "digest": _Slot("digest", f"digest:{constituent_id}:{digest_at.isoformat()}", digest_at),
         "held": _Slot("held", f"held:{constituent_id}:{start.isoformat()}", start, open_status="held"),
     }
@@ -81,9 +88,15 @@ def open_notification(session: Session, *, constituent_id: int, slot: _Slot, now
                 return existing
             continue
         notification = Notification(
-            reference="tmp-" + secrets.token_hex(12), constituent_id=constituent_id,
-            mode="immediate" if slot.mode == "held" else slot.mode, status=slot.open_status,
-            dedupe_key=key, not_before=slot.not_before, created_at=now, tlp="clear", severity="low",
+            reference="tmp-" + secrets.token_hex(12),
+            constituent_id=constituent_id,
+            mode="immediate" if slot.mode == "held" else slot.mode,
+            status=slot.open_status,
+            dedupe_key=key,
+            not_before=slot.not_before,
+            created_at=now,
+            tlp="clear",
+            severity="low",
         )
         try:
             with session.begin_nested():
@@ -100,9 +113,11 @@ def _attach(
     session: Session, notification: Notification, items: Sequence[AlertItem], shares: Sequence[Allotment]
 ) -> None:
     """Link matches and add or widen one delivery per recipient; keep TLP/severity rolled up."""
-    linked = set(session.scalars(
-        select(NotificationMatch.match_id).where(NotificationMatch.notification_id == notification.id)
-    ))
+    linked = set(
+        session.scalars(
+            select(NotificationMatch.match_id).where(NotificationMatch.notification_id == notification.id)
+        )
+    )
     for item in items:
         if item.match_id not in linked:
             session.add(NotificationMatch(notification_id=notification.id, match_id=item.match_id))
@@ -110,25 +125,32 @@ def _attach(
     notification.tlp = max_tlp(tlps).value_str
     worst = max([notification.severity, *(i.severity for i in items)], key=severity_rank)
     notification.severity = worst
-    existing = {d.email.lower(): d for d in session.scalars(
-        select(Delivery).where(Delivery.notification_id == notification.id)
-    )}
+    existing = {
+        d.email.lower(): d
+        for d in session.scalars(select(Delivery).where(Delivery.notification_id == notification.id))
+    }
     for share in shares:
         if not share.items:
             continue
         rcpt = share.recipient
         delivery = existing.get(rcpt.email.lower())
         if delivery is None:
-            session.add(Delivery(
-                notification_id=notification.id, contact_id=rcpt.contact_id, email=rcpt.email,
-                language=rcpt.language, tlp=share.tlp.value_str, withheld=share.withheld, status="queued",
-            ))
+            session.add(
+                Delivery(
+                    notification_id=notification.id,
+                    contact_id=rcpt.contact_id,
+                    email=rcpt.email,
+                    language=rcpt.language,
+                    tlp=share.tlp.value_str,
+                    withheld=share.withheld,
+                    status="queued",
+                )
+            )
         else:
             delivery.tlp = max(parse_tlp(delivery.tlp, TLP.CLEAR), share.tlp).value_str
             delivery.withheld += share.withheld
-    notification.subject = (
-        f"[{parse_tlp(notification.tlp).label}] {notification.reference} ({len(linked | {i.match_id for i in items})})"
-    )
+    count = len(linked | {i.match_id for i in items})
+    notification.subject = f"[{parse_tlp(notification.tlp).label}] {notification.reference} ({count})"
 
 
 def _queued_before(session: Session, match_ids: Sequence[int]) -> set[tuple[int, str]]:
@@ -143,14 +165,18 @@ def _queued_before(session: Session, match_ids: Sequence[int]) -> set[tuple[int,
     return seen
 
 
-def queue_alerts(session: Session, *, match_ids: list[int], now: datetime | None = None) -> list[Notification]:
+def queue_alerts(
+    session: Session, *, match_ids: list[int], now: datetime | None = None
+) -> list[Notification]:
     """Queue alerts for the eligible matches among `match_ids`; idempotent; the caller commits."""
     now = now or utcnow()
     if not match_ids:
         return []
     policy = load_policy(session)
     rows = session.execute(
-        select(Match, StoredItem).join(StoredItem, StoredItem.id == Match.item_id).where(Match.id.in_(match_ids))
+        select(Match, StoredItem)
+        .join(StoredItem, StoredItem.id == Match.item_id)
+        .where(Match.id.in_(match_ids))
     ).all()
     seen = _queued_before(session, match_ids)
     per_constituent: dict[int, list[AlertItem]] = defaultdict(list)
@@ -162,7 +188,8 @@ def queue_alerts(session: Session, *, match_ids: list[int], now: datetime | None
     touched: dict[int, Notification] = {}
     for constituent_id, items in sorted(per_constituent.items()):
         contacts = session.scalars(
-            select(Contact).where(Contact.constituent_id == constituent_id, Contact.active.is_(True))
+            select(Contact)
+            .where(Contact.constituent_id == constituent_id, Contact.active.is_(True))
             .order_by(Contact.id)
         ).all()
         recipients = [recipient_of(c) for c in contacts]
@@ -174,12 +201,16 @@ def queue_alerts(session: Session, *, match_ids: list[int], now: datetime | None
             got = {i.match_id for s in shares for i in s.items}
             delivered |= got | {i.match_id for i in items if (i.match_id, mode) in seen}
             if got:
-                notification = open_notification(session, constituent_id=constituent_id, slot=slots[mode], now=now)
+                notification = open_notification(
+                    session, constituent_id=constituent_id, slot=slots[mode], now=now
+                )
                 _attach(session, notification, [i for i in fresh if i.match_id in got], shares)
                 touched[notification.id] = notification
         orphans = [i for i in items if i.match_id not in delivered and (i.match_id, "held") not in seen]
         if orphans:  # nobody may receive these: keep them visible for an analyst to send by hand
-            notification = open_notification(session, constituent_id=constituent_id, slot=slots["held"], now=now)
+            notification = open_notification(
+                session, constituent_id=constituent_id, slot=slots["held"], now=now
+            )
             _attach(session, notification, orphans, [])
             touched[notification.id] = notification
     session.flush()
@@ -187,8 +218,13 @@ def queue_alerts(session: Session, *, match_ids: list[int], now: datetime | None
 
 
 def send_manual(
-    session: Session, *, match_ids: list[int], recipients: list[str], actor: str,
-    language: str = "nb", now: datetime | None = None,
+    session: Session,
+    *,
+    match_ids: list[int],
+    recipients: list[str],
+    actor: str,
+    language: str = "nb",
+    now: datetime | None = None,
 ) -> Notification:
     """Queue an analyst's hand-sent alert (the only way TLP:RED leaves), to named recipients; audited."""
     from certmon.audit.service import record
@@ -196,7 +232,9 @@ def send_manual(
 
     now = now or utcnow()
     rows = session.execute(
-        select(Match, StoredItem).join(StoredItem, StoredItem.id == Match.item_id).where(Match.id.in_(match_ids))
+        select(Match, StoredItem)
+        .join(StoredItem, StoredItem.id == Match.item_id)
+        .where(Match.id.in_(match_ids))
     ).all()
     if not rows or len(rows) != len(set(match_ids)):
         raise ValidationFailed("ukjente treff: " + ", ".join(str(m) for m in match_ids))
@@ -208,7 +246,10 @@ def send_manual(
         raise ValidationFailed("ingen mottakere")
     constituent_id = constituents.pop()
     tlp = max_tlp([parse_tlp(i.tlp, TLP.RED) for _, i in rows])
-    own = {c.email.lower(): c for c in session.scalars(select(Contact).where(Contact.constituent_id == constituent_id))}
+    own = {
+        c.email.lower(): c
+        for c in session.scalars(select(Contact).where(Contact.constituent_id == constituent_id))
+    }
     for address in addresses:
         contact = own.get(address)
         if tlp == TLP.AMBER_STRICT and contact is None:
@@ -216,9 +257,15 @@ def send_manual(
         if tlp < TLP.RED and contact is not None and parse_tlp(contact.tlp_max, TLP.CLEAR) < tlp:
             raise Forbidden(f"{address}: kontakten er ikke klarert for {tlp.label}")
     notification = Notification(
-        reference="tmp-" + secrets.token_hex(12), constituent_id=constituent_id, mode="manual",
-        status="queued", dedupe_key=f"manual:{secrets.token_hex(16)}", created_at=now, created_by=actor,
-        tlp=tlp.value_str, severity=max((m.severity for m, _ in rows), key=severity_rank),
+        reference="tmp-" + secrets.token_hex(12),
+        constituent_id=constituent_id,
+        mode="manual",
+        status="queued",
+        dedupe_key=f"manual:{secrets.token_hex(16)}",
+        created_at=now,
+        created_by=actor,
+        tlp=tlp.value_str,
+        severity=max((m.severity for m, _ in rows), key=severity_rank),
     )
     session.add(notification)
     session.flush()
@@ -228,12 +275,26 @@ def send_manual(
         session.add(NotificationMatch(notification_id=notification.id, match_id=match.id))
     for address in addresses:
         contact = own.get(address)
-        session.add(Delivery(
-            notification_id=notification.id, contact_id=contact.id if contact else None, email=address,
-            language=contact.language if contact else language, tlp=tlp.value_str, status="queued",
-        ))
-    record(session, actor=actor, action="notification.send_manual", entity_type="notification",
-           entity_id=notification.id, reference=notification.reference, tlp=tlp.value_str,
-           recipients=addresses, match_ids=sorted(set(match_ids)))
+        session.add(
+            Delivery(
+                notification_id=notification.id,
+                contact_id=contact.id if contact else None,
+                email=address,
+                language=contact.language if contact else language,
+                tlp=tlp.value_str,
+                status="queued",
+            )
+        )
+    record(
+        session,
+        actor=actor,
+        action="notification.send_manual",
+        entity_type="notification",
+        entity_id=notification.id,
+        reference=notification.reference,
+        tlp=tlp.value_str,
+        recipients=addresses,
+        match_ids=sorted(set(match_ids)),
+    )
     session.flush()
     return notification

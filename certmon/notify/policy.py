@@ -123,6 +123,12 @@ def save_policy(session: Session, policy: AlertPolicy, *, actor: str) -> AlertPo
         session.add(AppState(key=POLICY_KEY, value=text))
     else:
         row.value = text
-    record(session, actor=actor, action="alert_policy.update", entity_type="app_state",
-           entity_id=POLICY_KEY, policy=policy.model_dump())
+    record(
+        session,
+        actor=actor,
+        action="alert_policy.update",
+        entity_type="app_state",
+        entity_id=POLICY_KEY,
+        policy=policy.model_dump(),
+    )
     return policy

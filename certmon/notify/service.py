@@ -18,8 +18,12 @@ from certmon.notify.models import Delivery, Notification, NotificationMatch
 
 
 def list_notifications(
-    session: Session, *, status: str | None = None, constituent_id: int | None = None,
-    limit: int = 50, offset: int = 0,
+    session: Session,
+    *,
+    status: str | None = None,
+    constituent_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
 ) -> tuple[list[Notification], int]:
     """A page of notifications (newest first) and the total matching the filters."""
     stmt = select(Notification)
@@ -42,17 +46,22 @@ def get_notification(session: Session, *, notification_id: int) -> Notification:
 
 def deliveries_of(session: Session, *, notification_id: int) -> list[Delivery]:
     """Its recipients with status, attempts and errors."""
-    return list(session.scalars(
-        select(Delivery).where(Delivery.notification_id == notification_id).order_by(Delivery.id)
-    ))
+    return list(
+        session.scalars(
+            select(Delivery).where(Delivery.notification_id == notification_id).order_by(Delivery.id)
+        )
+    )
 
 
 def match_ids_of(session: Session, *, notification_id: int) -> list[int]:
     """The matches an alert reports."""
-    return list(session.scalars(
-        select(NotificationMatch.match_id).where(NotificationMatch.notification_id == notification_id)
-        .order_by(NotificationMatch.match_id)
-    ))
+    return list(
+        session.scalars(
+            select(NotificationMatch.match_id)
+            .where(NotificationMatch.notification_id == notification_id)
+            .order_by(NotificationMatch.match_id)
+        )
+    )
 
 
 def notification_detail(session: Session, *, notification_id: int) -> dict[str, Any]:
@@ -73,7 +82,8 @@ def resend(
     if n.status in ("queued", "held"):
         raise Conflict(f"varsel {n.reference} er ikke sendt ennå")
     chosen = [
-        d for d in deliveries_of(session, notification_id=notification_id)
+        d
+        for d in deliveries_of(session, notification_id=notification_id)
         if (delivery_ids is not None and d.id in delivery_ids)
         or (delivery_ids is None and d.status in ("failed", "cancelled"))
     ]
@@ -84,14 +94,26 @@ def resend(
             raise Conflict(f"{d.email}: sendes nå")
         d.status, d.attempts, d.next_attempt_at, d.last_error, d.message_id = "queued", 0, None, None, None
     n.status = "sending"  # never `queued`: a resent alert must not take in new matches
-    record(session, actor=actor, action="notification.resend", entity_type="notification", entity_id=n.id,
-           reference=n.reference, recipients=[d.email for d in chosen])
+    record(
+        session,
+        actor=actor,
+        action="notification.resend",
+        entity_type="notification",
+        entity_id=n.id,
+        reference=n.reference,
+        recipients=[d.email for d in chosen],
+    )
     session.flush()
     return chosen
 
 
 def record_response(
-    session: Session, *, notification_id: int, answer: str, now: datetime | None = None, actor: str = "svar-lenke"
+    session: Session,
+    *,
+    notification_id: int,
+    answer: str,
+    now: datetime | None = None,
+    actor: str = "svar-lenke",
 ) -> Notification:
     """Record mottatt / utbedret / ikke-relevant on the alert and its matches (idempotent); audited."""
     if answer not in ANSWERS:
@@ -101,15 +123,31 @@ def record_response(
     n.response = answer
     n.acknowledged_at = n.acknowledged_at or now
     ids = select(NotificationMatch.match_id).where(NotificationMatch.notification_id == n.id)
-    session.execute(update(Match).where(Match.id.in_(ids), Match.acknowledged_at.is_(None))
-                    .values(acknowledged_at=now).execution_options(synchronize_session=False))
+    session.execute(
+        update(Match)
+        .where(Match.id.in_(ids), Match.acknowledged_at.is_(None))
+        .values(acknowledged_at=now)
+        .execution_options(synchronize_session=False)
+    )
     values: dict[str, Any] = {"response": answer}
     if answer == "utbedret":
-        session.execute(update(Match).where(Match.id.in_(ids), Match.fixed_at.is_(None))
-                        .values(fixed_at=now).execution_options(synchronize_session=False))
-    session.execute(update(Match).where(Match.id.in_(ids)).values(**values)
-                    .execution_options(synchronize_session=False))
-    record(session, actor=actor, action="notification.response", entity_type="notification", entity_id=n.id,
-           reference=n.reference, answer=answer)
+        session.execute(
+            update(Match)
+            .where(Match.id.in_(ids), Match.fixed_at.is_(None))
+            .values(fixed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    session.execute(
+        update(Match).where(Match.id.in_(ids)).values(**values).execution_options(synchronize_session=False)
+    )
+    record(
+        session,
+        actor=actor,
+        action="notification.response",
+        entity_type="notification",
+        entity_id=n.id,
+        reference=n.reference,
+        answer=answer,
+    )
     session.flush()
     return n

@@ -1,0 +1,134 @@
+"""Outbox: grouping per constituent and window, reference numbers, TLP routing — SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from notify_helpers import make_constituent, make_contact, make_match
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from certmon.audit.models import AuditEntry
+from certmon.errors import Forbidden
+from certmon.notify.models import Delivery, Notification, NotificationMatch
+from certmon.notify.outbox import queue_alerts, send_manual
+from certmon.notify.policy import AlertPolicy, load_policy, save_policy
+
+NOW = datetime(2026, 3, 10, 12, 3, tzinfo=UTC)  # a Tuesday
+
+
+def _links(session: Session, n: Notification) -> set[int]:
+    return set(
+        session.scalars(select(NotificationMatch.match_id).where(NotificationMatch.notification_id == n.id))
+    )
+
+
+def test_one_email_per_constituent_per_window(any_engine: Engine) -> None:
+    with Session(any_engine) as s:
+        bergen, oslo = make_constituent(s, "Bergen kommune"), make_constituent(s, "Oslo kommune")
+        make_contact(s, bergen, "sikkerhet@bergen.kommune.no")
+        make_contact(s, bergen, "it@bergen.kommune.no")
+        make_contact(s, oslo, "cert@oslo.kommune.no")
+        ms = [make_match(s, bergen) for _ in range(5)] + [make_match(s, oslo)]
+        first = queue_alerts(s, match_ids=[m.id for m in ms[:3]] + [ms[5].id], now=NOW)
+        s.commit()
+        later = queue_alerts(s, match_ids=[m.id for m in ms[3:5]], now=NOW + timedelta(minutes=4))
+        again = queue_alerts(s, match_ids=[m.id for m in ms], now=NOW + timedelta(minutes=5))
+        s.commit()
+        assert len(first) == 2 and len(later) == 1 and again == []
+        notes = s.scalars(select(Notification).order_by(Notification.id)).all()
+        assert len(notes) == 2
+        b = next(n for n in notes if n.constituent_id == bergen.id)
+        assert _links(s, b) == {m.id for m in ms[:5]}
+        assert b.status == "queued" and b.tlp == "amber" and b.severity == "high"
+        assert b.not_before == datetime(2026, 3, 10, 12, 10, tzinfo=UTC)
+        assert {d.email for d in s.scalars(select(Delivery).where(Delivery.notification_id == b.id))} == {
+            "sikkerhet@bergen.kommune.no",
+            "it@bergen.kommune.no",
+        }
+        for n in notes:
+            assert re.fullmatch(rf"HKC-2026-{n.id:06d}", n.reference)
+
+
+def test_a_claimed_notification_is_not_joined(any_engine: Engine) -> None:
+    with Session(any_engine) as s:
+        c = make_constituent(s)
+        make_contact(s, c, "a@bergen.kommune.no")
+        m1, m2 = make_match(s, c), make_match(s, c)
+        (n1,) = queue_alerts(s, match_ids=[m1.id], now=NOW)
+        n1.status = "sending"
+        s.commit()
+        (n2,) = queue_alerts(s, match_ids=[m2.id], now=NOW + timedelta(minutes=1))
+        s.commit()
+        assert n2.id != n1.id and n2.dedupe_key == n1.dedupe_key + "#2"
+        assert _links(s, n2) == {m2.id}
+
+
+def test_policy_and_tlp_routing(any_engine: Engine) -> None:
+    with Session(any_engine) as s:
+        c = make_constituent(s)
+        make_contact(s, c, "amber@x.no", tlp_max="amber")
+        make_contact(s, c, "strict@x.no", tlp_max="amber+strict", mode="digest")
+        red = make_match(s, c, tlp="red")
+        product = make_match(s, c, rule="product", confidence=95)
+        confirmed = make_match(s, c, rule="name", confidence=40, status="confirmed")
+        weak = make_match(s, c, confidence=50)
+        fp = make_match(s, c, status="false_positive")
+        strict = make_match(s, c, tlp="amber+strict")
+        notes = queue_alerts(
+            s, match_ids=[m.id for m in (red, product, confirmed, weak, fp, strict)], now=NOW
+        )
+        s.commit()
+        linked = set().union(*(_links(s, n) for n in notes))
+        assert linked == {confirmed.id, strict.id}
+        by_mode = {n.mode: n for n in notes}
+        imm = by_mode["immediate"]
+        assert _links(s, imm) == {confirmed.id}  # the AMBER+STRICT one only fits the digest contact
+        digest = by_mode["digest"]
+        assert digest.not_before == datetime(2026, 3, 11, 7, 0, tzinfo=UTC) and digest.tlp == "amber+strict"
+
+
+def test_nobody_cleared_gives_a_held_notification(any_engine: Engine) -> None:
+    with Session(any_engine) as s:
+        c = make_constituent(s)
+        make_contact(s, c, "green@x.no", tlp_max="green")
+        m = make_match(s, c, tlp="amber")
+        (n,) = queue_alerts(s, match_ids=[m.id], now=NOW)
+        s.commit()
+        assert n.status == "held" and _links(s, n) == {m.id}
+        assert s.scalars(select(Delivery)).all() == []
+        assert queue_alerts(s, match_ids=[m.id], now=NOW) == []
+
+
+def test_policy_round_trip(any_engine: Engine) -> None:
+    with Session(any_engine) as s:
+        assert load_policy(s) == AlertPolicy()
+        save_policy(s, AlertPolicy(min_confidence=50, digest_time="7:30"), actor="admin@x.no")
+        s.commit()
+        assert load_policy(s).min_confidence == 50 and load_policy(s).digest_time == "07:30"
+        c = make_constituent(s)
+        make_contact(s, c, "a@x.no")
+        weak = make_match(s, c, confidence=60)
+        assert queue_alerts(s, match_ids=[weak.id], now=NOW)
+
+
+def test_send_manual_red(any_engine: Engine) -> None:
+    with Session(any_engine) as s:
+        c = make_constituent(s)
+        make_contact(s, c, "green@x.no", tlp_max="green")
+        red = make_match(s, c, tlp="red")
+        n = send_manual(s, match_ids=[red.id], recipients=["Leder@X.no"], actor="analyst@cert.no")
+        s.commit()
+        assert n.mode == "manual" and n.tlp == "red" and n.created_by == "analyst@cert.no"
+        (d,) = s.scalars(select(Delivery).where(Delivery.notification_id == n.id)).all()
+        assert d.email == "leder@x.no" and d.tlp == "red"
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "notification.send_manual"))
+        strict = make_match(s, c, tlp="amber+strict")
+        with pytest.raises(Forbidden):
+            send_manual(s, match_ids=[strict.id], recipients=["outsider@y.no"], actor="analyst@cert.no")
+        amber = make_match(s, c, tlp="amber")
+        with pytest.raises(Forbidden):
+            send_manual(s, match_ids=[amber.id], recipients=["green@x.no"], actor="analyst@cert.no")
