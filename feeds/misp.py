@@ -91,7 +91,8 @@ def _tag_tlp(tags: Any) -> TLP | None:
 
 
 def _event_items(event: dict[str, Any], ctx: ParseContext) -> Iterator[Item]:
-    event_tlp = _tag_tlp(event.get("Tag")) or ctx.default_tlp
+    tagged = _tag_tlp(event.get("Tag"))
+    event_tlp = ctx.default_tlp if tagged is None else tagged  # TLP.CLEAR is 0: no `or` here
     tags = [str(t.get("name")) for t in event.get("Tag") or [] if isinstance(t, dict) and t.get("name")]
     labels = unique([t for t in tags if not t.lower().startswith("tlp:")])
     base = {"event_uuid": event.get("uuid"), "event_info": event.get("info"), "event_date": event.get("date")}
@@ -129,7 +130,8 @@ def _attribute_item(
     canon = canonical_indicator("ipv4" if itype == "ip" else itype, value)
     if canon is None:
         return None
-    tlp = max(event_tlp, _tag_tlp(attr.get("Tag")) or event_tlp)
+    attr_tlp = _tag_tlp(attr.get("Tag"))
+    tlp = event_tlp if attr_tlp is None else max(event_tlp, attr_tlp)
     return Item(
         kind="indicator", key=f"misp:{base['event_uuid']}:{canon[0]}:{canon[1]}", tlp=tlp.value_str,
         source_format="misp", type=canon[0], value=canon[1], labels=list(labels),

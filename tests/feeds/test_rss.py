@@ -57,7 +57,7 @@ def test_incomplete_cdata_gives_no_items_and_terminates() -> None:
     assert run("bad/feedparser_rss_incomplete_cdata.xml") == []
 
 
-@pytest.mark.parametrize("name", ["bad/feedparser_aaa_illformed.xml", "bad/feedparser_undeclared_namespace.xml"])
+@pytest.mark.parametrize("name", ["bad/feedparser_aaa_illformed.xml", "bad/feedparser_undeclared_namespace.xml"])  # noqa: E501
 def test_unreadable_feeds_raise_parse_error(name: str) -> None:
     with pytest.raises(FeedParseError, match=Path(name).name):
         run(name)
@@ -99,11 +99,14 @@ def test_binary_garbage_is_a_parse_error() -> None:
 
 
 def test_atom_entry_with_norwegian_exploitation_wording() -> None:
-    atom = """<?xml version="1.0" encoding="utf-8"?>
+    summary = ('<summary type="html">&lt;p onclick="x()"&gt;Sårbarheten utnyttes aktivt. '
+               '&lt;a href="https://x.example/"&gt;Les mer&lt;/a&gt;&lt;script&gt;alert(1)&lt;/script&gt;'
+               '&lt;/p&gt;</summary>')
+    atom = f"""<?xml version="1.0" encoding="utf-8"?>
 <feed xmlns="http://www.w3.org/2005/Atom"><title>NCSC</title><id>urn:x</id><updated>2025-01-10T12:00:00+01:00</updated>
 <entry><title>Kritisk sårbarhet i Ivanti Connect Secure (CVE-2025-0282)</title><id>urn:ncsc:2025-01</id>
 <link href="https://nsm.no/varsel/1"/><updated>2025-01-10T12:00:00+01:00</updated>
-<summary type="html">&lt;p onclick="x()"&gt;Sårbarheten utnyttes aktivt. &lt;a href="https://x.example/"&gt;Les mer&lt;/a&gt;&lt;script&gt;alert(1)&lt;/script&gt;&lt;/p&gt;</summary>
+{summary}
 </entry></feed>""".encode()
     (item,) = parse(atom, ParseContext())
     assert item.key == "urn:ncsc:2025-01" and item.url == "https://nsm.no/varsel/1"
@@ -112,7 +115,7 @@ def test_atom_entry_with_norwegian_exploitation_wording() -> None:
     assert item.extra == {"actively_exploited": True}
     assert [(p.vendor, p.product) for p in item.products] == [("Ivanti", "Connect Secure")]
     assert item.summary == (
-        '<p>Sårbarheten utnyttes aktivt. <a href="https://x.example/" rel="noopener noreferrer">Les mer</a></p>'
+        '<p>Sårbarheten utnyttes aktivt. <a href="https://x.example/" rel="noopener noreferrer">Les mer</a></p>'  # noqa: E501
     )
 
 

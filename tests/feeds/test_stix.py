@@ -84,7 +84,7 @@ def test_taxii_envelope_and_coa_bundle() -> None:
         ("url", "http://x4z9arb.cn/4712"),
     }
     coa = run("indicators-for-C2-with-COA.json")
-    assert [(i.type, i.value) for i in coa][0] == ("ipv4", "10.0.0.0")
+    assert next((i.type, i.value) for i in coa) == ("ipv4", "10.0.0.0")
     assert run("infrastructure.json") == []  # SCOs alone are not indicators
 
 
@@ -95,7 +95,7 @@ def test_tlp_from_marking_refs_definitions_and_extension() -> None:
     ext = {"type": "marking-definition", "id": "marking-definition--aaaaaaaa-0000-4000-8000-000000000002",
            "extensions": {"extension-definition--60a3c5c5-0d10-413e-aab3-9e08dde9e88d": {"tlp_2_0": "green"}}}
     objs = [
-        indicator("[ipv4-addr:value = '192.0.2.1']", id="indicator--a", object_marking_refs=[tlp2_amber_strict]),
+        indicator("[ipv4-addr:value = '192.0.2.1']", id="indicator--a", object_marking_refs=[tlp2_amber_strict]),  # noqa: E501
         indicator("[ipv4-addr:value = '192.0.2.2']", id="indicator--b", object_marking_refs=[custom["id"]]),
         indicator("[ipv4-addr:value = '192.0.2.3']", id="indicator--c", object_marking_refs=[ext["id"]]),
         indicator("[ipv4-addr:value = '192.0.2.4']", id="indicator--d"),
@@ -121,8 +121,8 @@ def test_newest_version_wins_and_revoked_is_kept() -> None:
 def test_observable_forms_and_canonical_values() -> None:
     pattern = (
         "[ipv6-addr:value = '2001:DB8:0:0::1' OR ipv6-addr:value = '2001:db8::/32' "
-        "OR network-traffic:dst_ref.value = '198.51.100.7' OR network-traffic:src_ref.value = 'Evil.Example.' "
-        "OR email-message:from_ref.value = 'Boss@Example.COM' OR file:hashes.SHA1 = 'ABCDEF0123456789ABCDEF0123456789ABCDEF01' "
+        "OR network-traffic:dst_ref.value = '198.51.100.7' OR network-traffic:src_ref.value = 'Evil.Example.' "  # noqa: E501
+        "OR email-message:from_ref.value = 'Boss@Example.COM' OR file:hashes.SHA1 = 'ABCDEF0123456789ABCDEF0123456789ABCDEF01' "  # noqa: E501
         "OR file:hashes.MD5 = '0123456789ABCDEF0123456789ABCDEF' OR autonomous-system:number = 64496 "
         "OR domain-name:value = 'bücher.example' OR url:value = 'HTTP://WWW.Example.com/A?b=C' "
         "OR ipv4-addr:value IN ('192.0.2.10', '192.0.2.0/24') OR ipv4-addr:value != '192.0.2.99' "
@@ -184,7 +184,7 @@ def test_bad_input_is_a_clear_parse_error(data: bytes, reason: str) -> None:
         list(parse(data, ParseContext(filename="x.json")))
 
 
-@pytest.mark.parametrize("name", ["stix21_validator_invalid_identity.json", "stix21_validator_invalid_timestamp.json"])
+@pytest.mark.parametrize("name", ["stix21_validator_invalid_identity.json", "stix21_validator_invalid_timestamp.json"])  # noqa: E501
 def test_schema_invalid_single_objects_yield_nothing(name: str) -> None:
     # Not validated against the schema: a lone identity carries no indicator, so nothing comes out.
     assert list(parse((FIX.parent / "bad" / name).read_bytes(), ParseContext())) == []

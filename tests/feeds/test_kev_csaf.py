@@ -1,0 +1,82 @@
+"""KEV and CSAF adapters on real CISA, BSI, Cisco and OASIS samples."""
+
+from pathlib import Path
+
+import pytest
+
+from certmon.errors import FeedParseError
+from certmon.tlp import TLP
+from feeds.base import ParseContext
+from feeds.csaf import is_csaf_index
+from feeds.csaf import parse as parse_csaf
+from feeds.kev import parse as parse_kev
+
+FIX = Path(__file__).parents[1] / "fixtures"
+
+
+def test_kev_catalogue() -> None:
+    items = list(parse_kev((FIX / "kev/known_exploited_vulnerabilities_first200.json").read_bytes(), ParseContext()))  # noqa: E501
+    assert len(items) == 200 and sum(1 for i in items if i.ransomware) == 25
+    git = items[0]
+    assert (git.kind, git.key, git.cve, git.vendor, git.product) == (
+        "vulnerability", "kev:CVE-2025-48384", "CVE-2025-48384", "Git", "Git")
+    assert git.title == "Git Link Following Vulnerability"
+    assert (git.published, git.due_date, git.known_exploited, git.ransomware) == (
+        "2025-08-25T00:00:00Z", "2025-09-15", True, False)
+    assert git.extra["requiredAction"].startswith("Apply mitigations") and git.extra["cwes"] == ["CWE-59", "CWE-436"]  # noqa: E501
+    assert items[-1].cve == "CVE-2024-43093" and items[-1].vendor == "Android"
+
+
+def test_kev_rejects_other_json_and_skips_bad_entries() -> None:
+    with pytest.raises(FeedParseError, match="not a KEV catalogue"):
+        list(parse_kev(b'{"title": "x"}', ParseContext(filename="kev.json")))
+    data = b'{"vulnerabilities": [{"cveID": "nonsense"}, 7, {"cveID": "cve-2024-0001", "vendorProject": "X"}]}'  # noqa: E501
+    assert [i.cve for i in parse_kev(data, ParseContext())] == ["CVE-2024-0001"]
+
+
+def test_csaf_cisco_advisory() -> None:
+    items = list(parse_csaf((FIX / "csaf/cisco-sa-20180328-smi2.json").read_bytes(), ParseContext()))
+    adv, vuln = items
+    assert adv.kind == "advisory" and adv.key == "csaf:cisco-sa-20180328-smi2"
+    assert adv.title == "Cisco IOS and IOS XE Software Smart Install Remote Code Execution Vulnerability"
+    assert adv.published == "2018-03-28T16:00:00Z" and adv.cves == ["CVE-2018-0171"]
+    assert (adv.cvss, adv.severity) == (9.8, "critical")
+    assert {(p.vendor, p.product) for p in adv.products} == {("Cisco", "IOS"), ("Cisco", "Cisco IOS XE Software")}  # noqa: E501
+    assert any(p.version == "12.2SE" for p in adv.products)
+    assert (vuln.kind, vuln.key, vuln.cve) == ("vulnerability", "csaf:cisco-sa-20180328-smi2:CVE-2018-0171",
+                                               "CVE-2018-0171")
+
+
+def test_csaf_tlp_and_self_url() -> None:
+    bsi = list(parse_csaf((FIX / "csaf/bsi-2022-0001.json").read_bytes(), ParseContext(default_tlp=TLP.AMBER)))  # noqa: E501
+    assert bsi[0].tlp == "clear"  # distribution.tlp.label WHITE
+    assert bsi[0].url == "BSI-2022-0001"  # no 'self' reference: the tracking id stands in
+    assert bsi[0].products[0].vendor == "CSAF Tools" and len(bsi[0].products) == 6
+    cisa = list(parse_csaf((FIX / "csaf/icsma-24-151-01.json").read_bytes(), ParseContext(default_tlp=TLP.AMBER)))  # noqa: E501
+    assert cisa[0].url.endswith("/icsma-24-151-01.json") and cisa[0].cves == ["CVE-2024-5176"]
+    assert cisa[0].products[0].vendor == "Baxter"
+    cisco = list(parse_csaf((FIX / "csaf/cisco-sa-20180328-smi2.json").read_bytes(), ParseContext(default_tlp=TLP.GREEN)))  # noqa: E501
+    assert cisco[0].tlp == "green"  # no distribution: source default
+
+
+def test_csaf_vex_lists_every_cve() -> None:
+    items = list(parse_csaf((FIX / "csaf/sec-vex-2022-0001.json").read_bytes(), ParseContext()))
+    assert items[0].cves == ["CVE-2021-44228", "CVE-2021-45046", "CVE-2021-45105"]
+    assert [i.cve for i in items[1:]] == ["CVE-2021-44228", "CVE-2021-45046", "CVE-2021-45105"]
+
+
+@pytest.mark.parametrize(("name", "kind"), [("rolie-feed-example-01-tlp-white.json", "rolie"),
+                                             ("provider-metadata-example-01.json", "provider-metadata")])
+def test_csaf_index_documents(name: str, kind: str) -> None:
+    data = (FIX / "csaf" / name).read_bytes()
+    assert is_csaf_index(data) == kind
+    assert list(parse_csaf(data, ParseContext())) == []
+
+
+def test_csaf_bad_input() -> None:
+    assert is_csaf_index((FIX / "csaf/bsi-2022-0001.json").read_bytes()) is None
+    assert is_csaf_index(b"\x00\xff") is None
+    with pytest.raises(FeedParseError, match="not a CSAF document"):
+        list(parse_csaf(b'{"a": 1}', ParseContext()))
+    with pytest.raises(FeedParseError, match="tracking id"):
+        list(parse_csaf(b'{"document": {"title": "x"}}', ParseContext()))

@@ -1,0 +1,58 @@
+"""MISP adapter: CIRCL feed events, a feed folder with manifest, the ESET REST-export shape."""
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from certmon.errors import FeedParseError
+from certmon.tlp import TLP
+from feeds.base import ParseContext
+from feeds.misp import manifest_event_ids, parse, parse_folder
+
+FIX = Path(__file__).parents[1] / "fixtures" / "misp"
+SLICE = FIX / "circl_osint_feed_slice"
+
+
+def test_xorist_event() -> None:
+    items = list(parse((FIX / "57c4445b-c548-4654-af0b-4be3950d210f.json").read_bytes(), ParseContext(default_tlp=TLP.RED)))  # noqa: E501
+    assert [i.type for i in items] == ["md5", "sha1", "sha256"]
+    md5 = items[0]
+    assert md5.key == "misp:57c4445b-c548-4654-af0b-4be3950d210f:md5:0749bae92ca336a02c83d126e04ec628"
+    assert md5.tlp == "clear"  # tlp:white event tag beats the source default
+    assert md5.confidence == 80 and md5.extra["event_info"] == "Ransomware - Xorist"
+    assert 'ms-caro-malware:malware-type="Ransom"' in md5.labels
+
+
+def test_feed_folder_with_manifest() -> None:
+    assert sorted(manifest_event_ids((SLICE / "manifest.json").read_bytes())) == [
+        "5721c2e4-05ec-4af3-9264-411b950d210f", "57e27c3d-17a8-4c3b-8195-493e950d210f"]
+    items = list(parse_folder(SLICE, ParseContext()))
+    assert Counter(i.type for i in items) == {"md5": 27, "sha1": 27, "sha256": 27, "url": 17, "ipv4": 16,
+                                              "domain": 11}
+    assert "misp:5721c2e4-05ec-4af3-9264-411b950d210f:ipv4:50.6.80.163" in {i.key for i in items}
+    assert list(parse((SLICE / "manifest.json").read_bytes(), ParseContext())) == []
+
+
+def test_rest_export_shape_and_composites() -> None:
+    items = list(parse((FIX / "eset_sednit_2018-11-20_Zebrocy.json").read_bytes(), ParseContext(default_tlp=TLP.AMBER)))  # noqa: E501
+    assert Counter(i.type for i in items) == {"email": 11, "sha1": 5, "md5": 5, "sha256": 5, "url": 2}
+    sha1 = next(i for i in items if i.type == "sha1")
+    assert sha1.extra["filename"] == "SCANPASS_QXWEGRFGCVT_323803488900X_jpeg.exe"
+    assert sha1.confidence == 40 and sha1.tlp == "amber"  # to_ids false; no tlp tag
+
+
+def test_attribute_tlp_tag_and_ip_port() -> None:
+    data = b"""{"Event": {"uuid": "e1", "info": "t", "Tag": [{"name": "tlp:green"}], "Attribute": [
+      {"type": "ip-dst|port", "value": "192.0.2.5|8443", "to_ids": true, "Tag": [{"name": "tlp:amber"}]},
+      {"type": "AS", "value": "AS64496"}, {"type": "regkey|value", "value": "HKLM\\\\x|1"}]}}"""
+    ip, asn = parse(data, ParseContext())
+    assert (ip.value, ip.tlp, ip.extra["port"]) == ("192.0.2.5", "amber", 8443)
+    assert (asn.type, asn.value, asn.tlp) == ("asn", "64496", "green")
+
+
+def test_misp_bad_input(tmp_path: Path) -> None:
+    with pytest.raises(FeedParseError, match="not a MISP event"):
+        list(parse(b"[1, 2]", ParseContext()))
+    with pytest.raises(FeedParseError, match=r"no manifest\.json"):
+        list(parse_folder(tmp_path, ParseContext()))

@@ -1,0 +1,79 @@
+"""Shadowserver reports (column table) and Suricata EVE alerts → exposures."""
+
+from pathlib import Path
+
+import pytest
+
+from certmon.errors import FeedParseError
+from feeds.base import ParseContext
+from feeds.shadowserver import parse as parse_shadowserver
+from feeds.suricata import parse as parse_suricata
+
+FIX = Path(__file__).parents[1] / "fixtures"
+REPORTS = {
+    "scan_rdp.csv": 2, "scan_http_vulnerable.csv": 2, "blocklist.csv": 2, "event4_sinkhole_http.csv": 5,
+    "event4_honeypot_brute_force.csv": 6, "compromised_website.csv": 2,
+}
+
+
+@pytest.mark.parametrize(("name", "count"), REPORTS.items())
+def test_report_type_from_filename_and_from_header(name: str, count: int) -> None:
+    data = (FIX / "shadowserver" / name).read_bytes()
+    by_name = list(parse_shadowserver(data, ParseContext(filename=name)))
+    by_header = list(parse_shadowserver(data, ParseContext(filename="report.csv")))
+    assert len(by_name) == count and [i.key for i in by_name] == [i.key for i in by_header]
+    assert all(i.kind == "exposure" and i.report_type == name[:-4] for i in by_name)
+
+
+def test_scan_http_vulnerable_row() -> None:
+    first = next(parse_shadowserver((FIX / "shadowserver/scan_http_vulnerable.csv").read_bytes(), ParseContext()))  # noqa: E501
+    assert first.key == "shadowserver:scan_http_vulnerable:210.181.42.1:8000:2021-08-01T07:00:24Z"
+    assert (first.ip, first.port, first.protocol, first.asn) == ("210.181.42.1", 8000, "tcp", 1234)
+    assert first.labels == ["basic-auth", "http"]
+    assert first.extra["www_authenticate"] == 'Basic realm="Managed Switch"'
+
+
+def test_event4_uses_the_source_side() -> None:
+    rows = list(parse_shadowserver((FIX / "shadowserver/event4_honeypot_brute_force.csv").read_bytes(),
+                                   ParseContext()))
+    assert (rows[0].ip, rows[0].port, rows[0].asn) == ("141.98.1.2", 30123, 209588)
+    assert rows[0].extra["dst_ip"] == "162.250.1.2" and rows[0].labels == ["ssh-brute-force", "ssh"]
+    assert rows[0].extra["client_version"] == "b'SSH-2.0-Go'"
+
+
+def test_blocklist_without_port_and_explicit_report_type() -> None:
+    rows = list(parse_shadowserver((FIX / "shadowserver/blocklist.csv").read_bytes(),
+                                   ParseContext(report_type="blocklist")))
+    assert rows[0].port is None and rows[0].hostname == "host.local"
+    assert rows[0].key == "shadowserver:blocklist:198.123.245.134::2019-09-04T07:00:19Z"
+
+
+def test_shadowserver_bad_input() -> None:
+    with pytest.raises(FeedParseError, match="report type"):
+        list(parse_shadowserver(b"a,b,c\n1,2,3\n", ParseContext(filename="x.csv")))
+    with pytest.raises(FeedParseError, match="empty"):
+        list(parse_shadowserver(b"", ParseContext()))
+    rows = b'"timestamp","ip","port"\n"2024-01-01 00:00:00","not-an-ip",1\n"2024-01-01 00:00:00","192.0.2.1",99999\n'  # noqa: E501
+    (only,) = parse_shadowserver(rows, ParseContext(report_type="scan_custom"))
+    assert (only.ip, only.port, only.report_type) == ("192.0.2.1", None, "scan_custom")
+
+
+def test_suricata_eve_alerts() -> None:
+    items = list(parse_suricata((FIX / "suricata/eve_sample.json").read_bytes(), ParseContext()))
+    assert [(i.kind, i.key) for i in items] == [
+        ("exposure", "suricata:2023753:10.20.30.40:3389:2025-03-14T08:26:53Z"),
+        ("indicator", "suricata:2023753:ipv4:185.220.101.34"),
+        ("exposure", "suricata:2046266:2001:db8:0:10::40:443:2025-03-14T08:31:17Z"),
+        ("indicator", "suricata:2046266:ipv6:2001:db8:dead::7"),
+        ("exposure", "suricata:2024897:10.20.30.40:50000:2025-03-14T08:40:05Z"),  # outbound: internal = source  # noqa: E501
+        ("indicator", "suricata:2024897:ipv4:91.215.85.17"),
+    ]
+    rdp = items[0]
+    assert rdp.report_type == "suricata-alert" and rdp.protocol == "tcp" and rdp.severity == "medium"
+    assert rdp.labels == ["ET SCAN MS Terminal Server Traffic on Non-standard Port", "Attempted Information Leak"]  # noqa: E501
+    assert rdp.extra["src_ip"] == "185.220.101.34"
+
+
+def test_suricata_garbage() -> None:
+    with pytest.raises(FeedParseError, match="no EVE JSON"):
+        list(parse_suricata(b"\x00\x01garbage\n[1,2]\n", ParseContext()))
