@@ -1,0 +1,60 @@
+# certmon — the two set-up commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.8
+export CERTMON_DATA_DIR ?= $(CURDIR)/data
+
+.PHONY: run test install system-deps lint typecheck pytest bench bench-quick clean lock
+
+## run: install, migrate, load the real registry + demo scenario, serve on http://127.0.0.1:8000
+run: install
+	CERTMON_DEMO=$${CERTMON_DEMO:-1} $(BIN)/certmon serve
+
+## test: the whole suite as CI runs it (lint, types, tests on PostgreSQL, Redis, Celery, SMTP, TAXII, Chromium)
+test: install system-deps
+	$(MAKE) --no-print-directory lint typecheck pytest
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml requirements.lock
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+## system-deps: Debian packages the tests use (headless Chromium, poppler-utils), installed when missing
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v pdftotext >/dev/null || missing="$$missing poppler-utils"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:$$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+lint: install
+	$(BIN)/ruff check certmon workers feeds dashboards tests bench
+
+typecheck: install
+	$(BIN)/mypy certmon workers feeds dashboards
+
+pytest: install
+	$(BIN)/python -m pytest -p no:randomly $(PYTEST_ARGS)
+
+## bench: every benchmark, each printing ratios against a baseline measured in the same run
+bench: install
+	$(BIN)/python bench/run_all.py
+
+bench-quick: install
+	$(BIN)/python bench/run_all.py --quick
+
+## lock: re-resolve requirements.lock after changing dependencies in pyproject.toml
+lock:
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock -q
+
+clean:
+	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache

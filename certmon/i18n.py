@@ -1,0 +1,40 @@
+"""The translation layer: gettext catalogues (`certmon/locale/<lang>/LC_MESSAGES/messages.po`).
+
+The .po files are the source of truth; they are compiled in memory on first use with Babel, so no
+build step or binary .mo file is needed. Message ids are English; bokmål is the default UI language.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+from functools import lru_cache
+from importlib import resources
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+DEFAULT_LANGUAGE = "nb"
+LANGUAGES = ("nb", "nn", "en")
+
+
+@lru_cache(maxsize=8)
+def translations(language: str = DEFAULT_LANGUAGE) -> gettext.NullTranslations:
+    """Compiled translations for a language (English message ids pass through for `en`)."""
+    base = resources.files("certmon").joinpath("locale", language, "LC_MESSAGES", "messages.po")
+    if not base.is_file():
+        return gettext.NullTranslations()
+    with base.open("rb") as fh:
+        catalog = read_po(fh, locale=language if language != "nn" else "nn_NO")
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+def gettext_for(language: str = DEFAULT_LANGUAGE):  # type: ignore[no-untyped-def]
+    """The `_` function for a language."""
+    return translations(language).gettext
+
+
+_ = gettext_for(DEFAULT_LANGUAGE)

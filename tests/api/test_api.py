@@ -1,0 +1,101 @@
+"""The JSON API: roles, pagination, TLP filtering, 4xx with a message, health endpoints."""
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from certmon.api.app import create_app
+from certmon.auth.service import create_user, issue_token
+from certmon.items.schemas import Item
+from certmon.items.service import upsert_items
+from certmon.sources.schemas import SourceCreate
+from certmon.sources.service import create_source
+
+
+@pytest.fixture
+def api(any_env):
+    with any_env.factory.begin() as session:
+        tokens = {}
+        for role in ("admin", "analyst", "reader"):
+            user = create_user(session, email=f"{role}@test.invalid", role=role, password="passord123")
+            tokens[role] = issue_token(session, user=user)
+        source = create_source(session, SourceCreate(name="test", format="rss", url="https://x.example/"))
+        items = [Item(kind="advisory", key=f"a{i}", tlp=tlp, source_format="rss", title=f"Varsel {i} æøå",
+                      published=f"2026-11-{10 + i}T08:00:00Z")
+                 for i, tlp in enumerate(["clear", "green", "amber", "amber+strict", "red"])]
+        upsert_items(session, source_id=source.id, items=items)
+    client = TestClient(create_app())
+
+    def headers(role):
+        return {"Authorization": f"Bearer {tokens[role]}"}
+
+    client.auth_headers = headers  # type: ignore[attr-defined]
+    return client
+
+
+def test_constituents_by_kind_with_total(api):
+    r = api.get("/api/v1/constituents", params={"kind": "kommune", "limit": 5}, headers=api.auth_headers("reader"))
+    assert r.status_code == 200
+    body = r.json()
+    assert body["total"] == 357 and len(body["items"]) == 5
+    oslo = api.get("/api/v1/constituents", params={"kind": "fylkeskommune", "q": "Oslo"},
+                   headers=api.auth_headers("reader")).json()
+    assert oslo["total"] == 1 and oslo["items"][0]["roles"] == ["fylkeskommune", "kommune"]
+
+
+def test_advisories_are_filtered_by_clearance(api):
+    reader = api.get("/api/v1/advisories", headers=api.auth_headers("reader")).json()
+    analyst = api.get("/api/v1/advisories", headers=api.auth_headers("analyst")).json()
+    assert {i["tlp"] for i in reader["items"]} == {"clear", "green", "amber"}
+    assert analyst["total"] == 5
+    assert analyst["items"][0]["title"] == "Varsel 4 æøå"  # newest first
+
+
+def test_every_api_route_requires_login(api):
+    for path in ("/api/v1/advisories", "/api/v1/constituents", "/api/v1/sources", "/api/v1/matches",
+                 "/api/v1/indicators", "/api/v1/vulnerabilities"):
+        r = api.get(path)
+        assert r.status_code == 401, path
+        assert r.json()["detail"]
+
+
+def test_roles_are_checked(api):
+    r = api.post("/api/v1/sources", json={"name": "x", "format": "rss", "url": "https://x.example/"},
+                 headers=api.auth_headers("analyst"))
+    assert r.status_code == 403 and "admin" in r.json()["detail"]
+    r = api.post("/api/v1/constituents/1/assets", json={"type": "network", "value": "192.0.2.0/24"},
+                 headers=api.auth_headers("reader"))
+    assert r.status_code == 403
+
+
+def test_bad_input_is_4xx_with_a_message(api):
+    h = api.auth_headers("admin")
+    assert api.get("/api/v1/constituents", params={"kind": "fylke"}, headers=h).status_code == 422
+    assert api.get("/api/v1/constituents", params={"limit": 100000}, headers=h).status_code == 422
+    assert api.get("/api/v1/constituents/999999", headers=h).status_code == 404
+    r = api.post("/api/v1/constituents/1/assets", json={"type": "network", "value": "300.1.2.0/24"}, headers=h)
+    assert r.status_code == 422 and "CIDR" in r.json()["detail"]
+    r = api.post("/api/v1/sources", json={"name": "x", "format": "gopher", "url": "https://x.example/"}, headers=h)
+    assert r.status_code == 422 and "format" in r.json()["detail"]
+    assert api.get("/api/v1/items/abc", headers=h).status_code == 422
+
+
+def test_health_endpoints(api, monkeypatch):
+    assert api.get("/healthz").text == "ok"
+    monkeypatch.setenv("CERTMON_BROKER_URL", "redis://127.0.0.1:1/0")
+    from certmon.config import get_settings
+
+    get_settings.cache_clear()
+    import importlib
+
+    import workers.celery_app
+
+    importlib.reload(workers.celery_app)
+    r = api.get("/readyz")
+    assert r.status_code == 503 and "broker" in r.json()["problems"]
+    monkeypatch.delenv("CERTMON_BROKER_URL")
+    get_settings.cache_clear()
+    importlib.reload(workers.celery_app)
+    metrics = api.get("/metrics")
+    assert metrics.status_code == 200 and "certmon_source_healthy" in metrics.text
+    assert api.get("/openapi.json").status_code == 200
