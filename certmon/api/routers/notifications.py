@@ -1,0 +1,217 @@
+"""Alerts API: notifications with their deliveries, resend, hand-sent alerts, alert policy, contacts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict
+
+from certmon.api.deps import Admin, Analyst, PageDep, Reader, SessionDep, user_clearance
+from certmon.auth.models import User
+from certmon.errors import NotFound
+from certmon.notify import contacts as contact_service
+from certmon.notify import service
+from certmon.notify.models import Notification
+from certmon.notify.outbox import send_manual
+from certmon.notify.policy import AlertPolicy, load_policy, parse_policy, save_policy
+from certmon.tlp import TLP, parse_tlp
+
+router = APIRouter(prefix="/api/v1", tags=["varsler"])
+
+
+class DeliveryRead(BaseModel):
+    """One recipient of an alert and how delivery went."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    email: str
+    language: str
+    tlp: str
+    withheld: int
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    message_id: str | None
+    sent_at: datetime | None
+
+
+class NotificationRead(BaseModel):
+    """An alert (varsel) as listed."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    reference: str
+    constituent_id: int
+    mode: str
+    tlp: str
+    severity: str
+    subject: str
+    status: str
+    not_before: datetime | None
+    created_at: datetime
+    sent_at: datetime | None
+    reminded_at: datetime | None
+    acknowledged_at: datetime | None
+    response: str | None
+    created_by: str | None
+
+
+class NotificationDetail(NotificationRead):
+    """An alert with its recipients and matches."""
+
+    deliveries: list[DeliveryRead]
+    match_ids: list[int]
+
+
+class ResendIn(BaseModel):
+    """Which deliveries to send again (default: the failed and cancelled ones)."""
+
+    delivery_ids: list[int] | None = None
+
+
+class ManualIn(BaseModel):
+    """An analyst's hand-sent alert (the only way TLP:RED goes out)."""
+
+    match_ids: list[int]
+    recipients: list[str]
+    language: str = "nb"
+
+
+class ContactRead(BaseModel):
+    """A contact as the API shows it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    constituent_id: int
+    email: str
+    name: str
+    language: str
+    tlp_max: str
+    mode: str
+    min_severity: str
+    active: bool
+
+
+def _visible(user: User, n: Notification) -> bool:
+    if user.role == "constituent" and user.constituent_id != n.constituent_id:
+        return False
+    return parse_tlp(n.tlp, TLP.RED) <= user_clearance(user)
+
+
+def _get_visible(session: SessionDep, user: User, notification_id: int) -> Notification:
+    n = service.get_notification(session, notification_id=notification_id)
+    if not _visible(user, n):  # do not reveal that it exists
+        raise NotFound(f"varsel {notification_id} finnes ikke")
+    return n
+
+
+@router.get("/notifications")
+def list_notifications(
+    session: SessionDep,
+    user: Reader,
+    page: PageDep,
+    status: str | None = None,
+    constituent_id: int | None = Query(None, alias="constituent"),
+) -> dict[str, Any]:
+    """Alerts, newest first: `{"items": [...], "total": N}`; filters `status`, `constituent`."""
+    if user.role == "constituent":
+        constituent_id = user.constituent_id
+    if user.role in ("admin", "analyst"):
+        rows, total = service.list_notifications(
+            session, status=status, constituent_id=constituent_id, limit=page.limit, offset=page.offset
+        )
+        return {"items": [NotificationRead.model_validate(n) for n in rows], "total": total}
+    rows, _ = service.list_notifications(session, status=status, constituent_id=constituent_id, limit=10_000)
+    visible = [n for n in rows if _visible(user, n)]
+    chunk = visible[page.offset : page.offset + page.limit]
+    return {"items": [NotificationRead.model_validate(n) for n in chunk], "total": len(visible)}
+
+
+@router.get("/notifications/{notification_id}", response_model=NotificationDetail)
+def get_notification(notification_id: int, session: SessionDep, user: Reader) -> NotificationDetail:
+    """One alert with recipients, status, attempts and errors."""
+    n = _get_visible(session, user, notification_id)
+    detail = service.notification_detail(session, notification_id=n.id)
+    return NotificationDetail(
+        **NotificationRead.model_validate(n).model_dump(),
+        deliveries=[DeliveryRead.model_validate(d) for d in detail["deliveries"]],
+        match_ids=detail["match_ids"],
+    )
+
+
+@router.post("/notifications/{notification_id}/resend", response_model=list[DeliveryRead])
+def resend(notification_id: int, body: ResendIn, session: SessionDep, user: Analyst) -> list[DeliveryRead]:
+    """Queue deliveries again (fresh Message-IDs); the send task picks them up."""
+    chosen = service.resend(
+        session, notification_id=notification_id, actor=user.email, delivery_ids=body.delivery_ids
+    )
+    return [DeliveryRead.model_validate(d) for d in chosen]
+
+
+@router.post("/notifications/manual", response_model=NotificationRead, status_code=201)
+def create_manual(body: ManualIn, session: SessionDep, user: Analyst) -> NotificationRead:
+    """Send matches by hand to named recipients (audited; TLP:RED only this way)."""
+    n = send_manual(
+        session,
+        match_ids=body.match_ids,
+        recipients=body.recipients,
+        actor=user.email,
+        language=body.language,
+    )
+    return NotificationRead.model_validate(n)
+
+
+@router.get("/alert-policy", response_model=AlertPolicy)
+def get_policy(session: SessionDep, user: Admin) -> AlertPolicy:
+    """The alert policy in force."""
+    return load_policy(session)
+
+
+@router.put("/alert-policy", response_model=AlertPolicy)
+def put_policy(body: dict[str, Any], session: SessionDep, user: Admin) -> AlertPolicy:
+    """Replace the alert policy (validated; every bad field named)."""
+    return save_policy(session, parse_policy(body), actor=user.email)
+
+
+@router.get("/constituents/{constituent_id}/contacts", response_model=list[ContactRead])
+def list_contacts(constituent_id: int, session: SessionDep, user: Analyst) -> list[ContactRead]:
+    """A constituent's contacts."""
+    rows = contact_service.list_contacts(session, constituent_id=constituent_id)
+    return [ContactRead.model_validate(c) for c in rows]
+
+
+@router.post("/constituents/{constituent_id}/contacts", response_model=ContactRead, status_code=201)
+def create_contact(
+    constituent_id: int, body: contact_service.ContactIn, session: SessionDep, user: Admin
+) -> ContactRead:
+    """Add a contact."""
+    contact = contact_service.create_contact(
+        session, constituent_id=constituent_id, data=body, actor=user.email
+    )
+    return ContactRead.model_validate(contact)
+
+
+@router.put("/constituents/{constituent_id}/contacts/{contact_id}", response_model=ContactRead)
+def update_contact(
+    constituent_id: int, contact_id: int, body: contact_service.ContactIn, session: SessionDep, user: Admin
+) -> ContactRead:
+    """Replace a contact's fields."""
+    contact = contact_service.update_contact(
+        session, constituent_id=constituent_id, contact_id=contact_id, data=body, actor=user.email
+    )
+    return ContactRead.model_validate(contact)
+
+
+@router.delete("/constituents/{constituent_id}/contacts/{contact_id}", status_code=204)
+def delete_contact(constituent_id: int, contact_id: int, session: SessionDep, user: Admin) -> Response:
+    """Remove a contact."""
+    contact_service.delete_contact(
+        session, constituent_id=constituent_id, contact_id=contact_id, actor=user.email
+    )
+    return Response(status_code=204)
