@@ -1,0 +1,125 @@
+"""Jinja2 filters: Oslo dates, Norwegian numbers, TLP badges, translated labels, sanitised feed HTML."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import nh3
+from markupsafe import Markup
+
+from certmon.i18n import translations
+from certmon.registry.service import display_name
+from certmon.tlp import TLP, parse_tlp
+
+OSLO = ZoneInfo("Europe/Oslo")
+LINK_REL = "noopener noreferrer nofollow"
+ALLOWED_SCHEMES = {"http", "https", "mailto"}
+
+
+def N_(message: str) -> str:
+    """Mark a message id for extraction without translating it yet."""
+    return message
+
+
+# Labels for stored codes. The ids are English; the bokmål text lives in the .po catalogue.
+LABELS: dict[str, dict[str, str]] = {
+    "match_status": {"new": N_("New"), "confirmed": N_("Confirmed"), "false_positive": N_("False positive"),
+                     "notified": N_("Alerted"), "closed": N_("Closed"), "retired": N_("Retired")},
+    "rule": {"ip-network": N_("IP network"), "cidr-overlap": N_("Overlapping network"),
+             "domain": N_("Domain"), "email-domain": N_("E-mail domain"), "asn": N_("AS number"),
+             "product": N_("Product"), "name": N_("Name in text"), "supplier": N_("Supplier")},
+    "severity": {"critical": N_("Critical"), "high": N_("High"), "medium": N_("Medium"),
+                 "low": N_("Low"), "info": N_("Information")},
+    "kind": {"kommune": N_("Municipality"), "fylkeskommune": N_("County municipality"),
+             "rhf": N_("Regional health authority"), "hf": N_("Health trust"), "other": N_("Other")},
+    "notification_status": {"queued": N_("Queued"), "sending": N_("Sending"), "sent": N_("Sent"),
+                            "failed": N_("Failed"), "cancelled": N_("Cancelled"), "held": N_("Held back")},
+    "outcome": {"ok": N_("OK"), "not-modified": N_("Unchanged"), "error": N_("Error"),
+                "unavailable": N_("Unavailable"), "blocked": N_("Blocked"), "too-large": N_("Too large"),
+                "parse-error": N_("Could not be read"), "running": N_("Running")},
+    "asset_type": {"network": N_("Network"), "asn": N_("AS number"), "domain": N_("Domain"),
+                   "email_domain": N_("E-mail domain"), "product": N_("Product"), "supplier": N_("Supplier")},
+    "item_kind": {"advisory": N_("Advisory"), "vulnerability": N_("Vulnerability"),
+                  "indicator": N_("Indicator"), "exposure": N_("Exposure")},
+    "role": {"admin": N_("Administrator"), "analyst": N_("Analyst"), "reader": N_("Reader"),
+             "constituent": N_("Constituent")},
+    "mode": {"immediate": N_("Immediately"), "digest": N_("Digest"), "manual": N_("Manual")},
+}
+
+
+def gettext(message: str) -> str:
+    """Translate a message id to bokmål."""
+    return translations("nb").gettext(message)
+
+
+def label(code: str | None, group: str) -> str:
+    """The bokmål label of a stored code (the code itself when unknown)."""
+    if code is None:
+        return ""
+    text = LABELS.get(group, {}).get(code)
+    return gettext(text) if text else code
+
+
+def oslo(value: datetime | None, fmt: str = "%d.%m.%Y kl. %H:%M") -> str:
+    """A UTC datetime as Norwegian local time (`12.03.2026 kl. 14:05`)."""
+    if value is None:
+        return "–"
+    return value.astimezone(OSLO).strftime(fmt)
+
+
+def oslo_date(value: datetime | None) -> str:
+    """Date only (`12.03.2026`)."""
+    return oslo(value, "%d.%m.%Y")
+
+
+def number(value: int | float | None) -> str:
+    """A number with Norwegian grouping (non-breaking space) and decimal comma."""
+    if value is None:
+        return "–"
+    text = f"{value:,.1f}" if isinstance(value, float) and not value.is_integer() else f"{int(value):,}"
+    return text.replace(",", "\u00a0").replace(".", ",")
+
+
+def duration_ms(value: int | None) -> str:
+    """Milliseconds as `850 ms` or `2,4 s`."""
+    if not value:
+        return "–"
+    return f"{value} ms" if value < 1000 else number(round(value / 1000, 1)) + " s"
+
+
+def tlp_of(value: str | int | TLP | None) -> TLP:
+    """Any stored TLP form as the enum (CLEAR if missing)."""
+    if isinstance(value, int):
+        return TLP(value)
+    return parse_tlp(value, TLP.CLEAR)
+
+
+def tlp_badge(value: str | int | TLP | None) -> Markup:
+    """A TLP label in FIRST's form, coloured by CSS class."""
+    tlp = tlp_of(value)
+    css = tlp.value_str.replace("+", "-")
+    return Markup('<span class="tlp tlp-{}">{}</span>').format(css, tlp.label)
+
+
+def safe_html(value: str | None) -> Markup:
+    """Feed HTML cleaned again with nh3 (defence in depth): no scripts, links made harmless."""
+    if not value:
+        return Markup("")
+    cleaned = nh3.clean(value, link_rel=LINK_REL, url_schemes=ALLOWED_SCHEMES)
+    return Markup(cleaned)  # noqa: S704 - nh3 has just removed everything unsafe
+
+
+def safe_url(value: str | None) -> str | None:
+    """Only http(s) URLs become links."""
+    if value and value.strip().lower().startswith(("https://", "http://")):
+        return value.strip()
+    return None
+
+
+FILTERS: dict[str, Any] = {
+    "oslo": oslo, "oslo_date": oslo_date, "number": number, "duration_ms": duration_ms,
+    "tlp_badge": tlp_badge, "safe_html": safe_html, "safe_url": safe_url, "label": label,
+    "display_name": display_name,
+}

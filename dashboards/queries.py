@@ -1,0 +1,117 @@
+"""Small read queries the dashboard needs that the core services do not offer (all TLP-filtered)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from certmon.db import utcnow
+from certmon.items.models import StoredItem
+from certmon.matching.models import Match
+from certmon.notify.models import Delivery, Notification
+from certmon.registry.models import Asset, Constituent, Contact
+from certmon.sources.models import Source
+from certmon.tlp import TLP
+
+
+def visible_tlps(ceiling: TLP) -> list[str]:
+    """The stored TLP strings at or below a ceiling."""
+    return [t.value_str for t in TLP if t <= ceiling]
+
+
+@dataclass
+class KeyFigures:
+    """The numbers at the top of Situasjonsbilde."""
+
+    advisories_7d: int
+    known_exploited: int
+    matches_new: int
+    alerts_sent_7d: int
+    sources_unhealthy: int
+
+
+def key_figures(session: Session, *, ceiling: TLP) -> KeyFigures:
+    """Counts for the situation picture, within the reader's clearance."""
+    week_ago = utcnow() - timedelta(days=7)
+    visible = StoredItem.tlp_rank <= int(ceiling)
+    live = StoredItem.revoked.is_(False)
+
+    def count_items(*conds: object) -> int:
+        return session.scalar(select(func.count(StoredItem.id)).where(visible, live, *conds)) or 0  # type: ignore[arg-type]
+
+    matches_new = session.scalar(
+        select(func.count(Match.id)).join(StoredItem, StoredItem.id == Match.item_id)
+        .where(visible, Match.status == "new")) or 0
+    alerts = session.scalar(select(func.count(Notification.id)).where(
+        Notification.sent_at >= week_ago, Notification.tlp.in_(visible_tlps(ceiling)))) or 0
+    unhealthy = session.scalar(select(func.count(Source.id)).where(
+        Source.enabled.is_(True), Source.consecutive_failures > 0)) or 0
+    return KeyFigures(
+        advisories_7d=count_items(StoredItem.kind == "advisory", StoredItem.first_seen >= week_ago),
+        known_exploited=count_items(StoredItem.kind == "vulnerability", StoredItem.known_exploited.is_(True)),
+        matches_new=matches_new, alerts_sent_7d=alerts, sources_unhealthy=unhealthy)
+
+
+def counties(session: Session) -> list[tuple[str, str]]:
+    """(county number, county name) pairs present in the registry, by number."""
+    rows = session.execute(select(Constituent.county_number, func.max(Constituent.county_name))
+                           .where(Constituent.county_number.is_not(None))
+                           .group_by(Constituent.county_number).order_by(Constituent.county_number))
+    return [(str(num), str(name or num)) for num, name in rows]
+
+
+def matched_constituents(session: Session, *, ceiling: TLP) -> list[Constituent]:
+    """Constituents that have at least one visible match (for the Treff filter)."""
+    ids = (select(Match.constituent_id).join(StoredItem, StoredItem.id == Match.item_id)
+           .where(StoredItem.tlp_rank <= int(ceiling)))
+    stmt = select(Constituent).where(Constituent.id.in_(ids)).order_by(Constituent.name)
+    return list(session.scalars(stmt))
+
+
+def matches_for_item(session: Session, *, item_id: int) -> list[tuple[Match, Constituent]]:
+    """Every match of one item with its constituent."""
+    rows = session.execute(select(Match, Constituent)
+                           .join(Constituent, Constituent.id == Match.constituent_id)
+                           .where(Match.item_id == item_id).order_by(Constituent.name))
+    return [(m, c) for m, c in rows]
+
+
+def assets_of(session: Session, *, constituent_id: int) -> list[Asset]:
+    """A constituent's assets by type and value."""
+    return list(session.scalars(select(Asset).where(Asset.constituent_id == constituent_id)
+                                .order_by(Asset.type, Asset.value)))
+
+
+def contacts_of(session: Session, *, constituent_id: int) -> list[Contact]:
+    """A constituent's contacts (read-only in the dashboard)."""
+    return list(session.scalars(select(Contact).where(Contact.constituent_id == constituent_id)
+                                .order_by(Contact.email)))
+
+
+def list_visible_notifications(
+    session: Session, *, ceiling: TLP, status: str | None = None, constituent_id: int | None = None,
+    limit: int = 25, offset: int = 0,
+) -> tuple[list[tuple[Notification, Constituent]], int]:
+    """Notifications the reader is cleared for (the notify service does not filter by TLP), newest first."""
+    stmt = (select(Notification, Constituent).join(Constituent, Constituent.id == Notification.constituent_id)
+            .where(Notification.tlp.in_(visible_tlps(ceiling))))
+    if status:
+        stmt = stmt.where(Notification.status == status)
+    if constituent_id is not None:
+        stmt = stmt.where(Notification.constituent_id == constituent_id)
+    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+    rows = session.execute(stmt.order_by(Notification.id.desc()).limit(limit).offset(offset))
+    return [(n, c) for n, c in rows], total
+
+
+def deliveries_by_notification(session: Session, ids: list[int]) -> dict[int, list[Delivery]]:
+    """Recipients of several notifications in one query."""
+    out: dict[int, list[Delivery]] = {i: [] for i in ids}
+    if ids:
+        stmt = select(Delivery).where(Delivery.notification_id.in_(ids)).order_by(Delivery.id)
+        for d in session.scalars(stmt):
+            out[d.notification_id].append(d)
+    return out

@@ -1,0 +1,10 @@
+"""HTML routes of the dashboard, one module per page group."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from dashboards.views import auth, items, matches, notifications, overview, registry, sources
+
+ROUTERS: tuple[APIRouter, ...] = (auth.router, overview.router, matches.router, items.router,
+                                  sources.router, registry.router, notifications.router)

@@ -1,0 +1,204 @@
+"""Shared web plumbing: templates, the signed-in user and roles, CSRF, flash messages, error pages."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode, urlsplit
+
+from fastapi import Depends, FastAPI, Form, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from certmon.api.deps import SessionDep
+from certmon.auth.models import User
+from certmon.auth.service import clearance, has_role
+from certmon.config import get_settings
+from certmon.i18n import translations
+from certmon.tlp import TLP
+from dashboards.formatting import FILTERS, gettext
+
+DASHBOARD_ROLES = ("reader", "analyst", "admin")
+
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("dashboards", "templates"),
+                      autoescape=select_autoescape(["html"], default_for_string=True),
+                      extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
+    env.install_gettext_translations(translations("nb"), newstyle=True)  # type: ignore[attr-defined]
+    env.filters.update(FILTERS)
+    return env
+
+
+templates = Jinja2Templates(env=_environment())
+
+
+class LoginRequired(Exception):
+    """No signed-in user: send the browser to the login page."""
+
+
+class PageError(Exception):
+    """Render an HTML error page with a status (403 role, 404 missing or above clearance)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def safe_next(target: str | None) -> str:
+    """A local path to return to after login; anything else (other hosts, schemes) becomes `/`."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(ord(ch) < 32 for ch in target):
+        return "/"
+    return target
+
+
+def csrf_token(request: Request) -> str:
+    """The session's CSRF token (created on first use)."""
+    token = request.session.get("csrf")
+    if not token:
+        token = secrets.token_urlsafe(32)
+        request.session["csrf"] = token
+    return str(token)
+
+
+def verify_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> None:
+    """Reject a form post whose token does not match the session's."""
+    expected = request.session.get("csrf") or ""
+    if not expected or not hmac.compare_digest(str(expected), csrf_token):
+        raise PageError(403, gettext("The form has expired or did not come from this site. "
+                                     "Reload the page and try again."))
+
+
+CsrfChecked = Depends(verify_csrf)
+
+
+def flash(request: Request, message: str, kind: str = "ok") -> None:
+    """Queue a message for the next page the user sees."""
+    request.session.setdefault("flash", [])
+    request.session["flash"] = [*request.session["flash"], {"kind": kind, "text": message}]
+
+
+def signed_in_user(request: Request, session: SessionDep) -> User:
+    """The dashboard user from the signed session cookie, or a redirect to the login page."""
+    user_id = request.session.get("user_id")
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None or not user.active:
+        raise LoginRequired()
+    if user.role not in DASHBOARD_ROLES:
+        raise PageError(403, gettext("This account has no access to the analyst dashboard."))
+    return user
+
+
+def role(*roles: str) -> Callable[..., User]:
+    """A dependency letting through signed-in users with one of `roles` (admins always)."""
+
+    def check(user: Annotated[User, Depends(signed_in_user)]) -> User:
+        if not has_role(user, *roles):
+            raise PageError(403, gettext("Your role does not allow this action."))
+        return user
+
+    return check
+
+
+Viewer = Annotated[User, Depends(signed_in_user)]
+Analyst = Annotated[User, Depends(role("analyst"))]
+Admin = Annotated[User, Depends(role("admin"))]
+
+
+def render(request: Request, user: User | None, name: str, *, page_tlp: TLP = TLP.CLEAR,
+           http_status: int = 200, **context: Any) -> Response:
+    """Render a page with the shared context (user, roles, TLP label, DEMO flag, flash, CSRF)."""
+    flashes = request.session.pop("flash", []) if "session" in request.scope else []
+    base = {
+        "user": user, "page_tlp": page_tlp, "demo": get_settings().demo, "flashes": flashes,
+        "csrf_token": csrf_token(request), "path": request.url.path,
+        "can_triage": user is not None and has_role(user, "analyst"),
+        "is_admin": user is not None and has_role(user),
+        "current_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+    }
+    return templates.TemplateResponse(request, name, {**base, **context}, status_code=http_status)
+
+
+def back_to(target: str | None, fallback: str) -> RedirectResponse:
+    """Redirect (303) after a form post to a local path."""
+    path = safe_next(target) if target else fallback
+    return RedirectResponse(path, status_code=303)
+
+
+def tlp_ceiling(user: User) -> TLP:
+    """The most restrictive TLP this user may see."""
+    return clearance(user)
+
+
+@dataclass
+class Pager:
+    """Offset pagination with links that keep the other query parameters."""
+
+    request: Request
+    total: int
+    limit: int
+    offset: int
+
+    def _url(self, offset: int) -> str:
+        params = dict(self.request.query_params)
+        params["offset"] = str(max(offset, 0))
+        return self.request.url.path + "?" + urlencode(params)
+
+    @property
+    def first(self) -> int:
+        return min(self.offset + 1, self.total)
+
+    @property
+    def last(self) -> int:
+        return min(self.offset + self.limit, self.total)
+
+    @property
+    def prev_url(self) -> str | None:
+        return self._url(self.offset - self.limit) if self.offset > 0 else None
+
+    @property
+    def next_url(self) -> str | None:
+        return self._url(self.offset + self.limit) if self.offset + self.limit < self.total else None
+
+
+def page_params(offset: int, limit: int = 25) -> tuple[int, int]:
+    """Clamp pagination parameters."""
+    return max(offset, 0), min(max(limit, 1), 200)
+
+
+async def _login_redirect(request: Request, exc: Exception) -> Response:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/login?next=" + quote(safe_next(target), safe=""), status_code=303)
+
+
+async def _error_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, PageError)
+    user = None
+    if "session" in request.scope and request.session.get("user_id") is not None:
+        user = _user_for_error_page(request.session["user_id"])
+    return render(request, user, "error.html", http_status=exc.status, message=exc.message,
+                  status_code=exc.status)
+
+
+def _user_for_error_page(user_id: int) -> User | None:
+    from certmon.db import session_factory
+
+    with session_factory()() as session:
+        user = session.get(User, user_id)
+        if user is not None:
+            session.expunge(user)
+        return user
+
+
+def install_error_pages(app: FastAPI) -> None:
+    """Send anonymous visitors to /login and render role/CSRF/not-found errors as HTML."""
+    app.add_exception_handler(LoginRequired, _login_redirect)
+    app.add_exception_handler(PageError, _error_page)
