@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(default=30.0, gt=0)
     mail_from: str = "varsel@kommunecert.invalid"
     mail_rate_per_domain: int = Field(default=60, ge=1)  # messages per minute per recipient domain
+    # how long a delivery claimed by a worker that then died is left alone before another takes it over
+    delivery_lease_s: int = Field(default=600, ge=1)
 
     fetch_politeness_s: float = Field(default=1.0, ge=0)
     fetch_max_bytes: int = Field(default=50_000_000, gt=0)

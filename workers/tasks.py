@@ -53,8 +53,8 @@ def send_notifications(notification_ids: list[int]) -> dict[str, Any]:
     """Deliver queued alerts (exactly once per recipient; see certmon.notify.deliver)."""
     from certmon.notify.deliver import deliver_due
 
-    report = deliver_due(session_factory(), notification_ids=notification_ids)
-    return asdict(report) if hasattr(report, "__dataclass_fields__") else {"report": str(report)}
+    report = deliver_due(session_factory())
+    return {"notifications": notification_ids, "sent": len(report.sent), "failed": len(report.failed)}
 
 
 @app.task(name="notify.deliver_due", acks_late=True)
@@ -63,7 +63,7 @@ def deliver_due_task() -> dict[str, Any]:
     from certmon.notify.deliver import deliver_due
 
     report = deliver_due(session_factory())
-    return asdict(report) if hasattr(report, "__dataclass_fields__") else {"report": str(report)}
+    return {"sent": len(report.sent), "failed": len(report.failed), "rate_limited": report.rate_limited}
 
 
 @app.task(name="notify.send_reminders", acks_late=True)

@@ -95,7 +95,9 @@ def _recent_to_domain(session: Session, domain: str, now: datetime) -> int:
     return int(session.scalar(stmt) or 0)
 
 
-def claim(session: Session, *, delivery_id: int, now: datetime, mail_from: str) -> bool:
+def claim(
+    session: Session, *, delivery_id: int, now: datetime, mail_from: str, lease: timedelta = LEASE
+) -> bool:
     """queued→sending with a lease and a Message-ID; commits. False if someone else holds it."""
     result = session.execute(
         update(Delivery)
@@ -103,7 +105,7 @@ def claim(session: Session, *, delivery_id: int, now: datetime, mail_from: str) 
         .values(
             status="sending",
             attempts=Delivery.attempts + 1,
-            next_attempt_at=now + LEASE,
+            next_attempt_at=now + lease,
             message_id=func.coalesce(Delivery.message_id, new_message_id(mail_from)),
         )
         .execution_options(synchronize_session=False)
@@ -201,7 +203,8 @@ def deliver_one(
     now = now or utcnow()
     report = report if report is not None else DeliveryReport()
     with session_factory() as session:
-        if not claim(session, delivery_id=delivery_id, now=now, mail_from=settings.mail_from):
+        lease = timedelta(seconds=settings.delivery_lease_s)
+        if not claim(session, delivery_id=delivery_id, now=now, mail_from=settings.mail_from, lease=lease):
             return report
         _pause_for_tests("claimed")
         delivery = session.get(Delivery, delivery_id, populate_existing=True)
