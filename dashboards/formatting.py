@@ -111,6 +111,16 @@ def safe_html(value: str | None) -> Markup:
     return Markup(cleaned)  # noqa: S704 - nh3 has just removed everything unsafe
 
 
+def item_label(item: Any) -> str:
+    """A readable one-line name for any stored item (exposures and indicators have no title)."""
+    if item.title:
+        return str(item.title)
+    if item.kind == "exposure" and item.ip:
+        where = f"{item.ip}:{item.port}" if item.port else str(item.ip)
+        return f"{item.report_type or 'exposure'} – {where}"
+    return str(item.value or item.cve or item.key)
+
+
 def safe_url(value: str | None) -> str | None:
     """Only http(s) URLs become links."""
     if value and value.strip().lower().startswith(("https://", "http://")):
@@ -121,5 +131,5 @@ def safe_url(value: str | None) -> str | None:
 FILTERS: dict[str, Any] = {
     "oslo": oslo, "oslo_date": oslo_date, "number": number, "duration_ms": duration_ms,
     "tlp_badge": tlp_badge, "safe_html": safe_html, "safe_url": safe_url, "label": label,
-    "display_name": display_name,
+    "display_name": display_name, "item_label": item_label,
 }
