@@ -8,12 +8,14 @@ from certmon.items.schemas import Item
 from certmon.matching import bulk, rules
 from certmon.matching.collect import Collector
 from certmon.matching.domainindex import DomainIndex, normalise_domain, url_host
+from certmon.matching.fast import FastResults
 from certmon.matching.names import NameIndex
-from certmon.matching.netindex import NetworkIndex, parse_ip
+from certmon.matching.netindex import NetworkIndex, format_ip, parse_ip
 from certmon.matching.products import ProductIndex
 from certmon.matching.snapshot import ConstituentRef, MatchResult, RegistrySnapshot
 
 _TEXT_KINDS = ("advisory", "vulnerability")
+_FAST_TYPES = ("ipv4", "ipv6", "domain")
 
 
 class MatchEngine:
@@ -45,6 +47,7 @@ class MatchEngine:
                 self.rejected.append((asset_id, f"unknown supplier: {value!r}"))
             else:
                 self.dependents.setdefault(supplier, []).append((constituent_id, asset_id))
+        self.fast = FastResults(self.constituents, set(self.dependents))
 
     @classmethod
     def build(cls, snapshot: RegistrySnapshot) -> MatchEngine:
@@ -55,10 +58,10 @@ class MatchEngine:
         """Every constituent the item concerns, one result per (constituent, rule)."""
         if item.revoked:
             return []
-        if item.kind == "indicator" and item.type in ("ipv4", "ipv6") and item.value:
-            parsed = parse_ip(item.value)  # fast path: most indicators are addresses that miss
-            if parsed is None or not self.networks.family(parsed[0]).containing(parsed[1]):
-                return []
+        if item.kind == "indicator" and item.type in _FAST_TYPES and item.value:
+            fast = self._fast(item, item.value)
+            if fast is not None:
+                return fast
         col = Collector(item, self.constituents)
         if item.kind == "indicator":
             self._indicator(item, col)
@@ -74,6 +77,22 @@ class MatchEngine:
     def match_many(self, items: Iterable[Item]) -> list[MatchResult]:
         """The same results as `match` on each item, faster for large batches (order not kept)."""
         return bulk.match_many(self, items if isinstance(items, Sequence) else list(items))
+
+    def _fast(self, item: Item, value: str) -> list[MatchResult] | None:
+        """Address and domain indicators without the generic collector; None means take the long way."""
+        if item.type == "domain":
+            domain = normalise_domain(value)
+            owners = self.domains.owners(domain)
+            return self.fast.domains(item, domain, owners) if owners else []
+        parsed = parse_ip(value)
+        if parsed is None:
+            return []
+        hits = self.networks.family(parsed[0]).containing(parsed[1])
+        if not hits:
+            return []
+        # inet_pton accepts only canonical dotted quads, so an IPv4 literal already is its text.
+        text = value.strip().strip("[]") if parsed[0] == 4 else format_ip(6, parsed[1])
+        return self.fast.addresses(item, text, hits)
 
     def _indicator(self, item: Item, col: Collector) -> None:
         """Dispatch an indicator on its type."""

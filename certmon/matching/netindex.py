@@ -10,11 +10,20 @@ from __future__ import annotations
 
 import socket
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
+from itertools import repeat
+from operator import rshift
 from typing import NamedTuple
+
+import numpy as np
 
 _AF = {4: socket.AF_INET, 6: socket.AF_INET6}
 _BITS = {4: 32, 6: 128}
+# Buckets narrow each bisect to the interval starts sharing the address's top bits: a full list
+# for the 65,536 IPv4 /16s, a dict of the occupied IPv6 /48s. Comparing Python ints is what a
+# bisect costs, so 1–3 comparisons instead of ~17 is most of the lookup time saved.
+_SHIFT = {4: 16, 6: 80}
 
 
 class Net(NamedTuple):
@@ -92,6 +101,11 @@ class FamilyIndex:
         self.hits: list[tuple[Net, ...]] = [()]  # the most specific network per constituent
         self._sweep()
         self.by_bisect: list[tuple[Net, ...]] = [(), *self.hits]  # indexed by bisect_right directly
+        self.shift = _SHIFT[family]
+        self._buckets()
+        # numpy mirrors for the bulk paths (IPv4 only: numpy has no 128-bit integers).
+        self.np_starts = np.array(self.starts if family == 4 else [], dtype=np.uint64)
+        self.np_has_hits = np.array([bool(h) for h in self.by_bisect], dtype=bool)
         order = sorted(range(len(nets)), key=lambda i: (nets[i].start, nets[i].prefixlen))
         self._by_start = [nets[i] for i in order]
         self._by_start_keys = [net.start for net in self._by_start]
@@ -126,6 +140,22 @@ class FamilyIndex:
                 self.active.append(pair[0])
                 self.hits.append(pair[1])
 
+    def _buckets(self) -> None:
+        """Per top-bits bucket, the slice of `starts` a bisect inside that bucket needs."""
+        starts, shift = self.starts, self.shift
+        self._lo_of: Callable[[int], int]
+        self._hi_of: Callable[[int], int]
+        if self.family == 4:
+            lo = list(map(partial(bisect_right, starts), range(0, 1 << 32, 1 << shift)))
+            hi = list(map(partial(bisect_left, starts), range(1 << shift, (1 << 32) + 1, 1 << shift)))
+            self._lo_of, self._hi_of = lo.__getitem__, hi.__getitem__
+            return
+        keys = sorted({start >> shift for start in starts})
+        lo_map = {k: bisect_right(starts, k << shift) for k in keys}
+        hi_map = {k: bisect_left(starts, (k + 1) << shift) for k in keys}
+        self._lo_of = partial(_get_or, lo_map, 0)
+        self._hi_of = partial(_get_or, hi_map, len(starts))
+
     def _covering(self, key: tuple[int, ...]) -> tuple[tuple[Net, ...], tuple[Net, ...]]:
         """All covering networks (most specific first) and the most specific one per constituent."""
         nets = sorted((self.nets[i] for i in key), key=lambda n: (-n.prefixlen, n.asset_id))
@@ -139,7 +169,21 @@ class FamilyIndex:
 
     def containing(self, value: int) -> tuple[Net, ...]:
         """The most specific network per constituent containing the address (may be empty)."""
-        return self.hits[bisect_right(self.starts, value) - 1]
+        key = value >> self.shift
+        return self.by_bisect[bisect_right(self.starts, value, self._lo_of(key), self._hi_of(key))]
+
+    def containing_many(self, values: list[int]) -> Iterator[tuple[Net, ...]]:
+        """`containing` for many addresses, every step a C loop."""
+        keys = list(map(rshift, values, repeat(self.shift)))
+        cuts = map(bisect_right, repeat(self.starts), values, map(self._lo_of, keys), map(self._hi_of, keys))
+        return map(self.by_bisect.__getitem__, cuts)
+
+    def hits_many(self, values: np.ndarray) -> list[tuple[int, tuple[Net, ...]]]:
+        """(position, hits) for the IPv4 addresses (a uint64 array) inside any network."""
+        cuts = np.searchsorted(self.np_starts, values, side="right")
+        found = np.flatnonzero(self.np_has_hits[cuts])
+        by_bisect = self.by_bisect
+        return [(pos, by_bisect[cut]) for pos, cut in zip(found.tolist(), cuts[found].tolist(), strict=True)]
 
     def overlapping(self, start: int, end: int, prefixlen: int) -> list[tuple[Net, bool]]:
         """Networks overlapping a CIDR: (net, True) if it contains the CIDR, (net, False) if inside it."""
@@ -149,6 +193,11 @@ class FamilyIndex:
         hi = bisect_right(self._by_start_keys, end)
         found.extend((net, False) for net in self._by_start[lo:hi] if net.prefixlen > prefixlen)
         return found
+
+
+def _get_or(table: dict[int, int], default: int, key: int) -> int:
+    """table.get(key, default) with the key last, for functools.partial."""
+    return table.get(key, default)
 
 
 class NetworkIndex:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from matching_helpers import ALL, OSLO, advisory, engine_for, indicator
 
 from certmon.items.schemas import Item, Product
-from certmon.matching import MatchEngine, MatchResult
+from certmon.matching import IndicatorHistory, MatchEngine, MatchResult
 
 
 def found(results: list[MatchResult]) -> set[tuple[int, str, str]]:
@@ -194,3 +194,17 @@ def test_bad_assets_are_reported_not_fatal() -> None:
                               (1, "product", "justonefield"), (1, "network", "10.0.0.0/33")])
     assert len(engine.rejected) == 5
     assert engine.version == "test"
+
+
+def test_history_rematch_after_registry_change() -> None:
+    items = [indicator("ipv4", "203.0.113.7"), indicator("ipv4", "198.51.100.9"),
+             indicator("domain", "www.oslo.kommune.no"), indicator("url", "https://oslo.kommune.no/"),
+             indicator("ipv6", "2001:db8::1")]
+    history = IndicatorHistory(items)
+    before = engine_for([OSLO], [(1, "network", "203.0.113.0/24")])
+    assert found(history.rematch(before)) == {(1, "ip-network", "203.0.113.0/24")}
+    after = engine_for([OSLO], [(1, "network", "198.51.100.0/24"), (1, "domain", "oslo.kommune.no"),
+                                (1, "network", "2001:db8::/32")])
+    assert sorted(history.rematch(after), key=repr) == sorted(after.match_many(items), key=repr)
+    assert {r.item_key for r in history.rematch(after)} == {
+        "ipv4:198.51.100.9", "domain:www.oslo.kommune.no", "url:https://oslo.kommune.no/", "ipv6:2001:db8::1"}

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from matching_helpers import indicator
 
 from certmon.items.schemas import Item
-from certmon.matching import AssetRef, ConstituentRef, MatchEngine, RegistrySnapshot
+from certmon.matching import AssetRef, ConstituentRef, IndicatorHistory, MatchEngine, RegistrySnapshot
 
 V4_BASE = int(ipaddress.IPv4Address("10.0.0.0"))
 V6_BASE = int(ipaddress.IPv6Address("2001:db8::"))
@@ -167,3 +167,13 @@ def test_bulk_address_path_equals_per_item(assets: list[tuple[int, str, str]], h
     items = [indicator("ipv4", str(ipaddress.IPv4Address(h)), key=f"k{i}") for i, h in enumerate(hosts)]
     per_item = sorted((r for item in items for r in engine.match(item)), key=repr)
     assert sorted(engine.match_many(items), key=repr) == per_item
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(assets=st.lists(asset, max_size=25), specs=st.lists(item_spec, min_size=1, max_size=25))
+def test_history_rematch_equals_match_many(assets: list[tuple[int, str, str]],
+                                           specs: list[tuple[str, str]]) -> None:
+    engine = build(assets)
+    items = [indicator(kind, value, key=f"k{i}") for i, (kind, value) in enumerate(specs)]
+    history = IndicatorHistory(items)
+    assert sorted(history.rematch(engine), key=repr) == sorted(engine.match_many(items), key=repr)
