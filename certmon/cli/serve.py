@@ -35,6 +35,33 @@ def setup() -> None:
         out.print(f"[bold yellow]DEMO[/]: demoscenario lastet ({added['assets']} ressurser, "
                   f"{added['contacts']} kontakter, {added['users']} brukere). E-post havner i "
                   f"{settings.mail_dir}")
+        if added["assets"]:
+            collect_all_now()
+
+
+def collect_all_now() -> None:
+    """Run every enabled source once, now, and deliver the alerts that result (demo start-up)."""
+    from rich.progress import Progress
+
+    from certmon.db import session_factory, session_scope
+    from certmon.notify.deliver import deliver_due
+    from certmon.sources.service import list_sources
+
+    feeds = plugins.feeds()
+    with session_scope() as session:
+        sources = [(s.id, s.name) for s in list_sources(session, limit=1000)[0] if s.enabled]
+    matches = 0
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("henter kilder", total=len(sources))
+        for source_id, name in sources:
+            progress.update(task, description=f"henter {name}")
+            report = feeds.run_source(session_factory(), source_id)
+            matches += report.matches_new
+            if report.outcome not in ("ok", "not-modified"):
+                err.print(f"{name}: {report.outcome}: {report.error}")
+            progress.advance(task)
+    sent = deliver_due(session_factory(), open_windows=True, limit=1000)
+    out.print(f"{len(sources)} kilder hentet, {matches} nye treff, {len(sent.sent)} e-poster sendt")
 
 
 def serve(

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from certmon.config import Settings
 from certmon.items.models import StoredItem
 from certmon.matching.models import Match
+from certmon.registry.service import display_name
 from certmon.notify.compose import AlertContent, ItemView, one_line
 from certmon.notify.links import ANSWERS, make_link
 from certmon.notify.models import Delivery, Notification, NotificationMatch
@@ -108,7 +109,7 @@ def plan_delivery(session: Session, delivery: Delivery, settings: Settings) -> P
     delivery.tlp, delivery.withheld = share.tlp.value_str, share.withheld
     content = AlertContent(
         reference=notification.reference,
-        constituent_name=constituent.name if constituent else "",
+        constituent_name=display_name(constituent) if constituent else "",
         tlp=share.tlp,
         items=[item_view(*by_id[i.match_id]) for i in share.items],
         language=delivery.language,
