@@ -42,7 +42,7 @@ class DatabaseCollector(Collector):
                 acc = per_source.setdefault(name, [0, 0, 0])
                 acc[0] += total_items or 0
                 acc[1] += (total_ms or 0) / 1000
-                acc[2] += 0 if outcome in ok_outcomes + ("running",) else count
+                acc[2] += 0 if outcome in (*ok_outcomes, "running") else count
             for name, (n_items, seconds, failed) in per_source.items():
                 items.add_metric([name], n_items)
                 duration.add_metric(["feeds.collect_source", name], seconds)

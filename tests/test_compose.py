@@ -66,7 +66,7 @@ def test_every_compose_command_runs(pg_env, tmp_path, monkeypatch):
     try:
         for name, argv in (("api", _argv(commands["api"])), ("worker", _argv(commands["worker"])),
                            ("beat", _argv(beat_cmd))):
-            logs[name] = open(tmp_path / f"{name}.log", "w")  # noqa: SIM115
+            logs[name] = open(tmp_path / f"{name}.log", "w")
             procs.append(subprocess.Popen(argv, env=env, stdout=logs[name], stderr=subprocess.STDOUT))
         deadline = time.monotonic() + 60
         ready = None

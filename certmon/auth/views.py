@@ -19,7 +19,7 @@ class TokenRequest(BaseModel):
 
 class TokenResponse(BaseModel):
     token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth token type, not a secret
 
 
 class Me(BaseModel):

@@ -31,7 +31,9 @@ def registry_seed() -> None:
 
 
 @app.command("import")
-def registry_import(file: Path = typer.Argument(..., help="CSV: org_number,name,kind[,county_number,region,website]")) -> None:
+def registry_import(
+    file: Path = typer.Argument(..., help="CSV: org_number,name,kind[,county_number,region,website]"),
+) -> None:
     """Import constituents from CSV; all or nothing, every bad row named."""
     text = read_text(file)
     with db_session() as session:

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from certmon.audit.service import record
@@ -129,7 +129,7 @@ def _reconcile(session: Session, item_ids: list[int], results: Sequence[MatchRes
             run.updated += 1
     if fresh:
         run.new_ids.extend(session.scalars(
-            Match.__table__.insert().returning(Match.id, sort_by_parameter_order=True), fresh).all())
+            insert(Match).returning(Match.id, sort_by_parameter_order=True), fresh).all())
     for key, m in existing.items():
         if key not in wanted and m.status in ("new", "confirmed"):
             m.status, m.status_reason = "retired", "støttes ikke lenger av registeret eller elementet"
@@ -149,9 +149,10 @@ def rematch_all(session: Session, *, progress: object = None) -> MatchRun:
         if callable(progress):
             progress(min(start + CHUNK * 5, len(ids)), len(ids))
     revoked = select(StoredItem.id).where(StoredItem.revoked.is_(True))
-    total.retired += session.execute(
+    result = session.execute(
         update(Match).where(Match.item_id.in_(revoked), Match.status.in_(("new", "confirmed")))
-        .values(status="retired", status_reason="elementet er trukket tilbake av kilden")).rowcount or 0
+        .values(status="retired", status_reason="elementet er trukket tilbake av kilden"))
+    total.retired += getattr(result, "rowcount", 0) or 0
     return total
 
 

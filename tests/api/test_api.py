@@ -2,7 +2,6 @@
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from certmon.api.app import create_app
 from certmon.auth.service import create_user, issue_token

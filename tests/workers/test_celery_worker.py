@@ -40,7 +40,7 @@ def start_worker(env_dir, extra_env=None):
     env = {k: v for k, v in os.environ.items()}
     env.update({k: v for k, v in os.environ.items() if k.startswith("CERTMON_")})
     env.update(extra_env or {})
-    log = open(env_dir / "worker.log", "w")  # noqa: SIM115 - closed by the caller via the process
+    log = open(env_dir / "worker.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "workers.celery_app:app", "worker",
                              "--pool=solo", "-l", "info", "-n", f"test{os.getpid()}@%h"],
                             env=env, stdout=log, stderr=subprocess.STDOUT)
