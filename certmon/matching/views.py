@@ -7,11 +7,11 @@ from datetime import datetime
 from fastapi import APIRouter
 from pydantic import BaseModel
 
+from certmon.api.deps import Analyst, PageDep, Reader, SessionDep, user_clearance
 from certmon.errors import NotFound
 from certmon.items.models import StoredItem
-from certmon.registry.models import Constituent
-from certmon.api.deps import Analyst, PageDep, Reader, SessionDep, user_clearance
 from certmon.matching import service
+from certmon.registry.models import Constituent
 from certmon.registry.service import display_name
 
 router = APIRouter(prefix="/api/v1/matches", tags=["treff"])

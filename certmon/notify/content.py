@@ -10,13 +10,13 @@ from sqlalchemy.orm import Session
 from certmon.config import Settings
 from certmon.items.models import StoredItem
 from certmon.matching.models import Match
-from certmon.registry.service import display_name
 from certmon.notify.compose import AlertContent, ItemView, one_line
 from certmon.notify.links import ANSWERS, make_link
 from certmon.notify.models import Delivery, Notification, NotificationMatch
 from certmon.notify.outbox import recipient_of
 from certmon.notify.recipients import AlertItem, Recipient, allot
 from certmon.registry.models import Constituent, Contact
+from certmon.registry.service import display_name
 from certmon.sources.models import Source
 from certmon.tlp import TLP, parse_tlp
 
