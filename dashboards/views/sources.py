@@ -7,10 +7,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
+from sqlalchemy.orm import Session
 
 from certmon import plugins
 from certmon.api.deps import SessionDep
 from certmon.errors import CertmonError
+from certmon.sources.models import Source
 from certmon.sources.schemas import SourceUpdate
 from certmon.sources.service import get_source, list_sources, update_source
 from dashboards.formatting import gettext as _
@@ -28,7 +30,7 @@ def sources_page(request: Request, session: SessionDep, user: Viewer) -> Respons
     return render(request, user, "sources.html", rows=rows, total=total, unhealthy=len(unhealthy))
 
 
-def _source_or_404(session: SessionDep, source_id: int):  # type: ignore[no-untyped-def]
+def _source_or_404(session: Session, source_id: int) -> Source:
     try:
         return get_source(session, source_id=source_id)
     except CertmonError:
