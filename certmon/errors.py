@@ -73,3 +73,9 @@ class FeedParseError(FeedError):
 
     status = 422
     outcome = "parse-error"
+
+
+class ServiceUnavailable(CertmonError):
+    """A service certmon depends on (broker, database) does not answer."""
+
+    status = 503

@@ -18,7 +18,9 @@ def broker_settings(settings: Settings) -> dict[str, object]:
         "task_serializer": "json", "result_serializer": "json", "accept_content": ["json"],
         "task_acks_late": True, "task_reject_on_worker_lost": True, "worker_prefetch_multiplier": 1,
         "task_ignore_result": True, "broker_connection_retry_on_startup": True,
-        "broker_connection_timeout": 5, "timezone": "Europe/Oslo", "enable_utc": True,
+        "broker_connection_timeout": 5,
+        "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5,
+                                      "interval_max": 1}, "timezone": "Europe/Oslo", "enable_utc": True,
         "worker_hijack_root_logger": False,
         "beat_schedule": {
             "schedule-due-sources": {"task": "feeds.schedule_due", "schedule": float(settings.scheduler_tick_s)},

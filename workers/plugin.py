@@ -5,20 +5,28 @@ from __future__ import annotations
 import sys
 
 from certmon.config import Settings
+from certmon.errors import ServiceUnavailable
+
+
+def _send(name: str, args: list[object]) -> str:
+    from workers.celery_app import app
+
+    try:
+        return str(app.send_task(name, args=args).id)
+    except Exception as exc:  # kombu raises many kinds; the caller needs one clear answer
+        raise ServiceUnavailable(
+            f"meldingskøen (broker) svarer ikke, så oppgaven ble ikke lagt i kø: {type(exc).__name__}"
+        ) from None
 
 
 def dispatch_collect(source_id: int) -> str:
     """Queue a collection of one source; returns the task id."""
-    from workers.celery_app import app
-
-    return str(app.send_task("feeds.collect_source", args=[source_id]).id)
+    return _send("feeds.collect_source", [source_id])
 
 
 def dispatch_send(notification_ids: list[int]) -> str:
     """Queue delivery of alerts."""
-    from workers.celery_app import app
-
-    return str(app.send_task("notify.send", args=[notification_ids]).id)
+    return _send("notify.send", [notification_ids])
 
 
 def broker_problem() -> str | None:

@@ -98,3 +98,21 @@ def test_health_endpoints(api, monkeypatch):
     metrics = api.get("/metrics")
     assert metrics.status_code == 200 and "certmon_source_healthy" in metrics.text
     assert api.get("/openapi.json").status_code == 200
+
+
+def test_run_now_with_unreachable_broker_is_503(api, monkeypatch):
+    import importlib
+
+    import workers.celery_app
+    from certmon.config import get_settings
+
+    monkeypatch.setenv("CERTMON_BROKER_URL", "redis://127.0.0.1:1/0")
+    get_settings.cache_clear()
+    importlib.reload(workers.celery_app)
+    try:
+        r = api.post("/api/v1/sources/test/run", headers=api.auth_headers("analyst"))
+        assert r.status_code == 503 and "broker" in r.json()["detail"]
+    finally:
+        monkeypatch.delenv("CERTMON_BROKER_URL")
+        get_settings.cache_clear()
+        importlib.reload(workers.celery_app)
