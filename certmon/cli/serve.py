@@ -64,6 +64,16 @@ def collect_all_now() -> None:
     out.print(f"{len(sources)} kilder hentet, {matches} nye treff, {len(sent.sent)} e-poster sendt")
 
 
+def _die_with_parent() -> None:
+    """Linux: the worker gets SIGTERM if this process dies without cleaning up (e.g. killed)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def serve(
     worker: bool = typer.Option(True, "--worker/--no-worker", help="start en Celery-worker med planlegger"),
     init: bool = typer.Option(True, "--setup/--no-setup", help="migrer og last register/kilder først"),
@@ -75,7 +85,7 @@ def serve(
     child = None
     if worker:
         argv = plugins.require("workers").worker_command(settings)
-        child = subprocess.Popen(argv, start_new_session=True)
+        child = subprocess.Popen(argv, start_new_session=True, preexec_fn=_die_with_parent)
         out.print(f"worker og planlegger startet (pid {child.pid})")
     out.print(f"certmon kjører på [bold]http://{settings.host}:{settings.port}/[/] — Ctrl-C stopper alt")
     if settings.demo:
