@@ -25,31 +25,11 @@ from certmon.sources import service as sources
 from certmon.sources.models import Source
 from certmon.tlp import parse_tlp
 from feeds.base import ParseContext
+from feeds.collect_types import Document, Fetched
 from feeds.formats import parse_bytes
 
 log = logging.getLogger(__name__)
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
-
-
-@dataclass
-class Document:
-    """One fetched document of a source (most sources have one per run; TAXII/CSAF/MISP several)."""
-
-    content: bytes
-    filename: str = ""
-    url: str | None = None
-    content_type: str | None = None
-
-
-@dataclass
-class Fetched:
-    """What fetching produced: documents, or 'not modified', plus new cursor values."""
-
-    documents: list[Document] = field(default_factory=list)
-    not_modified: bool = False
-    etag: str | None = None
-    last_modified: str | None = None
-    cursor: str | None = None
 
 
 @dataclass
@@ -83,9 +63,13 @@ def fetch_documents(source: Source) -> Fetched:
     """Fetch a source's current documents (conditional GET where the server supports it)."""
     if source.url.startswith("file://"):
         return Fetched(documents=[Document(read_local(source.url), filename=Path(source.url).name)])
-    from feeds.fetcher import fetch
+    from feeds.fetcher import fetch, set_politeness_interval
+    from feeds.multidoc import fetch_multidoc, is_multidoc
 
     settings = get_settings()
+    set_politeness_interval(settings.fetch_politeness_s)
+    if is_multidoc(source):
+        return fetch_multidoc(source)
     auth = None
     if source.auth_user:
         auth = (source.auth_user, os.environ.get(source.auth_secret_env or "", ""))
