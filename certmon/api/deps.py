@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from certmon.auth.models import User
 from certmon.auth.service import clearance, has_role, user_for_token
-from certmon.db import session_factory
+from certmon.db import session_scope
 from certmon.errors import CertmonError, Forbidden
 from certmon.tlp import TLP
 
@@ -21,15 +21,8 @@ class Unauthorized(CertmonError):
 
 def get_session() -> Iterator[Session]:
     """A session whose transaction the request owns: committed on success, rolled back on error."""
-    session = session_factory()()
-    try:
+    with session_scope() as session:
         yield session
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
