@@ -1,6 +1,9 @@
 """The first slice end to end: an RSS source over real HTTP → stored once → matched → listed."""
 
+import itertools
+import os
 import shutil
+import time
 
 from sqlalchemy import func, select
 
@@ -11,6 +14,18 @@ from certmon.sources.schemas import SourceCreate
 from certmon.sources.service import create_source
 from feeds.collect import run_source
 from tests.conftest import FIXTURES
+
+_BUMPS = itertools.count(1)
+
+
+def _replace(path, source=None, text=None):
+    """Write a file and move its mtime forward, so Last-Modified changes even within one second."""
+    if source is not None:
+        shutil.copy(source, path)
+    else:
+        path.write_text(text)
+    later = time.time() + 60 * next(_BUMPS)
+    os.utime(path, (later, later))
 
 
 def _add_rss_source(env, url, **extra):
@@ -30,7 +45,7 @@ def test_rss_over_http_is_stored_once_and_not_modified_on_rerun(any_env, file_se
     assert second.outcome == "not-modified"  # Last-Modified / If-Modified-Since
 
     # a newer poll of the same feed: 6 of its 10 items were seen before
-    shutil.copy(FIXTURES / "rss" / "us-cert_bulletins_2016-02-02.rss.xml", root / "bulletins.xml")
+    _replace(root / "bulletins.xml", FIXTURES / "rss" / "us-cert_bulletins_2016-02-02.rss.xml")
     third = run_source(any_env.factory, source_id)
     assert third.outcome == "ok" and third.items_new == 4
     with any_env.factory() as session:
@@ -45,7 +60,7 @@ def test_broken_feed_marks_source_unhealthy_and_keeps_items(sqlite_env, file_ser
     source_id = _add_rss_source(sqlite_env, f"{base}/feed.xml")
     assert run_source(sqlite_env.factory, source_id).outcome == "ok"
 
-    (root / "feed.xml").write_text('<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><rss>&a;</rss>')
+    _replace(root / "feed.xml", text='<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaa">]><rss>&a;</rss>')
     broken = run_source(sqlite_env.factory, source_id)
     assert broken.outcome == "parse-error" and broken.error
     (root / "feed.xml").unlink()

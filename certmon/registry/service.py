@@ -43,9 +43,10 @@ def bump_registry_version(session: Session) -> str:
 
 def display_name(c: Constituent) -> str:
     """Name as people write it: `Bergen kommune`, `Vestland fylkeskommune`, `Helse Bergen HF`."""
-    if c.kind == "kommune":
+    lowered = c.name.lower()
+    if c.kind == "kommune" and not lowered.endswith((" kommune", " herad")):
         return f"{c.name} kommune"
-    if c.kind == "fylkeskommune":
+    if c.kind == "fylkeskommune" and not lowered.endswith("fylkeskommune"):
         return f"{c.name} fylkeskommune"
     return c.name
 
