@@ -8,6 +8,7 @@ from certmon.items.schemas import Item
 from certmon.matching import bulk, rules
 from certmon.matching.collect import Collector
 from certmon.matching.domainindex import DomainIndex, normalise_domain, url_host
+from certmon.matching.domainranges import DomainRanges
 from certmon.matching.fast import FastResults
 from certmon.matching.names import NameIndex
 from certmon.matching.netindex import NetworkIndex, format_ip, parse_ip
@@ -29,6 +30,7 @@ class MatchEngine:
             by_type.setdefault(asset.type, []).append((asset.id, asset.constituent_id, asset.value))
         self.networks = NetworkIndex.build(by_type.get("network", []))
         self.domains = DomainIndex.build(by_type.get("domain", []))
+        self.domain_ranges = DomainRanges(self.domains.nodes)  # the domain index for batches
         self.email_domains = DomainIndex.build(by_type.get("email_domain", []))
         self.products = ProductIndex.build(by_type.get("product", []))
         self.names = NameIndex(snapshot.constituents)

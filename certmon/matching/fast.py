@@ -8,6 +8,8 @@ gives, and step aside (return None) when a supplier relationship needs the gener
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+
 from certmon.items.schemas import Item
 from certmon.matching.collect import display_name, effective_severity
 from certmon.matching.domainindex import DomainHit
@@ -18,6 +20,12 @@ from certmon.matching.snapshot import ConstituentRef, MatchResult
 
 _HOLE = "\x00"
 
+# One result's constant part per hit of an interval: (constituent, org number, asset text, asset id,
+# confidence, explanation head, explanation tail). For domains, a second head/tail pair for the
+# exact-match sentence. False when a supplier owns a hit: those items take the generic path.
+IpRow = tuple[int, str | None, str, int, int, str, str]
+DomainRow = tuple[int, str | None, str, int, str, str, str]
+
 
 class FastResults:
     """Caches owner names, org numbers and explanation halves per asset."""
@@ -27,6 +35,8 @@ class FastResults:
         self.suppliers = suppliers
         self._ip: dict[int, tuple[str, str, str | None]] = {}
         self._domain: dict[tuple[int, bool], tuple[str, str]] = {}
+        self._ip_rows: dict[int, dict[int, tuple[IpRow, ...] | bool]] = {4: {}, 6: {}}
+        self._domain_rows: dict[int, tuple[DomainRow, ...] | bool] = {}
 
     def owner(self, constituent_id: int) -> str:
         """The owner's name as explanations say it (as Collector.owner)."""
@@ -86,3 +96,65 @@ class FastResults:
             out.append(MatchResult(key, hit.constituent_id, self.org(hit.constituent_id), "domain",
                                    hit.domain, hit.asset_id, conf, text, severity))
         return out
+
+    def _ip_row_of(self, hits: tuple[Net, ...]) -> tuple[IpRow, ...] | bool:
+        """The constant parts of every result an address inside these networks gets."""
+        if self.suppliers and any(net.constituent_id in self.suppliers for net in hits):
+            return False
+        rows = []
+        for net in hits:
+            head, tail, org = self._ip.get(net.asset_id) or self._ip_parts(net)
+            rows.append((net.constituent_id, org, net.text, net.asset_id, net.confidence, head, tail))
+        return tuple(rows)
+
+    def add_addresses(self, family: int, by_cut: Sequence[tuple[Net, ...]],
+                      rows: Iterable[tuple[Item, str, int]], out: list[MatchResult]) -> list[Item]:
+        """ip-network results for (item, canonical address, interval) rows; returns the supplier cases."""
+        cache, slow, append = self._ip_rows[family], [], out.append
+        for item, ip, cut in rows:
+            parts = cache.get(cut)
+            if parts is None:
+                parts = cache[cut] = self._ip_row_of(by_cut[cut])
+            if parts is False:
+                slow.append(item)
+                continue
+            key = item.key
+            severity = effective_severity(item) if item.known_exploited or item.extra else item.severity
+            for cid, org, text, asset_id, conf, head, tail in parts:  # type: ignore[union-attr]
+                append(MatchResult(key, cid, org, "ip-network", text, asset_id, conf, head + ip + tail,
+                                   severity))
+        return slow
+
+    def _domain_row_of(self, hits: Sequence[DomainHit]) -> tuple[DomainRow, ...] | bool:
+        """The constant parts of every result a name under these registered domains gets."""
+        if self.suppliers and any(hit.constituent_id in self.suppliers for hit in hits):
+            return False
+        rows = []
+        for hit in hits:
+            exact, _ = self._domain_halves(hit, True)
+            head, tail = self._domain_halves(hit, False)
+            rows.append((hit.constituent_id, self.org(hit.constituent_id), hit.domain, hit.asset_id,
+                         exact, head, tail))
+        return tuple(rows)
+
+    def add_domains(self, by_cut: Sequence[Sequence[DomainHit]],
+                    rows: Iterable[tuple[Item, str, int]], out: list[MatchResult]) -> list[Item]:
+        """domain results for (item, normalised name, interval) rows; returns the supplier cases."""
+        cache, slow, append = self._domain_rows, [], out.append
+        for item, name, cut in rows:
+            parts = cache.get(cut)
+            if parts is None:
+                parts = cache[cut] = self._domain_row_of(by_cut[cut])
+            if parts is False:
+                slow.append(item)
+                continue
+            key = item.key
+            severity = effective_severity(item) if item.known_exploited or item.extra else item.severity
+            for cid, org, domain, asset_id, exact, head, tail in parts:  # type: ignore[union-attr]
+                if name == domain:
+                    append(MatchResult(key, cid, org, "domain", domain, asset_id, DOMAIN_EXACT, exact,
+                                       severity))
+                else:
+                    append(MatchResult(key, cid, org, "domain", domain, asset_id, DOMAIN_SUB,
+                                       head + name + tail, severity))
+        return slow

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import socket
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from functools import partial
-from itertools import repeat
-from operator import rshift
 from typing import NamedTuple
 
 import numpy as np
@@ -103,8 +101,13 @@ class FamilyIndex:
         self.by_bisect: list[tuple[Net, ...]] = [(), *self.hits]  # indexed by bisect_right directly
         self.shift = _SHIFT[family]
         self._buckets()
-        # numpy mirrors for the bulk paths (IPv4 only: numpy has no 128-bit integers).
-        self.np_starts = np.array(self.starts if family == 4 else [], dtype=np.uint64)
+        # numpy mirrors for the bulk paths: the interval starts as uint64 (IPv4) or as 16-byte
+        # big-endian strings (IPv6: numpy has no 128-bit integers, but byte order is numeric order).
+        # A start at 2**bits (the end of a network at the top of the space) is no address: dropped.
+        limit = 1 << _BITS[family]
+        starts = [start for start in self.starts if start < limit]
+        self.np_keys = (np.array(starts, dtype=np.uint64) if family == 4
+                        else np.array([start.to_bytes(16, "big") for start in starts], dtype="S16"))
         self.np_has_hits = np.array([bool(h) for h in self.by_bisect], dtype=bool)
         order = sorted(range(len(nets)), key=lambda i: (nets[i].start, nets[i].prefixlen))
         self._by_start = [nets[i] for i in order]
@@ -172,18 +175,9 @@ class FamilyIndex:
         key = value >> self.shift
         return self.by_bisect[bisect_right(self.starts, value, self._lo_of(key), self._hi_of(key))]
 
-    def containing_many(self, values: list[int]) -> Iterator[tuple[Net, ...]]:
-        """`containing` for many addresses, every step a C loop."""
-        keys = list(map(rshift, values, repeat(self.shift)))
-        cuts = map(bisect_right, repeat(self.starts), values, map(self._lo_of, keys), map(self._hi_of, keys))
-        return map(self.by_bisect.__getitem__, cuts)
-
-    def hits_many(self, values: np.ndarray) -> list[tuple[int, tuple[Net, ...]]]:
-        """(position, hits) for the IPv4 addresses (a uint64 array) inside any network."""
-        cuts = np.searchsorted(self.np_starts, values, side="right")
-        found = np.flatnonzero(self.np_has_hits[cuts])
-        by_bisect = self.by_bisect
-        return [(pos, by_bisect[cut]) for pos, cut in zip(found.tolist(), cuts[found].tolist(), strict=True)]
+    def cuts_of(self, keys: np.ndarray) -> np.ndarray:
+        """`bisect_right` over the interval starts for many addresses (as `np_keys` holds them)."""
+        return np.searchsorted(self.np_keys, keys, side="right")
 
     def overlapping(self, start: int, end: int, prefixlen: int) -> list[tuple[Net, bool]]:
         """Networks overlapping a CIDR: (net, True) if it contains the CIDR, (net, False) if inside it."""

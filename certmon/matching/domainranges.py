@@ -1,0 +1,88 @@
+"""The domain index as sorted ranges, for looking up many names at once with numpy.
+
+Write every name backwards with a dot at the end: `mail.oslo.kommune.no` becomes
+`on.enummok.olso.liam.`. A registered domain *d* then covers exactly the names whose key starts
+with *d*'s key. Those keys form one range, from `on.enummok.olso.` up to but not including
+`on.enummok.olso/` ('/' is the character after '.'). Ranges of nested domains nest, and the others
+do not overlap. So a sweep cuts the key space into elementary intervals, as the network index does,
+and each interval keeps the owners any name inside it gets: the most specific registered domain per
+constituent. A batch lookup is then one `numpy.searchsorted` over UTF-8 bytes (byte order is code
+point order) instead of a Python walk per name.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from certmon.matching.domainindex import DomainHit
+
+_BOUNDARY_UNSAFE = ("\x00", "\n")  # numpy drops trailing NULs; '\n' separates names in a batch
+
+
+def range_key(domain: str) -> str:
+    """'mail.oslo.kommune.no' → 'on.enummok.olso.liam.' (a registered domain's key is a prefix)."""
+    return domain[::-1] + "."
+
+
+class DomainRanges:
+    """Elementary intervals of the reversed-name key space, with their owners."""
+
+    def __init__(self, nodes: dict[str, tuple[DomainHit, ...]]) -> None:
+        registered = sorted((range_key(domain), hits) for domain, hits in nodes.items() if hits)
+        events: list[tuple[str, int, int]] = []
+        for i, (key, _) in enumerate(registered):
+            events.append((key, 1, i))
+            events.append((key[:-1] + "/", 0, i))  # removals sort before additions at one key
+        events.sort()
+        bounds: list[str] = [""]
+        self.hits: list[tuple[DomainHit, ...]] = [()]  # owners per interval, most specific first
+        live: set[int] = set()
+        memo: dict[frozenset[int], tuple[DomainHit, ...]] = {frozenset(): ()}
+        j = 0
+        while j < len(events):
+            key = events[j][0]
+            while j < len(events) and events[j][0] == key:
+                _, add, i = events[j]
+                (live.add if add else live.discard)(i)
+                j += 1
+            chain = frozenset(live)
+            owners = memo.get(chain)
+            if owners is None:
+                owners = memo[chain] = _owners([registered[i][1] for i in chain])
+            if key == bounds[-1]:
+                self.hits[-1] = owners
+            else:
+                bounds.append(key)
+                self.hits.append(owners)
+        self.usable = not any(ch in key for key in bounds for ch in _BOUNDARY_UNSAFE)
+        self.bounds = np.array([key.encode("utf-8") for key in bounds] if self.usable else [b""], dtype=bytes)
+        self.covered = np.array([bool(h) for h in self.hits], dtype=bool)
+
+    def cuts_of(self, keys: np.ndarray) -> np.ndarray:
+        """The interval of each key (a bytes array of `range_key`s, UTF-8)."""
+        return np.searchsorted(self.bounds, keys, side="right") - 1
+
+    def find(self, joined: str, count: int) -> tuple[list[int], list[int]]:
+        """(positions, intervals) of the names under a registered domain.
+
+        `joined` is `count` normalised names joined by newlines; none may hold a NUL.
+        """
+        if not count:
+            return [], []
+        backwards = ("." + joined.replace("\n", "\n."))[::-1].encode("utf-8")  # the last name first
+        keys = np.array(backwards.split(b"\n"), dtype=bytes)
+        cuts = self.cuts_of(keys)
+        rows = np.flatnonzero(self.covered[cuts])
+        return (count - 1 - rows).tolist(), cuts[rows].tolist()
+
+
+def _owners(levels: list[tuple[DomainHit, ...]]) -> tuple[DomainHit, ...]:
+    """The most specific hit per constituent over nested registered domains."""
+    seen: set[int] = set()
+    best = []
+    for hits in sorted(levels, key=lambda hits: -len(hits[0].domain)):
+        for hit in hits:
+            if hit.constituent_id not in seen:
+                seen.add(hit.constituent_id)
+                best.append(hit)
+    return tuple(best)
