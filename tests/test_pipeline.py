@@ -101,3 +101,28 @@ def test_demo_scenario_produces_matches_and_alerts(sqlite_env, catalogue_sources
     # a re-run of the same payload creates nothing new
     again = run_source(sqlite_env.factory, ids["demo-partner-stix"])
     assert again.items_new == 0 and again.matches_new == 0
+
+
+def test_demo_alert_lists_each_item_once_with_every_reason(sqlite_env, catalogue_sources):
+    import email
+    import mailbox
+    from email import policy
+
+    from certmon.demo.load import load_demo
+    from certmon.notify.deliver import deliver_due
+
+    with sqlite_env.factory.begin() as session:
+        load_demo(session)
+        source_id = session.scalar(select(Source.id).where(Source.name == "demo-shadowserver-rdp"))
+    assert run_source(sqlite_env.factory, source_id).outcome == "ok"
+    report = deliver_due(sqlite_env.factory, open_windows=True)
+    assert report.sent
+    box = mailbox.Maildir(sqlite_env.data_dir / "mail", create=False)
+    bodies = {}
+    for key in box.keys():
+        msg = email.message_from_bytes(box.get_bytes(key), policy=policy.default)
+        bodies[str(msg["To"])] = msg.get_body(("plain",)).get_content()
+    bergen = bodies["sikkerhet@demo-bergen.example"]
+    # 192.0.2.10 is in Bergen's network AND its host name is under Bergen's domain: one entry, two reasons
+    assert bergen.count("192.0.2.10:3389\n") == 1
+    assert "192.0.2.0/24" in bergen and "demo-bergen.example" in bergen

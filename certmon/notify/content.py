@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -67,6 +68,25 @@ def item_view(match: Match, item: StoredItem, source_name: str) -> ItemView:
     )
 
 
+SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2, "critical": 3}
+
+
+def merge_views(rows: Iterable[tuple[Match, StoredItem, str]]) -> list[ItemView]:
+    """One entry per item: an item matched by several rules lists every reason once."""
+    views: dict[int, ItemView] = {}
+    for match, item, source_name in rows:
+        view = item_view(match, item, source_name)
+        seen = views.get(item.id)
+        if seen is None:
+            views[item.id] = view
+            continue
+        if view.explanation not in seen.explanation:
+            seen.explanation = f"{seen.explanation} {view.explanation}"
+        if SEVERITY_ORDER.get(view.severity, 1) > SEVERITY_ORDER.get(seen.severity, 1):
+            seen.severity = view.severity
+    return list(views.values())
+
+
 def _recipient(session: Session, delivery: Delivery, notification: Notification) -> Recipient | None:
     if notification.mode == "manual":  # the analyst named the recipient and cleared it for this TLP
         return Recipient(
@@ -111,7 +131,7 @@ def plan_delivery(session: Session, delivery: Delivery, settings: Settings) -> P
         reference=notification.reference,
         constituent_name=display_name(constituent) if constituent else "",
         tlp=share.tlp,
-        items=[item_view(*by_id[i.match_id]) for i in share.items],
+        items=merge_views(by_id[i.match_id] for i in share.items),
         language=delivery.language,
         withheld=share.withheld,
         mode=notification.mode,
