@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Sequence
-from itertools import compress, repeat
-from operator import attrgetter, eq, not_
-from typing import TYPE_CHECKING
+from functools import partial
+from itertools import repeat
+from operator import attrgetter, eq
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
 from certmon.items.schemas import Item
 from certmon.matching.domainindex import normalise_domain
+from certmon.matching.fast import severities
 from certmon.matching.snapshot import MatchResult
 
 if TYPE_CHECKING:
@@ -27,11 +29,11 @@ if TYPE_CHECKING:
 
 CHUNK = 1 << 17
 _AF = {4: socket.AF_INET, 6: socket.AF_INET6}
-_BULK_TYPES = ("ipv4", "ipv6", "domain")
 _TYPE = attrgetter("type")
+_VALUE = attrgetter("value")
+_CODE = {"ipv4": 1, "ipv6": 2, "domain": 3}  # 0: everything else, matched item by item
 _KIND = attrgetter("kind")
 _REVOKED = attrgetter("revoked")
-_is_bulk = frozenset(_BULK_TYPES).__contains__
 _POS_MASK = np.uint64(0xFFFFFFFF)
 # A batch of ASCII names needs no per-name normalisation unless one of these occurs in it.
 _UNCLEAN = (" ", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x00", ".\n")
@@ -39,36 +41,41 @@ _UNCLEAN = (" ", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x
 
 def match_many(engine: MatchEngine, items: Sequence[Item]) -> list[MatchResult]:
     """Match a batch: address and domain indicators in bulk, everything else item by item."""
-    groups, others = partition(items)
     results: list[MatchResult] = []
-    for start in range(0, max(len(items), 1), CHUNK):
-        match_addresses(engine, 4, groups["ipv4"][start:start + CHUNK], results)
-        match_addresses(engine, 6, groups["ipv6"][start:start + CHUNK], results)
-        match_domains(engine, groups["domain"][start:start + CHUNK], results)
+    groups, others = partition(items)
+    handlers = {"ipv4": partial(match_addresses, engine, 4), "ipv6": partial(match_addresses, engine, 6),
+                "domain": partial(match_domains, engine)}
+    for kind, (group, values) in groups.items():
+        for start in range(0, len(group), CHUNK):
+            handlers[kind](group[start:start + CHUNK], values[start:start + CHUNK], results)
     match = engine.match
     for item in others:
         results.extend(match(item))
     return results
 
 
-def partition(items: Sequence[Item]) -> tuple[dict[str, Sequence[Item]], list[Item]]:
-    """Live address/domain indicators by type, and the rest; C loops over the type column."""
+def partition(items: Sequence[Item]) -> tuple[dict[str, tuple[Sequence[Item], list[str | None]]], list[Item]]:
+    """Live address/domain indicators by type with their values, and the rest.
+
+    Every step is a C loop over one column: a pass over scattered items costs a cache miss each,
+    so the items are read as few times as possible.
+    """
+    count = len(items)
     types = list(map(_TYPE, items))
-    present = set(types)
-    groups: dict[str, Sequence[Item]]
-    if len(present) == 1 and types[0] in _BULK_TYPES:  # a batch of one type: no copying
-        groups = {kind: [] for kind in _BULK_TYPES}
-        groups[types[0]] = items
-        others: list[Item] = []
-    else:
-        groups = {kind: list(compress(items, map(eq, types, repeat(kind)))) if kind in present else []
-                  for kind in _BULK_TYPES}
-        others = list(compress(items, map(not_, map(_is_bulk, types))))
-    for kind, group in groups.items():
-        # Empty values need no care here: they fail inet_pton or miss every domain, as per item.
-        if any(map(_REVOKED, group)) or not all(map(eq, map(_KIND, group), repeat("indicator"))):
-            others.extend(item for item in group if not _plain_indicator(item))
-            groups[kind] = [item for item in group if _plain_indicator(item)]
+    values = list(map(_VALUE, items))
+    codes = np.frombuffer(bytes(map(_CODE.get, types, repeat(0))), dtype=np.uint8)
+    if any(map(_REVOKED, items)) or not all(map(eq, map(_KIND, items), repeat("indicator"))):
+        plain = np.fromiter(map(_plain_indicator, items), dtype=bool, count=count)
+        codes = np.where(plain, codes, 0)
+    groups: dict[str, tuple[Sequence[Item], list[str | None]]] = {}
+    for kind, code in _CODE.items():
+        chosen = np.flatnonzero(codes == code)
+        if len(chosen) == count:
+            groups[kind] = (items, values)
+        elif len(chosen):
+            where = chosen.tolist()
+            groups[kind] = (list(map(items.__getitem__, where)), list(map(values.__getitem__, where)))
+    others = list(map(items.__getitem__, np.flatnonzero(codes == 0).tolist()))
     return groups, others
 
 
@@ -85,11 +92,9 @@ def pack_addresses(family: int, values: list[str]) -> bytes | None:
         return None
 
 
-def match_addresses(engine: MatchEngine, family: int, items: Sequence[Item], out: list[MatchResult]) -> None:
-    """Address indicators of one family, appended to `out`."""
-    if not items:
-        return
-    values = [item.value for item in items]
+def match_addresses(engine: MatchEngine, family: int, items: Sequence[Item], values: list[str | None],
+                    out: list[MatchResult]) -> None:
+    """Address indicators of one family (and their values), appended to `out`."""
     packed = pack_addresses(family, values)  # type: ignore[arg-type]
     if packed is None:  # a malformed or mistyped value: sort the batch out per item
         for item in items:
@@ -104,15 +109,17 @@ def match_addresses(engine: MatchEngine, family: int, items: Sequence[Item], out
         cuts = index.cuts_of(keys >> np.uint64(32))
         hit = index.np_has_hits[cuts]
         positions = (keys[hit] & _POS_MASK).tolist()
-        texts = [values[pos] for pos in positions]  # inet_pton took them: canonical dotted quads
+        # inet_pton took them, so they are strings, and canonical dotted quads.
+        texts = list(map(cast(list[str], values).__getitem__, positions))
     else:
         cuts = index.cuts_of(np.frombuffer(packed, dtype="S16"))
         hit = index.np_has_hits[cuts]
         positions = np.flatnonzero(hit).tolist()
         texts = [socket.inet_ntop(socket.AF_INET6, packed[16 * pos:16 * pos + 16]) for pos in positions]
-    rows = zip(map(items.__getitem__, positions), texts, cuts[hit].tolist(), strict=True)
-    for item in engine.fast.add_addresses(family, index.by_bisect, rows, out):
-        out.extend(engine.match(item))
+    hits = list(map(items.__getitem__, positions))
+    columns = ([item.key for item in hits], severities(hits), texts, cuts[hit].tolist())
+    for k in engine.fast.add_addresses(family, index.by_bisect, columns, out):
+        out.extend(engine.match(hits[k]))
 
 
 def clean_names(values: list[str]) -> tuple[str, list[str] | None] | None:
@@ -132,21 +139,21 @@ def clean_names(values: list[str]) -> tuple[str, list[str] | None] | None:
     return joined, names
 
 
-def match_domains(engine: MatchEngine, items: Sequence[Item], out: list[MatchResult]) -> None:
-    """Domain indicators, appended to `out`."""
+def match_domains(engine: MatchEngine, items: Sequence[Item], values: list[str | None],
+                  out: list[MatchResult]) -> None:
+    """Domain indicators (and their values), appended to `out`."""
     ranges = engine.domain_ranges
-    if not items:
-        return
-    values = [item.value or "" for item in items]
-    cleaned = clean_names(values)
+    texts = [value or "" for value in values]
+    cleaned = clean_names(texts)
     if cleaned is None or not ranges.usable:
         for item in items:
             out.extend(engine.match(item))
         return
     joined, names = cleaned
-    positions, cuts = ranges.find(joined, len(values))
-    hit_names = (map(names.__getitem__, positions) if names is not None
-                 else map(str.lower, map(values.__getitem__, positions)))
-    rows = zip(map(items.__getitem__, positions), hit_names, cuts, strict=True)
-    for item in engine.fast.add_domains(ranges.hits, rows, out):
-        out.extend(engine.match(item))
+    positions, cuts = ranges.find(joined, len(texts))
+    hits = list(map(items.__getitem__, positions))
+    hit_names = (list(map(names.__getitem__, positions)) if names is not None
+                 else list(map(str.lower, map(texts.__getitem__, positions))))
+    columns = ([item.key for item in hits], severities(hits), hit_names, cuts)
+    for k in engine.fast.add_domains(ranges.hits, columns, out):
+        out.extend(engine.match(hits[k]))

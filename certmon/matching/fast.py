@@ -8,7 +8,8 @@ gives, and step aside (return None) when a supplier relationship needs the gener
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 from certmon.items.schemas import Item
 from certmon.matching.collect import display_name, effective_severity
@@ -25,6 +26,9 @@ _HOLE = "\x00"
 # exact-match sentence. False when a supplier owns a hit: those items take the generic path.
 IpRow = tuple[int, str | None, str, int, int, str, str]
 DomainRow = tuple[int, str | None, str, int, str, str, str]
+# Hits as columns: item keys, result severities, the address or name as written in explanations,
+# and each hit's interval in the index.
+Columns = tuple[Sequence[str], Sequence[str | None], Sequence[str], list[int]]
 
 
 class FastResults:
@@ -36,7 +40,7 @@ class FastResults:
         self._ip: dict[int, tuple[str, str, str | None]] = {}
         self._domain: dict[tuple[int, bool], tuple[str, str]] = {}
         self._ip_rows: dict[int, dict[int, tuple[IpRow, ...] | bool]] = {4: {}, 6: {}}
-        self._domain_rows: dict[int, tuple[DomainRow, ...] | bool] = {}
+        self._domain_rows: dict[int, tuple[DomainRow, ...] | bool] = {}  # per interval of the ranges
 
     def owner(self, constituent_id: int) -> str:
         """The owner's name as explanations say it (as Collector.owner)."""
@@ -107,24 +111,6 @@ class FastResults:
             rows.append((net.constituent_id, org, net.text, net.asset_id, net.confidence, head, tail))
         return tuple(rows)
 
-    def add_addresses(self, family: int, by_cut: Sequence[tuple[Net, ...]],
-                      rows: Iterable[tuple[Item, str, int]], out: list[MatchResult]) -> list[Item]:
-        """ip-network results for (item, canonical address, interval) rows; returns the supplier cases."""
-        cache, slow, append = self._ip_rows[family], [], out.append
-        for item, ip, cut in rows:
-            parts = cache.get(cut)
-            if parts is None:
-                parts = cache[cut] = self._ip_row_of(by_cut[cut])
-            if parts is False:
-                slow.append(item)
-                continue
-            key = item.key
-            severity = effective_severity(item) if item.known_exploited or item.extra else item.severity
-            for cid, org, text, asset_id, conf, head, tail in parts:  # type: ignore[union-attr]
-                append(MatchResult(key, cid, org, "ip-network", text, asset_id, conf, head + ip + tail,
-                                   severity))
-        return slow
-
     def _domain_row_of(self, hits: Sequence[DomainHit]) -> tuple[DomainRow, ...] | bool:
         """The constant parts of every result a name under these registered domains gets."""
         if self.suppliers and any(hit.constituent_id in self.suppliers for hit in hits):
@@ -137,24 +123,53 @@ class FastResults:
                          exact, head, tail))
         return tuple(rows)
 
-    def add_domains(self, by_cut: Sequence[Sequence[DomainHit]],
-                    rows: Iterable[tuple[Item, str, int]], out: list[MatchResult]) -> list[Item]:
-        """domain results for (item, normalised name, interval) rows; returns the supplier cases."""
-        cache, slow, append = self._domain_rows, [], out.append
-        for item, name, cut in rows:
-            parts = cache.get(cut)
-            if parts is None:
-                parts = cache[cut] = self._domain_row_of(by_cut[cut])
-            if parts is False:
-                slow.append(item)
-                continue
-            key = item.key
-            severity = effective_severity(item) if item.known_exploited or item.extra else item.severity
-            for cid, org, domain, asset_id, exact, head, tail in parts:  # type: ignore[union-attr]
-                if name == domain:
-                    append(MatchResult(key, cid, org, "domain", domain, asset_id, DOMAIN_EXACT, exact,
-                                       severity))
-                else:
-                    append(MatchResult(key, cid, org, "domain", domain, asset_id, DOMAIN_SUB,
-                                       head + name + tail, severity))
+    def _rows(self, cache: dict[int, Any], make: Callable[[Any], Any], by_cut: Sequence[Any],
+              cuts: list[int]) -> tuple[list[Any], list[int]]:
+        """Cached rows per interval, and the indexes whose interval a supplier owns (rows empty)."""
+        rows = list(map(cache.get, cuts))
+        if None in rows:
+            for k, cut in enumerate(cuts):
+                if rows[k] is None:
+                    rows[k] = cache.get(cut)
+                    if rows[k] is None:
+                        rows[k] = cache[cut] = make(by_cut[cut])
+        if not self.suppliers:
+            return rows, []
+        slow = [k for k, row in enumerate(rows) if row is False]
+        for k in slow:
+            rows[k] = ()
+        return rows, slow
+
+    def add_addresses(self, family: int, by_cut: Sequence[tuple[Net, ...]], columns: Columns,
+                      out: list[MatchResult]) -> list[int]:
+        """ip-network results for hits given as columns (item key, severity, canonical address, interval).
+
+        Returns the indexes of the hits a supplier owns: they take the generic path.
+        """
+        keys, severities, texts, cuts = columns
+        rows, slow = self._rows(self._ip_rows[family], self._ip_row_of, by_cut, cuts)
+        out += [MatchResult(key, cid, org, "ip-network", text, asset_id, conf, head + ip + tail, severity)
+                for key, severity, ip, parts in zip(keys, severities, texts, rows, strict=True)
+                for cid, org, text, asset_id, conf, head, tail in parts]
         return slow
+
+    def add_domains(self, by_cut: Sequence[Sequence[DomainHit]], columns: Columns,
+                    out: list[MatchResult]) -> list[int]:
+        """domain results for hits given as columns (item key, severity, normalised name, interval).
+
+        Returns the indexes of the hits a supplier owns: they take the generic path.
+        """
+        keys, severities, names, cuts = columns
+        rows, slow = self._rows(self._domain_rows, self._domain_row_of, by_cut, cuts)
+        out += [MatchResult(key, cid, org, "domain", domain, asset_id,
+                            DOMAIN_EXACT if name == domain else DOMAIN_SUB,
+                            exact if name == domain else head + name + tail, severity)
+                for key, severity, name, parts in zip(keys, severities, names, rows, strict=True)
+                for cid, org, domain, asset_id, exact, head, tail in parts]
+        return slow
+
+
+def severities(items: Iterable[Item]) -> list[str | None]:
+    """Each item's result severity (as `effective_severity`, the common case without a call)."""
+    return [effective_severity(item) if item.known_exploited or item.extra else item.severity
+            for item in items]

@@ -11,7 +11,7 @@ interval. The cost grows with the registry and the number of hits, not with the 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,6 +19,7 @@ import numpy as np
 from certmon.items.schemas import Item
 from certmon.matching.domainindex import normalise_domain
 from certmon.matching.domainranges import range_key
+from certmon.matching.fast import Columns, severities
 from certmon.matching.netindex import format_ip, parse_ip
 
 if TYPE_CHECKING:
@@ -27,26 +28,33 @@ if TYPE_CHECKING:
 
 
 class _Column:
-    """Stored indicators of one kind: sorted keys, their positions in `items`, and their texts."""
+    """Stored indicators of one kind, sorted by key: positions in `items`, item keys, severities, texts."""
 
-    def __init__(self, rows: list[tuple[object, int, str]], dtype: str | type) -> None:
+    def __init__(self, rows: list[tuple[object, int, str]], items: list[Item], dtype: str | type) -> None:
         rows.sort()
         self.keys = np.array([key for key, _, _ in rows], dtype=dtype)
         self.positions = [pos for _, pos, _ in rows]
         self.texts = [text for _, _, text in rows]
+        chosen = [items[pos] for pos in self.positions]
+        self.item_keys = [item.key for item in chosen]
+        self.severities = severities(chosen)
 
-    def spans(self, bounds: np.ndarray, owned: np.ndarray) -> list[tuple[int, int, int]]:
-        """(interval, first, end) for each interval with owners that holds stored keys."""
+    def columns(self, bounds: np.ndarray, owned: np.ndarray, shift: int) -> tuple[list[int], Columns]:
+        """Stored rows inside intervals with owners: their positions, and the hit columns.
+
+        One `searchsorted` places every interval start among the stored keys; interval i of
+        `bounds` is interval i + shift of the index's hit lists.
+        """
         cuts = np.searchsorted(self.keys, bounds, side="left")
         ends = np.append(cuts[1:], len(self.positions))
         chosen = np.flatnonzero(owned[:len(cuts)] & (ends > cuts))
-        return list(zip(chosen.tolist(), cuts[chosen].tolist(), ends[chosen].tolist(), strict=True))
-
-    def rows(self, items: Sequence[Item], spans: list[tuple[int, int, int]],
-             shift: int) -> list[tuple[Item, str, int]]:
-        """(item, text, interval + shift) for every stored key inside the spans."""
-        positions, texts = self.positions, self.texts
-        return [(items[positions[j]], texts[j], i + shift) for i, lo, hi in spans for j in range(lo, hi)]
+        lengths = ends[chosen] - cuts[chosen]
+        offsets = np.cumsum(lengths) - lengths
+        rows = (np.arange(int(lengths.sum())) - np.repeat(offsets - cuts[chosen], lengths)).tolist()
+        intervals = (np.repeat(chosen, lengths) + shift).tolist()
+        return (list(map(self.positions.__getitem__, rows)),
+                (list(map(self.item_keys.__getitem__, rows)), list(map(self.severities.__getitem__, rows)),
+                 list(map(self.texts.__getitem__, rows)), intervals))
 
 
 class IndicatorHistory:
@@ -68,8 +76,9 @@ class IndicatorHistory:
                 family, number = parsed
                 key = number if family == 4 else number.to_bytes(16, "big")
                 addresses[family].append((key, pos, format_ip(family, number)))
-        self.addresses = {4: _Column(addresses[4], np.uint64), 6: _Column(addresses[6], "S16")}
-        self.domains = _Column(domains, bytes)
+        self.addresses = {4: _Column(addresses[4], self.items, np.uint64),
+                          6: _Column(addresses[6], self.items, "S16")}
+        self.domains = _Column(domains, self.items, bytes)
 
     def __len__(self) -> int:
         return len(self.items)
@@ -77,24 +86,21 @@ class IndicatorHistory:
     def rematch(self, engine: MatchEngine) -> list[MatchResult]:
         """Every match of the stored items against the engine's registry (as match_many gives)."""
         out: list[MatchResult] = []
-        slow: list[Item] = []
+        slow: list[int] = []
         for family in (4, 6):
             column = self.addresses[family]
             if column.positions:
                 index = engine.networks.family(family)
                 # Interval i of np_keys is by_bisect[i + 1] (by_bisect[0] is below every start).
-                spans = column.spans(index.np_keys, index.np_has_hits[1:])
-                rows = column.rows(self.items, spans, 1)
-                slow += engine.fast.add_addresses(family, index.by_bisect, rows, out)
+                positions, columns = column.columns(index.np_keys, index.np_has_hits[1:], 1)
+                slow += map(positions.__getitem__, engine.fast.add_addresses(family, index.by_bisect, columns, out))
         ranges = engine.domain_ranges
         if self.domains.positions and ranges.usable:
-            spans = self.domains.spans(ranges.bounds, ranges.covered)
-            slow += engine.fast.add_domains(ranges.hits, self.domains.rows(self.items, spans, 0), out)
+            positions, columns = self.domains.columns(ranges.bounds, ranges.covered, 0)
+            slow += map(positions.__getitem__, engine.fast.add_domains(ranges.hits, columns, out))
         elif self.domains.positions:
-            slow += [self.items[pos] for pos in self.domains.positions]
-        match = engine.match
-        for item in slow:
-            out.extend(match(item))
-        for pos in self.others:
-            out.extend(match(self.items[pos]))
+            slow += self.domains.positions
+        match, items = engine.match, self.items
+        for pos in [*slow, *self.others]:
+            out.extend(match(items[pos]))
         return out
