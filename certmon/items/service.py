@@ -3,20 +3,43 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+import itertools
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Connection, func, select
 from sqlalchemy.orm import Session
 
 from certmon.db import utcnow
 from certmon.items.models import StoredItem
-from certmon.items.schemas import Item, item_to_dict, item_to_json
+from certmon.items.schemas import Item, item_to_json
 from certmon.tlp import TLP, parse_tlp
 
-CHUNK = 500  # rows per statement: well under SQLite's variable limit, few round trips
+# Rows are written through the driver (executemany / multi-row VALUES on SQLite, UNNEST arrays on
+# PostgreSQL) with values converted once per distinct value: SQLAlchemy's per-row, per-column bind
+# processing and psycopg's client-side parsing of huge multi-row statements cost more than the
+# database's own work at 10^5 rows.
+COLUMNS = (
+    "source_id", "kind", "key", "tlp", "tlp_rank", "source_format", "title", "summary", "url", "published_at",
+    "severity", "cve", "known_exploited", "cvss", "indicator_type", "value", "confidence", "ip", "port",
+    "report_type", "revoked", "data", "content_hash", "payload_id", "first_seen", "last_seen", "updated_at",
+)
+_KEY, _REVOKED, _HASH = COLUMNS.index("key"), COLUMNS.index("revoked"), COLUMNS.index("content_hash")
+_UPDATED = (*COLUMNS[1:-3], "last_seen", "updated_at")  # everything but source_id and first_seen
+_PG_ARRAY = {
+    "source_id": "integer[]", "tlp_rank": "integer[]", "confidence": "integer[]", "port": "integer[]",
+    "payload_id": "integer[]", "known_exploited": "boolean[]", "revoked": "boolean[]", "cvss": "float8[]",
+    "published_at": "timestamptz[]", "first_seen": "timestamptz[]", "last_seen": "timestamptz[]",
+    "updated_at": "timestamptz[]", "data": "json[]",
+}
+LOOKUP_CHUNK = {"postgresql": 10_000, "sqlite": 500}  # keys per existence query
+# PostgreSQL's UNNEST insert has one array parameter per column, so only memory bounds its batch;
+# SQLite's multi-row VALUES is bounded by the connection's variable limit (999 before 3.32).
+PG_INSERT_BATCH = 5_000
+Row = tuple[Any, ...]
 
 
 @dataclass
@@ -44,21 +67,39 @@ def parse_iso(value: str | None) -> datetime | None:
     return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
-def _row(item: Item, source_id: int, payload_id: int | None, now: datetime) -> dict[str, Any]:
-    encoded = item_to_json(item)
-    tlp = parse_tlp(item.tlp, TLP.CLEAR)
-    return {
-        "source_id": source_id, "kind": item.kind, "key": item.key[:500], "tlp": tlp.value_str,
-        "tlp_rank": int(tlp), "source_format": item.source_format, "title": item.title,
-        "summary": item.summary, "url": item.url,
-        "published_at": parse_iso(item.published or item.observed_at or item.valid_from),
-        "severity": item.severity, "cve": item.cve, "known_exploited": bool(item.known_exploited),
-        "cvss": item.cvss, "indicator_type": item.type, "value": (item.value or "")[:2000] or None,
-        "confidence": item.confidence, "ip": item.ip, "port": item.port, "report_type": item.report_type,
-        "revoked": item.revoked, "data": item_to_dict(item),
-        "content_hash": hashlib.md5(encoded, usedforsecurity=False).hexdigest(),
-        "payload_id": payload_id, "last_seen": now, "updated_at": now,
-    }
+class _RowBuilder:
+    """Turns items into row tuples (in COLUMNS order), converting each distinct TLP and time once."""
+
+    def __init__(self, source_id: int, payload_id: int | None, now: Any, to_db_time: Callable[[Any], Any]):
+        self.source_id, self.payload_id, self.now = source_id, payload_id, now
+        self.to_db_time = to_db_time
+        self.times: dict[str | None, Any] = {}
+        self.tlps: dict[str, TLP] = {}
+
+    def row(self, item: Item) -> Row:
+        """One row; the content hash and the `data` column come from the same JSON encoding."""
+        encoded = item_to_json(item)
+        tlp = self.tlps.get(item.tlp)
+        if tlp is None:
+            tlp = self.tlps[item.tlp] = parse_tlp(item.tlp, TLP.CLEAR)
+        stamp = item.published or item.observed_at or item.valid_from
+        published = self.times.get(stamp, self)
+        if published is self:
+            published = self.times[stamp] = self.to_db_time(parse_iso(stamp))
+        value = item.value[:2000] if item.value else None
+        return (
+            self.source_id, item.kind, item.key[:500], tlp.value_str, int(tlp), item.source_format, item.title,
+            item.summary, item.url, published, item.severity, item.cve, bool(item.known_exploited), item.cvss,
+            item.type, value, item.confidence, item.ip, item.port, item.report_type, item.revoked,
+            encoded.decode(), hashlib.md5(encoded, usedforsecurity=False).hexdigest(), self.payload_id,
+            self.now, self.now, self.now,
+        )
+
+
+def _time_converter(conn: Connection) -> Callable[[Any], Any]:
+    """The column type's own bind conversion (SQLite stores text), applied once per distinct value."""
+    process = StoredItem.__table__.c.last_seen.type.bind_processor(conn.dialect)
+    return process if process is not None else (lambda value: value)
 
 
 def upsert_items(
@@ -66,42 +107,112 @@ def upsert_items(
     now: datetime | None = None,
 ) -> UpsertResult:
     """Insert new items, update changed ones in place, touch unchanged ones; batched, never per row."""
-    now = now or utcnow()
-    rows: dict[str, dict[str, Any]] = {}
+    session.flush()  # pending ORM rows (the payload) must exist before rows refer to them
+    conn = session.connection()
+    to_db_time = _time_converter(conn)
+    db_now = to_db_time(now or utcnow())
+    builder = _RowBuilder(source_id, payload_id, db_now, to_db_time)
+    rows: dict[str, Row] = {}
     for item in items:
-        row = _row(item, source_id, payload_id, now)
-        rows[row["key"]] = row  # the last version of a key in one payload wins
+        row = builder.row(item)
+        rows[row[_KEY]] = row  # the last version of a key in one payload wins
     result = UpsertResult()
     keys = list(rows)
-    for start in range(0, len(keys), CHUNK):
-        chunk = keys[start:start + CHUNK]
-        existing = {
-            key: (item_id, digest)
-            for key, item_id, digest in session.execute(
-                select(StoredItem.key, StoredItem.id, StoredItem.content_hash).where(
-                    StoredItem.source_id == source_id, StoredItem.key.in_(chunk)))
-        }
-        fresh = [rows[k] | {"first_seen": now} for k in chunk if k not in existing]
-        changed, touched = [], []
-        for k in chunk:
-            if k in existing:
-                item_id, digest = existing[k]
-                if digest != rows[k]["content_hash"]:
-                    changed.append(rows[k] | {"id": item_id})
-                else:
-                    touched.append({"id": item_id, "last_seen": now})
-        if fresh:
-            ids = session.scalars(
-                insert(StoredItem).returning(StoredItem.id, sort_by_parameter_order=True), fresh).all()
-            result.new_ids.extend(ids)
-        if changed:
-            session.execute(update(StoredItem), changed)
-            result.updated_ids.extend(r["id"] for r in changed)
-            result.revoked_ids.extend(r["id"] for r in changed if r["revoked"])
-        if touched:
-            session.execute(update(StoredItem), touched)
-            result.unchanged += len(touched)
+    dialect = conn.dialect.name
+    step = LOOKUP_CHUNK.get(dialect, 500)
+    for start in range(0, len(keys), step):
+        chunk = keys[start:start + step]
+        existing = _existing(conn, source_id, chunk)
+        fresh: list[Row] = []
+        changed: list[Row] = []
+        touched: list[int] = []
+        for key in chunk:
+            row = rows[key]
+            found = existing.get(key)
+            if found is None:
+                fresh.append(row)
+            elif found[1] != row[_HASH]:
+                changed.append((*row[1:-3], db_now, db_now, found[0]))
+                result.updated_ids.append(found[0])
+                if row[_REVOKED]:
+                    result.revoked_ids.append(found[0])
+            else:
+                touched.append(found[0])
+        result.new_ids.extend(_insert(conn, fresh))
+        _update_changed(conn, changed)
+        _touch(conn, touched, db_now)
+        result.unchanged += len(touched)
     return result
+
+
+def _marks(conn: Connection, count: int) -> str:
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return ", ".join([mark] * count)
+
+
+def _existing(conn: Connection, source_id: int, keys: list[str]) -> dict[str, tuple[int, str]]:
+    """(id, content hash) of the stored rows among `keys` for this source."""
+    if conn.dialect.name == "postgresql":
+        # A join against the key array probes the (source_id, key) index; `key IN (...)` with many
+        # parameters can be planned as a scan of the whole source on a freshly filled table.
+        sql = ("SELECT i.key, i.id, i.content_hash FROM unnest(%s::text[]) AS k(key)"
+               " JOIN items i ON i.source_id = %s AND i.key = k.key")
+        params: tuple[Any, ...] = (keys, source_id)
+    else:
+        sql = f"SELECT key, id, content_hash FROM items WHERE source_id = {_marks(conn, 1)}" \
+              f" AND key IN ({_marks(conn, len(keys))})"
+        params = (source_id, *keys)
+    return {key: (item_id, digest) for key, item_id, digest in conn.exec_driver_sql(sql, params)}
+
+
+def _insert(conn: Connection, rows: list[Row]) -> list[int]:
+    """Insert rows; their new ids in the order of `rows`."""
+    if not rows:
+        return []
+    names = ", ".join(COLUMNS)
+    ids: dict[str, int] = {}
+    if conn.dialect.name == "postgresql":
+        arrays = ", ".join(f"%s::{_PG_ARRAY.get(c, 'text[]')}" for c in COLUMNS)
+        sql = f"INSERT INTO items ({names}) SELECT * FROM unnest({arrays}) RETURNING key, id"
+        for start in range(0, len(rows), PG_INSERT_BATCH):
+            columns = tuple(list(col) for col in zip(*rows[start:start + PG_INSERT_BATCH], strict=True))
+            ids.update(conn.exec_driver_sql(sql, columns).tuples().all())
+    else:
+        per = max(1, min(1000, _variable_limit(conn) // len(COLUMNS)))
+        for start in range(0, len(rows), per):
+            batch = rows[start:start + per]
+            values = ", ".join([f"({_marks(conn, len(COLUMNS))})"] * len(batch))
+            sql = f"INSERT INTO items ({names}) VALUES {values} RETURNING key, id"
+            ids.update(conn.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(batch))).tuples().all())
+    return [ids[row[_KEY]] for row in rows]
+
+
+def _variable_limit(conn: Connection) -> int:
+    driver = conn.connection.driver_connection
+    if isinstance(driver, sqlite3.Connection):
+        return driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+    return 999
+
+
+def _update_changed(conn: Connection, rows: list[Row]) -> None:
+    """Rewrite changed rows in place (each row: the _UPDATED values, then the id); one executemany."""
+    if not rows:
+        return
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    json_mark = mark if conn.dialect.name != "postgresql" else f"{mark}::json"
+    sets = ", ".join(f"{c} = {json_mark if c == 'data' else mark}" for c in _UPDATED)
+    conn.exec_driver_sql(f"UPDATE items SET {sets} WHERE id = {mark}", rows)
+
+
+def _touch(conn: Connection, ids: list[int], db_now: Any) -> None:
+    """Mark unchanged rows as seen now: one statement per chunk."""
+    if not ids:
+        return
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql("UPDATE items SET last_seen = %s WHERE id = ANY(%s)", (db_now, ids))
+    else:
+        conn.exec_driver_sql(f"UPDATE items SET last_seen = ? WHERE id IN ({_marks(conn, len(ids))})",
+                             (db_now, *ids))
 
 
 def list_items(

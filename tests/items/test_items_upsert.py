@@ -1,0 +1,120 @@
+"""upsert_items on SQLite and PostgreSQL: new, unchanged, changed and revoked rows, chunking, limits."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from certmon.db import json_dumps, json_loads
+from certmon.items import service
+from certmon.items.models import StoredItem
+from certmon.items.schemas import Item, item_to_dict, item_to_json
+from certmon.items.service import upsert_items
+from certmon.sources.schemas import SourceCreate
+from certmon.sources.service import create_source
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def _indicator(n: int, **changes: object) -> Item:
+    fields: dict[str, object] = {
+        "kind": "indicator", "key": f"stix:indicator--{n}:ipv4:10.0.{n // 256}.{n % 256}", "tlp": "TLP:AMBER",
+        "source_format": "stix", "type": "ipv4", "value": f"10.0.{n // 256}.{n % 256}", "labels": ["c2"],
+        "confidence": n % 100, "valid_from": "2026-02-01T10:00:00Z",
+    }
+    fields.update(changes)
+    return Item(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def source_id(any_env) -> int:
+    with any_env.factory.begin() as session:
+        return create_source(session, SourceCreate(name="stix-test", format="stix", url="https://x.example/")).id
+
+
+def _stored(any_env) -> dict[str, StoredItem]:
+    with any_env.factory() as session:
+        return {row.key: row for row in session.scalars(select(StoredItem))}
+
+
+def test_new_rows_carry_every_column_and_ids_follow_input_order(any_env, source_id):
+    vuln = Item(kind="vulnerability", key="kev:CVE-2026-0001", tlp="clear", source_format="kev",
+                cve="CVE-2026-0001", vendor="Acme", product="Gate", published="2026-02-03T04:05:06Z",
+                cvss=9.8, title="Æøå gateway")
+    items = [_indicator(1), vuln, _indicator(2, revoked=True)]
+    with any_env.factory.begin() as session:
+        result = upsert_items(session, source_id=source_id, items=items, payload_id=None, now=T0)
+    assert len(result.new_ids) == 3 and not result.updated_ids and result.unchanged == 0
+    stored = _stored(any_env)
+    assert [stored[i.key].id for i in items] == result.new_ids
+    row = stored["kev:CVE-2026-0001"]
+    assert (row.kind, row.tlp, row.tlp_rank, row.cve, row.cvss, row.known_exploited) == (
+        "vulnerability", "clear", 0, "CVE-2026-0001", 9.8, False)
+    assert row.published_at == datetime(2026, 2, 3, 4, 5, 6, tzinfo=UTC)
+    assert row.data == item_to_dict(vuln)
+    assert row.content_hash == hashlib.md5(item_to_json(vuln), usedforsecurity=False).hexdigest()
+    assert row.first_seen == row.last_seen == row.updated_at == T0
+    ind = stored[items[0].key]
+    assert (ind.tlp, ind.tlp_rank, ind.indicator_type, ind.value, ind.confidence, ind.revoked) == (
+        "amber", 2, "ipv4", "10.0.0.1", 1, False)
+    assert ind.published_at == datetime(2026, 2, 1, 10, tzinfo=UTC)  # falls back to valid_from
+    assert stored[items[2].key].revoked is True
+
+
+def test_unchanged_rows_are_touched_and_changed_rows_rewritten(any_env, source_id):
+    items = [_indicator(n) for n in range(5)]
+    with any_env.factory.begin() as session:
+        first = upsert_items(session, source_id=source_id, items=items, now=T0)
+    later = T0 + timedelta(hours=1)
+    again = [*items[:3], _indicator(3, confidence=99), _indicator(4, revoked=True)]
+    with any_env.factory.begin() as session:
+        second = upsert_items(session, source_id=source_id, items=again, now=later)
+    ids = dict(zip((i.key for i in items), first.new_ids, strict=True))
+    assert not second.new_ids and second.unchanged == 3
+    assert second.updated_ids == [ids[items[3].key], ids[items[4].key]]
+    assert second.revoked_ids == [ids[items[4].key]]
+    assert second.changed_ids == second.updated_ids
+    stored = _stored(any_env)
+    touched, changed, revoked = stored[items[0].key], stored[items[3].key], stored[items[4].key]
+    assert (touched.first_seen, touched.last_seen, touched.updated_at) == (T0, later, T0)
+    assert (changed.first_seen, changed.last_seen, changed.updated_at) == (T0, later, later)
+    assert changed.confidence == 99 and changed.data["confidence"] == 99
+    assert revoked.revoked is True and revoked.data["revoked"] is True
+
+
+def test_last_version_of_a_key_wins_and_long_values_are_cut(any_env, source_id):
+    long_key = "x" * 700
+    items = [_indicator(1, confidence=10), _indicator(1, confidence=20),
+             _indicator(2, key=long_key, type="url", value="http://a.example/" + "p" * 3000)]
+    with any_env.factory.begin() as session:
+        result = upsert_items(session, source_id=source_id, items=items, now=T0)
+    assert len(result.new_ids) == 2
+    stored = _stored(any_env)
+    assert stored[items[0].key].confidence == 20
+    cut = stored[long_key[:500]]
+    assert len(cut.value or "") == 2000 and cut.data["value"] == items[2].value
+
+
+def test_many_rows_across_lookup_and_insert_batches(any_env, source_id, monkeypatch):
+    monkeypatch.setattr(service, "LOOKUP_CHUNK", {"postgresql": 70, "sqlite": 70})
+    monkeypatch.setattr(service, "PG_INSERT_BATCH", 33)
+    monkeypatch.setattr(service, "_variable_limit", lambda conn: 999)  # SQLite before 3.32: 37 rows
+    items = [_indicator(n) for n in range(301)]
+    with any_env.factory.begin() as session:
+        first = upsert_items(session, source_id=source_id, items=items, now=T0)
+    stored = _stored(any_env)
+    assert len(stored) == 301 and len(set(first.new_ids)) == 301
+    assert [stored[i.key].id for i in items] == first.new_ids
+    with any_env.factory.begin() as session:
+        second = upsert_items(session, source_id=source_id, items=[*items, _indicator(301)], now=T0)
+    assert second.unchanged == 301 and len(second.new_ids) == 1
+
+
+def test_json_columns_round_trip_what_orjson_refuses():
+    assert json_loads(json_dumps({1: "a", "b": [1.5, None]})) == {"1": "a", "b": [1.5, None]}
+    assert json_loads(json_dumps({"big": 2**70})) == {"big": 2**70}
+    assert json_loads('{"x": NaN}')["x"] != json_loads('{"x": NaN}')["x"]  # stdlib fallback reads NaN
+    assert json_loads(b'{"s": "\\u00e6"}') == {"s": "æ"}
