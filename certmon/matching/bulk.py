@@ -14,7 +14,7 @@ import socket
 from collections.abc import Sequence
 from functools import partial
 from itertools import repeat
-from operator import attrgetter, eq
+from operator import attrgetter
 from typing import TYPE_CHECKING, cast
 
 import numpy as np
@@ -63,18 +63,18 @@ def partition(items: Sequence[Item]) -> tuple[dict[str, tuple[Sequence[Item], li
     count = len(items)
     types = list(map(_TYPE, items))
     values = list(map(_VALUE, items))
+    live = not any(map(_REVOKED, items)) and list(map(_KIND, items)).count("indicator") == count
+    if live and count and types.count(types[0]) == count:  # one type, all live: no copying
+        return ({types[0]: (items, values)}, []) if types[0] in _CODE else ({}, list(items))
     codes = np.frombuffer(bytes(map(_CODE.get, types, repeat(0))), dtype=np.uint8)
-    if any(map(_REVOKED, items)) or not all(map(eq, map(_KIND, items), repeat("indicator"))):
+    if not live:
         plain = np.fromiter(map(_plain_indicator, items), dtype=bool, count=count)
         codes = np.where(plain, codes, 0)
     groups: dict[str, tuple[Sequence[Item], list[str | None]]] = {}
     for kind, code in _CODE.items():
-        chosen = np.flatnonzero(codes == code)
-        if len(chosen) == count:
-            groups[kind] = (items, values)
-        elif len(chosen):
-            where = chosen.tolist()
-            groups[kind] = (list(map(items.__getitem__, where)), list(map(values.__getitem__, where)))
+        chosen = np.flatnonzero(codes == code).tolist()
+        if chosen:
+            groups[kind] = (list(map(items.__getitem__, chosen)), list(map(values.__getitem__, chosen)))
     others = list(map(items.__getitem__, np.flatnonzero(codes == 0).tolist()))
     return groups, others
 

@@ -57,10 +57,21 @@ class DomainRanges:
         self.usable = not any(ch in key for key in bounds for ch in _BOUNDARY_UNSAFE)
         self.bounds = np.array([key.encode("utf-8") for key in bounds] if self.usable else [b""], dtype=bytes)
         self.covered = np.array([bool(h) for h in self.hits], dtype=bool)
+        # First level: the distinct 8-byte prefixes of the bounds (as big-endian integers) and where
+        # each starts. A name whose prefix is none of them is placed by that small array alone.
+        prefixes = _prefixes(self.bounds)
+        self.prefixes, self.first = np.unique(prefixes, return_index=True)
+        self.first = np.append(self.first, len(self.bounds))
 
     def cuts_of(self, keys: np.ndarray) -> np.ndarray:
         """The interval of each key (a bytes array of `range_key`s, UTF-8)."""
-        return np.searchsorted(self.bounds, keys, side="right") - 1
+        prefixes = _prefixes(keys)
+        k = np.searchsorted(self.prefixes, prefixes)
+        # No bound shares the prefix: exactly the bounds before prefixes[k] are below the key.
+        cuts = self.first[k] - 1
+        shared = np.flatnonzero(self.prefixes[np.minimum(k, len(self.prefixes) - 1)] == prefixes)
+        cuts[shared] = np.searchsorted(self.bounds, keys[shared], side="right") - 1
+        return cuts
 
     def find(self, joined: str, count: int) -> tuple[list[int], list[int]]:
         """(positions, intervals) of the names under a registered domain.
@@ -74,6 +85,11 @@ class DomainRanges:
         cuts = self.cuts_of(keys)
         rows = np.flatnonzero(self.covered[cuts])
         return (count - 1 - rows).tolist(), cuts[rows].tolist()
+
+
+def _prefixes(keys: np.ndarray) -> np.ndarray:
+    """The first 8 bytes of each key (zero-padded) as a big-endian unsigned integer."""
+    return keys.astype("S8").view(">u8").astype(np.uint64)
 
 
 def _owners(levels: list[tuple[DomainHit, ...]]) -> tuple[DomainHit, ...]:
