@@ -95,6 +95,7 @@ class _Bundle:
     objects: dict[str, StixObject]
     marking_tlp: dict[str, TLP]
     malware_names: dict[str, list[str]]
+    times: dict[Any, str | None] = field(default_factory=dict)  # iso_utc per distinct timestamp
 
 
 def parse(data: bytes, ctx: ParseContext, stats: StixStats | None = None) -> Iterator[Item]:
@@ -205,6 +206,9 @@ def _definition_tlp(obj: StixObject) -> TLP | None:
 
 def _tlp(obj: StixObject, bundle: _Bundle, ctx: ParseContext) -> str:
     refs = obj.object_marking_refs
+    if type(refs) is list and len(refs) == 1 and type(refs[0]) is str:  # the usual single marking
+        single = bundle.marking_tlp.get(refs[0])
+        return single.value_str if single is not None else ctx.default_tlp.value_str
     if isinstance(refs, list) and refs:
         found = [bundle.marking_tlp[r] for r in refs if isinstance(r, str) and r in bundle.marking_tlp]
         if found:
@@ -229,15 +233,27 @@ def _indicator_items(obj: StixObject, bundle: _Bundle, ctx: ParseContext, stats:
     labels = _labels(obj, bundle)
     tlp = _tlp(obj, bundle, ctx)
     confidence = _confidence(obj.confidence)
-    valid_from, valid_until = iso_utc(obj.valid_from), iso_utc(obj.valid_until)
+    valid_from, valid_until = _time(obj.valid_from, bundle), _time(obj.valid_until, bundle)
     revoked = obj.revoked is True
     for itype, value in found:
         stats.items += 1
         yield Item(
             kind="indicator", key=f"stix:{obj.id}:{itype}:{value}", tlp=tlp, source_format="stix",
-            type=itype, value=value, labels=list(labels), confidence=confidence,
-            valid_from=valid_from, valid_until=valid_until, revoked=revoked,
+            type=itype, value=value, labels=labels if len(found) == 1 else list(labels),
+            confidence=confidence, valid_from=valid_from, valid_until=valid_until, revoked=revoked,
         )
+
+
+def _time(value: Any, bundle: _Bundle) -> str | None:
+    """iso_utc, once per distinct string (feeds repeat the same timestamps many times)."""
+    if value is None:
+        return None
+    if type(value) is not str:
+        return iso_utc(value)
+    got = bundle.times.get(value, bundle)
+    if got is bundle:
+        got = bundle.times[value] = iso_utc(value)
+    return got  # type: ignore[return-value]
 
 
 def _labels(obj: StixObject, bundle: _Bundle) -> list[str]:
@@ -254,6 +270,8 @@ def _labels(obj: StixObject, bundle: _Bundle) -> list[str]:
 
 
 def _confidence(value: Any) -> int | None:
+    if type(value) is int:
+        return value if 0 <= value <= 100 else max(0, min(100, value))
     if isinstance(value, int | float) and not isinstance(value, bool):
         return max(0, min(100, int(value)))
     return None

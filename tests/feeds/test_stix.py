@@ -188,3 +188,24 @@ def test_bad_input_is_a_clear_parse_error(data: bytes, reason: str) -> None:
 def test_schema_invalid_single_objects_yield_nothing(name: str) -> None:
     # Not validated against the schema: a lone identity carries no indicator, so nothing comes out.
     assert list(parse((FIX.parent / "bad" / name).read_bytes(), ParseContext())) == []
+
+
+def test_per_bundle_caches_keep_items_independent() -> None:
+    """Timestamps, single markings and confidences take cached fast paths; results stay per object."""
+    green = "marking-definition--34098fce-860f-48ae-8e50-ebd3cc5e41da"
+    objs = [
+        indicator("[ipv4-addr:value = '198.51.100.1' OR domain-name:value = 'a.example']",
+                  id="indicator--a", confidence=150, indicator_types=["c2"], object_marking_refs=[green]),
+        indicator("[ipv4-addr:value = '198.51.100.2']", id="indicator--b", confidence=-5,
+                  object_marking_refs=["marking-definition--unknown"], valid_until=1717200000),
+        indicator("[ipv4-addr:value = '198.51.100.3']", id="indicator--c", confidence=42,
+                  valid_from="2024-01-01T00:00:00.123Z"),
+    ]
+    items = list(parse(bundle(*objs), ParseContext(default_tlp=TLP.AMBER)))
+    first, second, other, last = items
+    assert (first.value, second.value) == ("198.51.100.1", "a.example")
+    assert first.labels == second.labels == ["c2"] and first.labels is not second.labels
+    assert (first.tlp, first.confidence, other.tlp, other.confidence, last.confidence) == (
+        "green", 100, "amber", 0, 42)
+    assert other.valid_until == "2024-06-01T00:00:00Z"
+    assert first.valid_from == other.valid_from == last.valid_from == "2024-01-01T00:00:00Z"
