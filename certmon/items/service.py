@@ -98,7 +98,8 @@ class _RowBuilder:
 
 def _time_converter(conn: Connection) -> Callable[[Any], Any]:
     """The column type's own bind conversion (SQLite stores text), applied once per distinct value."""
-    process = StoredItem.__table__.c.last_seen.type.bind_processor(conn.dialect)
+    column_type = StoredItem.__table__.c.last_seen.type.dialect_impl(conn.dialect)
+    process = column_type.bind_processor(conn.dialect)
     return process if process is not None else (lambda value: value)
 
 

@@ -118,3 +118,21 @@ def test_json_columns_round_trip_what_orjson_refuses():
     assert json_loads(json_dumps({"big": 2**70})) == {"big": 2**70}
     assert json_loads('{"x": NaN}')["x"] != json_loads('{"x": NaN}')["x"]  # stdlib fallback reads NaN
     assert json_loads(b'{"s": "\\u00e6"}') == {"s": "æ"}
+
+
+def test_times_are_stored_in_the_same_form_as_orm_writes(any_env, source_id):
+    """Rows written through the driver must compare and sort like ORM-written ones (SQLite stores text)."""
+    with any_env.factory.begin() as session:
+        upsert_items(session, source_id=source_id, items=[_indicator(1)], now=T0)
+    with any_env.factory.begin() as session:
+        session.add(StoredItem(source_id=source_id, kind="indicator", key="orm", tlp="clear", tlp_rank=0,
+                               data={}, content_hash="x", published_at=T0, first_seen=T0, last_seen=T0,
+                               updated_at=T0))
+    with any_env.factory() as session:
+        raw = session.connection().exec_driver_sql(
+            "SELECT key, published_at, first_seen, last_seen, updated_at FROM items").all()
+    by_key = {row[0]: row[1:] for row in raw}
+    orm, driver = by_key["orm"], by_key[_indicator(1).key]
+    assert type(driver[0]) is type(orm[0]) and driver[1:] == orm[1:]
+    expected = "2026-02-01 10:00:00.000000" if isinstance(orm[0], str) else datetime(2026, 2, 1, 10, tzinfo=UTC)
+    assert driver[0] == expected
