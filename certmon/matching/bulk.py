@@ -26,6 +26,7 @@ from certmon.matching.snapshot import MatchResult
 
 if TYPE_CHECKING:
     from certmon.matching.engine import MatchEngine
+    from certmon.matching.netindex import FamilyIndex
 
 CHUNK = 1 << 17
 _AF = {4: socket.AF_INET, 6: socket.AF_INET6}
@@ -92,6 +93,21 @@ def pack_addresses(family: int, values: list[str]) -> bytes | None:
         return None
 
 
+def locate_addresses(index: FamilyIndex, packed: bytes) -> tuple[list[int], list[int]]:
+    """(positions, intervals) of the packed addresses that fall inside a registered network."""
+    if index.family == 4:
+        # Address and position in one uint64, sorted: searchsorted then walks the starts in order.
+        keys = np.frombuffer(packed, dtype=">u4").astype(np.uint64) << np.uint64(32)
+        keys |= np.arange(len(packed) // 4, dtype=np.uint64)
+        keys.sort()
+        cuts = index.cuts_of(keys >> np.uint64(32))
+        hit = index.np_has_hits[cuts]
+        return (keys[hit] & _POS_MASK).tolist(), cuts[hit].tolist()
+    cuts = index.cuts_of(np.frombuffer(packed, dtype="S16"))
+    hit = index.np_has_hits[cuts]
+    return np.flatnonzero(hit).tolist(), cuts[hit].tolist()
+
+
 def match_addresses(engine: MatchEngine, family: int, items: Sequence[Item], values: list[str | None],
                     out: list[MatchResult]) -> None:
     """Address indicators of one family (and their values), appended to `out`."""
@@ -101,23 +117,13 @@ def match_addresses(engine: MatchEngine, family: int, items: Sequence[Item], val
             out.extend(engine.match(item))
         return
     index = engine.networks.family(family)
-    if family == 4:
-        # Address and position in one uint64, sorted: searchsorted then walks the starts in order.
-        keys = np.frombuffer(packed, dtype=">u4").astype(np.uint64) << np.uint64(32)
-        keys |= np.arange(len(items), dtype=np.uint64)
-        keys.sort()
-        cuts = index.cuts_of(keys >> np.uint64(32))
-        hit = index.np_has_hits[cuts]
-        positions = (keys[hit] & _POS_MASK).tolist()
-        # inet_pton took them, so they are strings, and canonical dotted quads.
+    positions, cuts = locate_addresses(index, packed)
+    if family == 4:  # inet_pton took them, so they are strings, and canonical dotted quads
         texts = list(map(cast(list[str], values).__getitem__, positions))
     else:
-        cuts = index.cuts_of(np.frombuffer(packed, dtype="S16"))
-        hit = index.np_has_hits[cuts]
-        positions = np.flatnonzero(hit).tolist()
         texts = [socket.inet_ntop(socket.AF_INET6, packed[16 * pos:16 * pos + 16]) for pos in positions]
     hits = list(map(items.__getitem__, positions))
-    columns = ([item.key for item in hits], severities(hits), texts, cuts[hit].tolist())
+    columns = ([item.key for item in hits], severities(hits), texts, cuts)
     for k in engine.fast.add_addresses(family, index.by_bisect, columns, out):
         out.extend(engine.match(hits[k]))
 
