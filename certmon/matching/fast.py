@@ -19,7 +19,7 @@ from certmon.matching.netindex import Net
 from certmon.matching.rules import DOMAIN_EXACT, DOMAIN_SUB
 from certmon.matching.snapshot import ConstituentRef, MatchResult
 
-_HOLE = "\x00"
+_HOLE, _NET, _OWNER = "\x00", "\x01", "\x02"
 
 # One result's constant part per hit of an interval: (constituent, org number, asset text, asset id,
 # confidence, explanation head, explanation tail). For domains, a second head/tail pair for the
@@ -37,15 +37,22 @@ class FastResults:
     def __init__(self, constituents: dict[int, ConstituentRef], suppliers: set[int]) -> None:
         self.constituents = constituents
         self.suppliers = suppliers
+        self._owners: dict[int, str] = {}
         self._ip: dict[int, tuple[str, str, str | None]] = {}
+        # The ip-network sentence with three holes: address, network, owner (filled by replace).
+        self._ip_head, _, self._ip_tail = explain("ip-network", ip=_HOLE, network=_NET, owner=_OWNER).partition(_HOLE)
         self._domain: dict[tuple[int, bool], tuple[str, str]] = {}
         self._ip_rows: dict[int, dict[int, tuple[IpRow, ...] | bool]] = {4: {}, 6: {}}
         self._domain_rows: dict[int, tuple[DomainRow, ...] | bool] = {}  # per interval of the ranges
 
     def owner(self, constituent_id: int) -> str:
-        """The owner's name as explanations say it (as Collector.owner)."""
-        ref = self.constituents.get(constituent_id)
-        return display_name(ref) if ref is not None else f"virksomhet {constituent_id}"
+        """The owner's name as explanations say it (as Collector.owner), cached per constituent."""
+        name = self._owners.get(constituent_id)
+        if name is None:
+            ref = self.constituents.get(constituent_id)
+            name = self._owners[constituent_id] = (display_name(ref) if ref is not None
+                                                   else f"virksomhet {constituent_id}")
+        return name
 
     def org(self, constituent_id: int) -> str | None:
         """The owner's organisation number."""
@@ -54,8 +61,9 @@ class FastResults:
 
     def _ip_parts(self, net: Net) -> tuple[str, str, str | None]:
         """Explanation halves and org number for one network, cached per asset."""
-        text = explain("ip-network", ip=_HOLE, network=net.text, owner=self.owner(net.constituent_id))
-        head, _, tail = text.partition(_HOLE)
+        owner = self.owner(net.constituent_id)
+        head = self._ip_head.replace(_NET, net.text).replace(_OWNER, owner)
+        tail = self._ip_tail.replace(_NET, net.text).replace(_OWNER, owner)
         parts = self._ip[net.asset_id] = (head, tail, self.org(net.constituent_id))
         return parts
 
@@ -126,13 +134,9 @@ class FastResults:
     def _rows(self, cache: dict[int, Any], make: Callable[[Any], Any], by_cut: Sequence[Any],
               cuts: list[int]) -> tuple[list[Any], list[int]]:
         """Cached rows per interval, and the indexes whose interval a supplier owns (rows empty)."""
-        rows = list(map(cache.get, cuts))
-        if None in rows:
-            for k, cut in enumerate(cuts):
-                if rows[k] is None:
-                    rows[k] = cache.get(cut)
-                    if rows[k] is None:
-                        rows[k] = cache[cut] = make(by_cut[cut])
+        for cut in set(cuts).difference(cache):
+            cache[cut] = make(by_cut[cut])
+        rows = list(map(cache.__getitem__, cuts))
         if not self.suppliers:
             return rows, []
         slow = [k for k, row in enumerate(rows) if row is False]
