@@ -34,3 +34,10 @@ def current_revision(engine: Engine | None = None) -> str | None:
             return None
         row = conn.exec_driver_sql("SELECT version_num FROM alembic_version").first()
         return row[0] if row else None
+
+
+def head_revision() -> str | None:
+    """The newest migration this version of certmon ships."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()

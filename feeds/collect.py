@@ -8,7 +8,6 @@ it was. Called by the Celery task `feeds.collect_source` and by `certmon sources
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +16,7 @@ from urllib.parse import unquote, urlparse
 from sqlalchemy.orm import Session, sessionmaker
 
 from certmon.config import get_settings
-from certmon.errors import CertmonError, FeedError, FeedUnavailable
+from certmon.errors import CertmonError, FeedBlocked, FeedError, FeedUnavailable
 from certmon.items.schemas import Item
 from certmon.items.service import upsert_items
 from certmon.matching.service import match_items
@@ -48,11 +47,14 @@ class RunReport:
 
 
 def read_local(url: str) -> bytes:
-    """Read a `file://` URL, allowed only inside the bundled samples or the data directory."""
+    """Read a `file://` URL: only in demo mode, and only the bundled samples or `<data dir>/feeds`."""
+    settings = get_settings()
+    if not settings.demo:
+        raise FeedBlocked("lokale filer (file://) kan bare brukes i demomodus (CERTMON_DEMO=1)")
     path = Path(unquote(urlparse(url).path)).resolve()
-    allowed = (SAMPLES_DIR, get_settings().data_path)
+    allowed = (SAMPLES_DIR, settings.data_path / "feeds")
     if not any(path.is_relative_to(root) for root in allowed):
-        raise FeedUnavailable(f"lokale filer kan bare leses fra {SAMPLES_DIR} eller datakatalogen")
+        raise FeedBlocked(f"lokale filer kan bare leses fra {SAMPLES_DIR} eller {allowed[1]}")
     try:
         return path.read_bytes()
     except OSError as exc:
@@ -70,9 +72,7 @@ def fetch_documents(source: Source) -> Fetched:
     set_politeness_interval(settings.fetch_politeness_s)
     if is_multidoc(source):
         return fetch_multidoc(source)
-    auth = None
-    if source.auth_user:
-        auth = (source.auth_user, os.environ.get(source.auth_secret_env or "", ""))
+    auth = sources.source_credentials(source)
     result = fetch(source.url, etag=source.etag, last_modified=source.last_modified,
                    allow_internal=source.internal, max_bytes=settings.fetch_max_bytes, auth=auth)
     if result.status == "not-modified":
@@ -82,36 +82,45 @@ def fetch_documents(source: Source) -> Fetched:
                    etag=result.etag, last_modified=result.last_modified)
 
 
-def parse_documents(source_format: str, documents: list[Document], ctx: ParseContext) -> list[Item]:
+def parse_documents(
+    source_format: str, documents: list[Document], ctx: ParseContext
+) -> list[tuple[Document, list[Item]]]:
     """Parse every document with the source's adapter."""
-    items: list[Item] = []
+    parsed = []
     for doc in documents:
         doc_ctx = ParseContext(default_tlp=ctx.default_tlp, source_name=ctx.source_name,
                                filename=doc.filename or ctx.filename, report_type=ctx.report_type)
-        items.extend(parse_bytes(doc.content, source_format, doc_ctx))
-    return items
+        parsed.append((doc, parse_bytes(doc.content, source_format, doc_ctx)))
+    return parsed
 
 
 @dataclass
 class Stored:
     """What one transaction stored."""
 
-    payload_id: int | None = None
+    payload_ids: list[int] = field(default_factory=list)
     items_new: int = 0
     items_updated: int = 0
     matches_new: int = 0
     notification_ids: list[int] = field(default_factory=list)
 
 
-def store_and_match(session: Session, source: Source, documents: list[Document], items: list[Item]) -> Stored:
-    """Archive payloads, upsert items, match the changed ones and queue alerts (caller commits)."""
+def store_and_match(
+    session: Session, source: Source, parsed: list[tuple[Document, list[Item]]]
+) -> Stored:
+    """Archive each document, upsert its items (pointing at it), match what changed and queue
+    alerts; the caller commits."""
     out = Stored()
-    for doc in documents:
-        out.payload_id = sources.store_payload(session, source_id=source.id, content=doc.content,
-                                               content_type=doc.content_type, url=doc.url).id
-    stored = upsert_items(session, source_id=source.id, items=items, payload_id=out.payload_id)
-    out.items_new, out.items_updated = len(stored.new_ids), len(stored.updated_ids)
-    matched = match_items(session, item_ids=stored.changed_ids)
+    changed: list[int] = []
+    for doc, items in parsed:
+        payload_id = sources.store_payload(session, source_id=source.id, content=doc.content,
+                                           content_type=doc.content_type, url=doc.url).id
+        out.payload_ids.append(payload_id)
+        stored = upsert_items(session, source_id=source.id, items=items, payload_id=payload_id)
+        out.items_new += len(stored.new_ids)
+        out.items_updated += len(stored.updated_ids)
+        changed += stored.changed_ids
+    matched = match_items(session, item_ids=changed)
     out.matches_new = len(matched.new_ids)
     if matched.new_ids:
         from certmon.notify.outbox import queue_alerts
@@ -127,6 +136,9 @@ def run_source(
     started = time.monotonic()
     with factory.begin() as session:
         source = sources.get_source(session, source_id=source_id)
+        if not sources.claim_source(session, source):
+            return RunReport(source=source.name, outcome="skipped",
+                             error="kilden hentes allerede av en annen kjøring")
         run = sources.start_run(session, source)
         run_id, name = run.id, source.name
         ctx = ParseContext(default_tlp=parse_tlp(source.default_tlp), source_name=source.name,
@@ -136,22 +148,23 @@ def run_source(
     report = RunReport(source=name, outcome="ok")
     try:
         fetched = Fetched(documents=documents) if documents is not None else fetch_documents(source)
-        items = [] if fetched.not_modified else parse_documents(fmt, fetched.documents, ctx)
+        parsed = [] if fetched.not_modified else parse_documents(fmt, fetched.documents, ctx)
+        n_items = sum(len(items) for _, items in parsed)
         with factory.begin() as session:
             src = sources.get_source(session, source_id=source_id)
             run = session.get_one(sources.SourceRun, run_id)
             out = Stored()
             if not fetched.not_modified:
-                out = store_and_match(session, src, fetched.documents, items)
+                out = store_and_match(session, src, parsed)
                 src.etag, src.last_modified = fetched.etag, fetched.last_modified
                 if fetched.cursor:
                     src.cursor = fetched.cursor
             report.outcome = "not-modified" if fetched.not_modified else "ok"
-            report.items_total, report.items_new, report.items_updated = len(items), out.items_new, out.items_updated
+            report.items_total, report.items_new, report.items_updated = n_items, out.items_new, out.items_updated
             report.matches_new, report.notification_ids = out.matches_new, out.notification_ids
-            sources.finish_run(session, src, run, outcome=report.outcome, items_total=len(items),
+            sources.finish_run(session, src, run, outcome=report.outcome, items_total=n_items,
                                items_new=out.items_new, items_updated=out.items_updated,
-                               matches_new=out.matches_new, payload_id=out.payload_id)
+                               matches_new=out.matches_new, payload_ids=out.payload_ids)
     except (CertmonError, OSError) as exc:
         report.outcome = exc.outcome if isinstance(exc, FeedError) else "error"
         report.error = str(exc) if isinstance(exc, CertmonError) else f"{type(exc).__name__}: {exc}"

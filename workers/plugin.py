@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 from certmon.config import Settings
@@ -37,7 +38,8 @@ def broker_problem() -> str | None:
         with app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as exc:
-        return f"meldingskøen (broker) svarer ikke: {type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+        logging.getLogger(__name__).warning("readiness: broker: %s", str(exc).splitlines()[0][:200])
+        return f"meldingskøen (broker) svarer ikke ({type(exc).__name__})"
     return None
 
 

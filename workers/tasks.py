@@ -10,17 +10,14 @@ from typing import Any
 from sqlalchemy import select
 
 from certmon.db import session_factory, session_scope, utcnow
-from certmon.matching.service import rematch_all
-from certmon.registry.models import AppState
-from certmon.registry.service import registry_version
+from certmon.matching.service import rematch_if_changed
 from certmon.sources.models import Source
 from workers.celery_app import app
 
 log = logging.getLogger(__name__)
-TRANSIENT_RETRY = {"autoretry_for": (ConnectionError,), "retry_backoff": True, "max_retries": 5}
 
 
-@app.task(name="feeds.collect_source", acks_late=True, **TRANSIENT_RETRY)
+@app.task(name="feeds.collect_source", acks_late=True)
 def collect_source(source_id: int) -> dict[str, Any]:
     """Collect one source; queue delivery of any alerts it produced."""
     from feeds.collect import run_source
@@ -76,20 +73,7 @@ def send_reminders_task() -> int:
 
 
 @app.task(name="matching.rematch_if_changed", acks_late=True)
-def rematch_if_changed() -> dict[str, int]:
+def rematch_if_changed_task() -> dict[str, int]:
     """Re-match stored items when the registry has changed since the last re-match."""
-    with session_scope() as session:
-        version = registry_version(session)
-        done = session.get(AppState, "rematched_version")
-        if done is not None and done.value == version:
-            return {"new": 0, "retired": 0}
-        run = rematch_all(session)
-        if run.new_ids:
-            from certmon.notify.outbox import queue_alerts
-
-            queue_alerts(session, match_ids=run.new_ids)
-        if done is None:
-            session.add(AppState(key="rematched_version", value=version))
-        else:
-            done.value = version
-        return {"new": len(run.new_ids), "retired": run.retired}
+    run = rematch_if_changed(session_factory())
+    return {"new": len(run.new_ids), "retired": run.retired} if run else {"new": 0, "retired": 0}

@@ -8,7 +8,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -82,6 +82,17 @@ async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "databasen er ikke tilgjengelig"}, status_code=503)
 
 
+async def _conflict(request: Request, exc: Exception) -> JSONResponse:
+    log.info("integrity error on %s: %s", request.url.path, str(exc).splitlines()[0])
+    return JSONResponse({"detail": "endringen kolliderer med data som finnes fra før (duplikat?)"},
+                        status_code=409)
+
+
+async def _bad_value(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse({"detail": "en verdi i forespørselen er utenfor det databasen kan lagre"},
+                        status_code=422)
+
+
 def create_app() -> FastAPI:
     """Build the app; the dashboard mounts itself if installed."""
     settings = get_settings()
@@ -98,6 +109,9 @@ def create_app() -> FastAPI:
     app.add_exception_handler(CertmonError, _certmon_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(IntegrityError, _conflict)
+    app.add_exception_handler(DataError, _bad_value)
+    app.add_exception_handler(OverflowError, _bad_value)
     web = plugins.optional("dashboards")
     if web is not None:
         web.mount(app)

@@ -11,6 +11,7 @@ from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
 from certmon.db import get_engine, session_scope
+from certmon.dbops import current_revision, head_revision
 from certmon.errors import CertmonError
 
 out = Console(highlight=False, soft_wrap=True)
@@ -40,10 +41,14 @@ def read_bytes(path: Path) -> bytes:
 
 
 def ensure_schema() -> None:
-    """Stop with a clear message when the database has no schema yet."""
+    """Stop with a clear message when the database has no schema yet, or an older one."""
     with get_engine().connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
             raise CertmonError("databasen har ikke skjema ennå; kjør `certmon db upgrade` først")
+    current, head = current_revision(), head_revision()
+    if current != head:
+        raise CertmonError(f"databaseskjemaet er revisjon {current}, programmet trenger {head}; "
+                           "kjør `certmon db upgrade`")
 
 
 @contextmanager

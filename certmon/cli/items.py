@@ -11,12 +11,12 @@ from rich.progress import Progress
 from rich.table import Table
 
 from certmon import plugins
-from certmon.cli.common import db_session, err, out, read_bytes, read_text
+from certmon.cli.common import db_session, ensure_schema, err, out, read_bytes, read_text
 from certmon.db import session_factory
 from certmon.errors import CertmonError
 from certmon.items.schemas import item_from_dict, item_to_json
 from certmon.items.service import list_items
-from certmon.matching.service import engine_for, rematch_all
+from certmon.matching.service import engine_for, rematch_if_changed
 from certmon.sources import service as sources
 from certmon.tlp import TLP, parse_tlp
 
@@ -33,7 +33,11 @@ def parse(
     feeds = plugins.feeds()
     from feeds.base import ParseContext
 
-    ctx = ParseContext(default_tlp=parse_tlp(tlp), filename=file.name)
+    try:
+        default_tlp = parse_tlp(tlp)
+    except ValueError as exc:
+        raise CertmonError(f"--tlp: {exc}") from None
+    ctx = ParseContext(default_tlp=default_tlp, filename=file.name)
     if file.is_dir():
         from feeds.misp import parse_folder
 
@@ -84,11 +88,13 @@ def ingest(
 
 
 def rematch() -> None:
-    """Re-match every stored item against the current registry (adds new, retires stale)."""
-    with db_session() as session, Progress(console=err, transient=True) as progress:
+    """Re-match every stored item against the current registry (adds new, retires stale, queues alerts)."""
+    ensure_schema()
+    with Progress(console=err, transient=True) as progress:
         task = progress.add_task("matcher på nytt", total=None)
-        run = rematch_all(session, progress=lambda done, total: progress.update(task, completed=done,
-                                                                                total=total))
+        run = rematch_if_changed(session_factory(), force=True, progress=lambda done, total: progress.update(
+            task, completed=done, total=total))
+    assert run is not None
     out.print(f"nye treff: {len(run.new_ids)}, oppdatert: {run.updated}, trukket tilbake: {run.retired}")
 
 

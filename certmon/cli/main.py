@@ -7,6 +7,7 @@ import logging
 import sys
 
 import click
+import pydantic
 import typer
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
@@ -52,6 +53,9 @@ def run() -> None:
         app(standalone_mode=False)
     except ValidationFailed as exc:
         _fail(exc.message, exc.problems)
+    except pydantic.ValidationError as exc:
+        problems = [f"{'.'.join(str(p) for p in e['loc']) or 'verdi'}: {e['msg']}" for e in exc.errors()]
+        _fail("ugyldig verdi", problems)
     except CertmonError as exc:
         _fail(exc.message)
     except click.exceptions.Exit as exc:

@@ -56,10 +56,13 @@ def sources_set(
     tlp: str | None = typer.Option(None, "--tlp"),
 ) -> None:
     """Change a source: enable/disable, interval, URL, default TLP."""
+    given = {"enabled": enabled, "interval_s": interval, "url": url, "default_tlp": tlp}
+    changes = SourceUpdate.model_validate({k: v for k, v in given.items() if v is not None})
+    if not changes.model_fields_set:
+        raise CertmonError("ingenting å endre; se `certmon sources set --help`")
     with db_session() as session:
         source = service.get_source(session, name=name)
-        service.update_source(session, source, SourceUpdate(enabled=enabled, interval_s=interval, url=url,
-                                                            default_tlp=tlp).model_copy(), actor="cli")
+        service.update_source(session, source, changes, actor="cli")
     out.print(f"kilden {name} er endret")
 
 
@@ -84,11 +87,10 @@ def sources_replay(name: str) -> None:
     feeds = plugins.feeds()
     with db_session() as session:
         source = service.get_source(session, name=name)
-        payload = service.latest_payload(session, source)
-        doc = feeds.Document(service.payload_bytes(payload), url=payload.url,
-                             content_type=payload.content_type)
+        docs = [feeds.Document(service.payload_bytes(p), url=p.url, content_type=p.content_type)
+                for p in service.latest_payloads(session, source)]
         source_id = source.id
-    _print_report(feeds.run_source(session_factory(), source_id, documents=[doc]))
+    _print_report(feeds.run_source(session_factory(), source_id, documents=docs))
 
 
 @app.command("sync")

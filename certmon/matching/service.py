@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import msgspec
-from sqlalchemy import func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, sessionmaker
 
 from certmon.audit.service import record
 from certmon.db import utcnow
+from certmon.dbutil import insert_ignoring_conflicts
 from certmon.errors import NotFound, ValidationFailed
 from certmon.items.models import StoredItem
 from certmon.items.schemas import Item, item_from_dict
@@ -127,33 +128,21 @@ def _reconcile(session: Session, item_ids: list[int], results: Sequence[MatchRes
             if m.status == "retired":
                 m.status = "new"
             run.updated += 1
-    if fresh:
-        run.new_ids.extend(session.scalars(
-            insert(Match).returning(Match.id, sort_by_parameter_order=True), fresh).all())
+    if fresh:  # a concurrent run may have inserted the same match: skip it, never fail the run
+        stmt = insert_ignoring_conflicts(session, Match).returning(Match.id)
+        run.new_ids.extend(session.scalars(stmt, fresh).all())
     for key, m in existing.items():
         if key not in wanted and m.status in ("new", "confirmed"):
             m.status, m.status_reason = "retired", "støttes ikke lenger av registeret eller elementet"
             run.retired += 1
 
 
-def rematch_all(session: Session, *, progress: object = None) -> MatchRun:
-    """Re-match every live item after a registry change (bulk path)."""
-    ids = list(session.scalars(select(StoredItem.id).where(StoredItem.revoked.is_(False))
-                               .order_by(StoredItem.id)))
-    total = MatchRun()
-    for start in range(0, len(ids), CHUNK * 5):
-        part = match_items(session, item_ids=ids[start:start + CHUNK * 5])
-        total.new_ids += part.new_ids
-        total.updated += part.updated
-        total.retired += part.retired
-        if callable(progress):
-            progress(min(start + CHUNK * 5, len(ids)), len(ids))
+def _retire_revoked(session: Session) -> int:
     revoked = select(StoredItem.id).where(StoredItem.revoked.is_(True))
     result = session.execute(
         update(Match).where(Match.item_id.in_(revoked), Match.status.in_(("new", "confirmed")))
         .values(status="retired", status_reason="elementet er trukket tilbake av kilden"))
-    total.retired += getattr(result, "rowcount", 0) or 0
-    return total
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 TRIAGE = {"confirm": "confirmed", "false-positive": "false_positive", "reopen": "new", "close": "closed"}
@@ -172,7 +161,54 @@ def triage(session: Session, *, match_id: int, action: str, actor: str, reason: 
     m.status, m.status_reason = TRIAGE[action], reason
     record(session, actor=actor, action=f"match.{action}", entity_type="match", entity_id=m.id,
            before=before, after=m.status, reason=reason)
+    if m.status == "confirmed" and before != "confirmed":
+        # product and name matches wait for an analyst; confirming one makes it eligible for an alert
+        from certmon.notify.outbox import queue_alerts
+
+        session.flush()
+        queue_alerts(session, match_ids=[m.id])
     return m
+
+
+REMATCHED_KEY = "rematched_version"
+REMATCH_CHUNK = 10_000
+
+
+def rematch_if_changed(
+    factory: sessionmaker[Session], *, force: bool = False, progress: Callable[[int, int], None] | None = None,
+) -> MatchRun | None:
+    """Re-match history when the registry changed since the last re-match (or always with `force`):
+    new matches are added and alerted, stale ones retired. Each chunk is its own transaction so
+    collection is never blocked for long. None when nothing had changed."""
+    from certmon.notify.outbox import queue_alerts
+    from certmon.registry.models import AppState
+
+    with factory.begin() as session:
+        version = registry_version(session)
+        done = session.get(AppState, REMATCHED_KEY)
+        if not force and done is not None and done.value == version:
+            return None
+        ids = list(session.scalars(select(StoredItem.id).where(StoredItem.revoked.is_(False))
+                                   .order_by(StoredItem.id)))
+    total = MatchRun()
+    for start in range(0, len(ids), REMATCH_CHUNK):
+        with factory.begin() as session:
+            part = match_items(session, item_ids=ids[start:start + REMATCH_CHUNK])
+            if part.new_ids:
+                queue_alerts(session, match_ids=part.new_ids)
+        total.new_ids += part.new_ids
+        total.updated += part.updated
+        total.retired += part.retired
+        if progress is not None:
+            progress(min(start + REMATCH_CHUNK, len(ids)), len(ids))
+    with factory.begin() as session:
+        total.retired += _retire_revoked(session)
+        state = session.get(AppState, REMATCHED_KEY)
+        if state is None:
+            session.add(AppState(key=REMATCHED_KEY, value=version))
+        else:
+            state.value = version
+    return total
 
 
 def list_matches(

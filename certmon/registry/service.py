@@ -137,6 +137,11 @@ def import_constituents(session: Session, text: str, *, actor: str = "cli") -> I
         knr = row.get("municipality_number", "")
         if knr and (why := municipality_number_problem(knr)) is not None:
             problems.append(f"rad {n}, municipality_number: {why} ({knr!r})")
+        elif knr:
+            holder = session.scalar(select(Constituent).where(Constituent.municipality_number == knr))
+            if holder is not None and holder.org_number not in (None, org):
+                problems.append(f"rad {n}, municipality_number: {knr} tilhører allerede "
+                                f"{holder.name} ({holder.org_number})")
         cnr = row.get("county_number", "")
         if cnr and (len(cnr) != 2 or not cnr.isdigit()):
             problems.append(f"rad {n}, county_number: fylkesnummeret må ha 2 siffer ({cnr!r})")
@@ -146,6 +151,12 @@ def import_constituents(session: Session, text: str, *, actor: str = "cli") -> I
     report = ImportReport()
     for row in rows:
         c = find_by_org_number(session, row["org_number"])
+        if c is None and row.get("municipality_number"):
+            # e.g. a municipality kept without an organisation number until someone fills it in
+            c = session.scalar(select(Constituent).where(
+                Constituent.municipality_number == row["municipality_number"]))
+            if c is not None:
+                c.org_number, c.needs_org_number = row["org_number"], False
         if c is None:
             c = Constituent(org_number=row["org_number"], name=row["name"], kind=row["kind"])
             session.add(c)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from certmon.db import Base, utcnow
@@ -41,6 +41,7 @@ class Source(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_at: Mapped[datetime | None]
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    running_since: Mapped[datetime | None]  # a run holds the source; a stale claim expires
     last_items: Mapped[int] = mapped_column(Integer, default=0)
     last_duration_ms: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -83,4 +84,5 @@ class SourceRun(Base):
     matches_new: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
     payload_id: Mapped[int | None] = mapped_column(ForeignKey("payloads.id", ondelete="SET NULL"))
+    payload_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # every document of the run
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)

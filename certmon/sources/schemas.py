@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from certmon.tlp import parse_tlp
 
@@ -24,7 +24,7 @@ class SourceCreate(BaseModel):
     enabled: bool = True
     internal: bool = False
     auth_user: str | None = None
-    auth_secret_env: str | None = None
+    auth_secret_env: str | None = Field(default=None, pattern=r"^CERTMON_FEED_SECRET_[A-Z0-9_]+$")
     options: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("default_tlp")
@@ -34,7 +34,7 @@ class SourceCreate(BaseModel):
 
 
 class SourceUpdate(BaseModel):
-    """Fields an admin may change."""
+    """Fields an admin may change (omit a field to leave it; null is refused)."""
 
     title: str | None = None
     url: str | None = None
@@ -48,6 +48,13 @@ class SourceUpdate(BaseModel):
     @classmethod
     def _tlp(cls, value: str | None) -> str | None:
         return parse_tlp(value).value_str if value is not None else None
+
+    @model_validator(mode="after")
+    def _no_nulls(self) -> SourceUpdate:
+        nulls = sorted(name for name in self.model_fields_set if getattr(self, name) is None)
+        if nulls:
+            raise ValueError(f"kan ikke settes til null: {', '.join(nulls)}")
+        return self
 
 
 class SourceRead(BaseModel):

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import zlib
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from certmon.audit.service import record
+from certmon.config import get_settings
 from certmon.db import utcnow
-from certmon.errors import Conflict, NotFound, ValidationFailed
+from certmon.dbutil import insert_ignoring_conflicts
+from certmon.errors import Conflict, FeedBlocked, NotFound, ValidationFailed
 from certmon.sources.models import Payload, Source, SourceRun
 from certmon.sources.schemas import SourceCreate, SourceUpdate
-from certmon.tlp import parse_tlp
 
 ERROR_TEXT_MAX = 2000
 
@@ -41,6 +43,7 @@ def create_source(session: Session, data: SourceCreate, *, actor: str = "system"
     """Add a source; the name must be unused."""
     if session.scalar(select(Source.id).where(Source.name == data.name)) is not None:
         raise Conflict(f"kilden {data.name!r} finnes allerede")
+    check_url_scheme(data.url, demo=get_settings().demo)
     source = Source(**data.model_dump())
     session.add(source)
     session.flush()
@@ -52,6 +55,8 @@ def create_source(session: Session, data: SourceCreate, *, actor: str = "system"
 def update_source(session: Session, source: Source, data: SourceUpdate, *, actor: str = "system") -> Source:
     """Change a source's settings (enable/disable, interval, URL, TLP …), audited."""
     changes = data.model_dump(exclude_unset=True)
+    if "url" in changes:
+        check_url_scheme(changes["url"], demo=get_settings().demo)
     for field, value in changes.items():
         setattr(source, field, value)
     if "url" in changes:
@@ -91,11 +96,10 @@ def store_payload(
     existing = session.scalar(select(Payload).where(Payload.sha256 == digest))
     if existing is not None:
         return existing
-    payload = Payload(sha256=digest, source_id=source_id, size=len(content), content_type=content_type,
-                      url=url, content=zlib.compress(content, 6))
-    session.add(payload)
-    session.flush()
-    return payload
+    session.execute(insert_ignoring_conflicts(session, Payload), [{
+        "sha256": digest, "source_id": source_id, "size": len(content), "content_type": content_type,
+        "url": url, "content": zlib.compress(content, 6), "fetched_at": utcnow()}])
+    return session.scalars(select(Payload).where(Payload.sha256 == digest)).one()
 
 
 def payload_bytes(payload: Payload) -> bytes:
@@ -103,14 +107,50 @@ def payload_bytes(payload: Payload) -> bytes:
     return zlib.decompress(payload.content)
 
 
-def latest_payload(session: Session, source: Source) -> Payload:
-    """The most recently fetched payload of a source (for replay)."""
-    payload = session.scalar(select(Payload).join(SourceRun, SourceRun.payload_id == Payload.id)
-                             .where(SourceRun.source_id == source.id)
-                             .order_by(SourceRun.id.desc()).limit(1))
-    if payload is None:
+def latest_payloads(session: Session, source: Source) -> list[Payload]:
+    """Every document of the most recent run that fetched something (for replay), in order."""
+    run = session.scalar(select(SourceRun).where(SourceRun.source_id == source.id,
+                                                 SourceRun.payload_id.is_not(None))
+                         .order_by(SourceRun.id.desc()).limit(1))
+    if run is None:
         raise NotFound(f"kilden {source.name!r} har ingen lagret nyttelast å spille av ennå")
-    return payload
+    ids = run.payload_ids or ([run.payload_id] if run.payload_id else [])
+    by_id = {p.id: p for p in session.scalars(select(Payload).where(Payload.id.in_(ids)))}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+CLAIM_STALE_AFTER = timedelta(minutes=30)
+SECRET_ENV_PREFIX = "CERTMON_FEED_SECRET_"  # noqa: S105 - a variable-name prefix, not a secret
+
+
+def claim_source(session: Session, source: Source, now: datetime | None = None) -> bool:
+    """Hold a source for one run (no two runs of one source at once); a claim older than 30
+    minutes is taken to be from a dead worker. The caller commits; False if another run holds it."""
+    now = now or utcnow()
+    result = session.execute(
+        update(Source).where(Source.id == source.id,
+                             or_(Source.running_since.is_(None), Source.running_since < now - CLAIM_STALE_AFTER))
+        .values(running_since=now).execution_options(synchronize_session=False))
+    return bool(getattr(result, "rowcount", 0))
+
+
+def source_credentials(source: Source) -> tuple[str, str] | None:
+    """(user, password) for a source, the password read from its `CERTMON_FEED_SECRET_*` variable.
+    Other variable names are refused so a source can never send the server's own secrets away."""
+    if not source.auth_user:
+        return None
+    env = source.auth_secret_env or ""
+    if not env.startswith(SECRET_ENV_PREFIX):
+        raise FeedBlocked(f"passordvariabelen må begynne med {SECRET_ENV_PREFIX} (kilden {source.name})")
+    return source.auth_user, os.environ.get(env, "")
+
+
+def check_url_scheme(url: str, *, demo: bool) -> None:
+    """Sources are fetched over http(s); `file://` is for the bundled demo samples only."""
+    scheme = url.split(":", 1)[0].lower()
+    if scheme in ("http", "https") or (scheme == "file" and demo):
+        return
+    raise ValidationFailed(f"kilde-URL må være http:// eller https:// (fikk {scheme}://)")
 
 
 def start_run(session: Session, source: Source, now: datetime | None = None) -> SourceRun:
@@ -124,15 +164,18 @@ def start_run(session: Session, source: Source, now: datetime | None = None) -> 
 def finish_run(
     session: Session, source: Source, run: SourceRun, *, outcome: str, error: str | None = None,
     items_total: int = 0, items_new: int = 0, items_updated: int = 0, matches_new: int = 0,
-    payload_id: int | None = None,
+    payload_ids: list[int] | None = None,
 ) -> None:
-    """Close a run and update the source's health (a failure never touches its items)."""
+    """Close a run, release the source and update its health (a failure never touches its items)."""
     now = utcnow()
+    source.running_since = None
     run.finished_at = now
     run.outcome = outcome
     run.error = error[:ERROR_TEXT_MAX] if error else None
     run.items_total, run.items_new, run.items_updated = items_total, items_new, items_updated
-    run.matches_new, run.payload_id = matches_new, payload_id
+    run.matches_new = matches_new
+    run.payload_ids = payload_ids or []
+    run.payload_id = run.payload_ids[-1] if run.payload_ids else None
     run.duration_ms = int((now - run.started_at).total_seconds() * 1000)
     source.last_run_at, source.last_outcome, source.last_duration_ms = now, outcome, run.duration_ms
     if outcome in ("ok", "not-modified"):
@@ -152,9 +195,3 @@ def validate_format(fmt: str, known: Iterable[str]) -> None:
         raise ValidationFailed(f"ukjent format {fmt!r}; støttede formater: {', '.join(names)}")
 
 
-def check_tlp(value: str) -> str:
-    """Normalise a TLP label for a source default."""
-    try:
-        return parse_tlp(value).value_str
-    except ValueError as exc:
-        raise ValidationFailed(str(exc)) from None

@@ -116,3 +116,18 @@ def test_run_now_with_unreachable_broker_is_503(api, monkeypatch):
         monkeypatch.delenv("CERTMON_BROKER_URL")
         get_settings.cache_clear()
         importlib.reload(workers.celery_app)
+
+
+def test_out_of_range_ids_and_null_patches_are_4xx(api):
+    h = api.auth_headers("admin")
+    assert api.get("/api/v1/items/99999999999999999999", headers=h).status_code in (404, 422)
+    assert api.get("/api/v1/constituents/99999999999999999999", headers=h).status_code in (404, 422)
+    r = api.patch("/api/v1/sources/test", json={"url": None}, headers=h)
+    assert r.status_code == 422 and "null" in str(r.json())
+    r = api.patch("/api/v1/sources/test", json={"enabled": False, "interval_s": 900}, headers=h)
+    assert r.status_code == 200 and r.json()["enabled"] is False and r.json()["interval_s"] == 900
+    r = api.post("/api/v1/sources", json={"name": "leak", "format": "rss", "url": "https://x.example/",
+                                          "auth_user": "u", "auth_secret_env": "CERTMON_SECRET_KEY"}, headers=h)
+    assert r.status_code == 422
+    r = api.post("/api/v1/sources", json={"name": "local", "format": "rss", "url": "file:///etc/passwd"}, headers=h)
+    assert r.status_code == 422 and "http" in r.json()["detail"]

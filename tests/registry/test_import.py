@@ -68,3 +68,19 @@ def test_assets_import_all_or_nothing(sqlite_env):
     with sqlite_env.factory.begin() as session:
         report = import_assets(session, good)
     assert report.created == 4
+
+
+def test_filling_in_a_missing_org_number_by_municipality_number(sqlite_env):
+    from certmon.registry.validation import org_number_problem
+
+    org = next(f"81000{n:04d}" for n in range(100) if org_number_problem(f"81000{n:04d}") is None)
+    text = f"org_number,name,kind,municipality_number\n{org},Haram,kommune,1580\n"
+    with sqlite_env.factory.begin() as session:
+        report = import_constituents(session, text)
+        haram = session.scalar(select(Constituent).where(Constituent.municipality_number == "1580"))
+    assert (report.created, report.updated) == (0, 1)
+    assert haram.org_number == org and not haram.needs_org_number
+    clash = "org_number,name,kind,municipality_number\n958935420,Oslo,kommune,4601\n"
+    with sqlite_env.factory() as session, pytest.raises(ValidationFailed) as info:
+        import_constituents(session, clash)
+    assert any("rad 2, municipality_number: 4601 tilhører allerede Bergen" in p for p in info.value.problems)

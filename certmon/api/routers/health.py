@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -10,6 +12,8 @@ from sqlalchemy import text
 from certmon import plugins
 from certmon.db import get_engine
 from certmon.metrics import DatabaseCollector
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(tags=["drift"])
 _registry = CollectorRegistry()
@@ -30,7 +34,8 @@ def readyz() -> JSONResponse:
         with get_engine().connect() as conn:
             conn.execute(text("SELECT 1"))
     except Exception as exc:
-        problems["database"] = f"databasen svarer ikke: {type(exc).__name__}: {str(exc).splitlines()[0]}"
+        log.warning("readiness: database: %s", str(exc).splitlines()[0])
+        problems["database"] = "databasen svarer ikke"
     workers = plugins.optional("workers")
     if workers is not None:
         reason = workers.broker_problem()

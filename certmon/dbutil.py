@@ -1,0 +1,18 @@
+"""Small SQL helpers that differ by dialect."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+
+def insert_ignoring_conflicts(session: Session, model: Any) -> Any:
+    """`INSERT … ON CONFLICT DO NOTHING` for PostgreSQL and SQLite (concurrent writers race safely)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert(model).on_conflict_do_nothing()
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(model).on_conflict_do_nothing()
