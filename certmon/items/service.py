@@ -113,22 +113,20 @@ def upsert_items(
     to_db_time = _time_converter(conn)
     db_now = to_db_time(now or utcnow())
     builder = _RowBuilder(source_id, payload_id, db_now, to_db_time)
-    rows: dict[str, Row] = {}
+    latest: dict[str, Item] = {}
     for item in items:
-        row = builder.row(item)
-        rows[row[_KEY]] = row  # the last version of a key in one payload wins
+        latest[item.key[:500]] = item  # the last version of a key in one payload wins
     result = UpsertResult()
-    keys = list(rows)
-    dialect = conn.dialect.name
-    step = LOOKUP_CHUNK.get(dialect, 500)
+    keys = list(latest)
+    step = LOOKUP_CHUNK.get(conn.dialect.name, 500)
     for start in range(0, len(keys), step):
         chunk = keys[start:start + step]
         existing = _existing(conn, source_id, chunk)
         fresh: list[Row] = []
         changed: list[Row] = []
         touched: list[int] = []
-        for key in chunk:
-            row = rows[key]
+        for key in chunk:  # rows are built per chunk: only one chunk's encoded JSON is alive at a time
+            row = builder.row(latest[key])
             found = existing.get(key)
             if found is None:
                 fresh.append(row)
