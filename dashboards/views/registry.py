@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import pydantic
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from certmon.api.deps import SessionDep
 from certmon.auth.models import User
-from certmon.errors import NotFound, ValidationFailed
+from certmon.errors import CertmonError, NotFound, ValidationFailed
 from certmon.matching.service import list_matches
+from certmon.notify.contacts import LANGUAGES, MODES, ContactIn, create_contact, delete_contact
 from certmon.registry.assets import add_asset, delete_asset
 from certmon.registry.models import ASSET_TYPES, KINDS, Constituent
 from certmon.registry.service import get_constituent, list_constituents
@@ -50,6 +52,7 @@ def _flags(c: Constituent, n_assets: int, n_contacts: int) -> list[str]:
 
 def _detail(request: Request, session: SessionDep, user: User, constituent_id: int, *,
             form: dict[str, str] | None = None, problems: list[str] | None = None,
+            contact_form: dict[str, str] | None = None, contact_problems: list[str] | None = None,
             status: int = 200) -> Response:
     try:
         c = get_constituent(session, constituent_id=constituent_id)
@@ -64,7 +67,9 @@ def _detail(request: Request, session: SessionDep, user: User, constituent_id: i
     return render(request, user, "constituent.html", http_status=status, page_tlp=max_tlp(shown), c=c,
                   parent=parent, assets=assets, contacts=contacts, matches=matches, n_matches=n_matches,
                   alerts=alerts, flags=_flags(c, len(assets), len(contacts)), asset_types=ASSET_TYPES,
-                  form=form or {}, problems=problems or [])
+                  form=form or {}, problems=problems or [], contact_form=contact_form or {},
+                  contact_problems=contact_problems or [], languages=LANGUAGES, modes=MODES,
+                  contact_tlps=CONTACT_TLPS)
 
 
 @router.get("/virksomheter/{constituent_id}")
@@ -105,3 +110,47 @@ def delete_asset_form(request: Request, session: SessionDep, user: Admin, consti
     session.commit()
     flash(request, _("Asset removed."))
     return back_to(f"/virksomheter/{constituent_id}#ressurser", "/virksomheter")
+
+
+CONTACT_TLPS = ("clear", "green", "amber", "amber+strict", "red")
+
+
+@router.post("/virksomheter/{constituent_id}/kontakter", dependencies=[CsrfChecked])
+def add_contact_form(
+    request: Request, session: SessionDep, user: Admin, constituent_id: int,
+    email: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
+    language: Annotated[str, Form()] = "nb", tlp_max: Annotated[str, Form()] = "amber",
+    mode: Annotated[str, Form()] = "immediate",
+) -> Response:
+    """Add an alert recipient; validation errors are shown with the form filled in."""
+    form = {"email": email, "name": name, "language": language, "tlp_max": tlp_max, "mode": mode}
+    try:
+        data = ContactIn(email=email, name=name.strip(), language=language, tlp_max=tlp_max, mode=mode)
+        contact = create_contact(session, constituent_id=constituent_id, data=data, actor=user.email)
+    except NotFound:
+        raise PageError(404, _("No such organisation.")) from None
+    except pydantic.ValidationError as exc:
+        problems = [f"{e['loc'][0] if e['loc'] else ''}: {e['msg'].removeprefix('Value error, ')}"
+                    for e in exc.errors()]
+        return _detail(request, session, user, constituent_id, contact_form=form, contact_problems=problems,
+                       status=422)
+    except CertmonError as exc:
+        session.rollback()
+        return _detail(request, session, user, constituent_id, contact_form=form,
+                       contact_problems=[exc.message], status=422)
+    session.commit()
+    flash(request, _("Contact %(email)s added.") % {"email": contact.email})
+    return back_to(f"/virksomheter/{constituent_id}#kontakter", "/virksomheter")
+
+
+@router.post("/virksomheter/{constituent_id}/kontakter/{contact_id}/slett", dependencies=[CsrfChecked])
+def delete_contact_form(request: Request, session: SessionDep, user: Admin, constituent_id: int,
+                        contact_id: int) -> Response:
+    """Remove an alert recipient (past deliveries keep the address)."""
+    try:
+        delete_contact(session, constituent_id=constituent_id, contact_id=contact_id, actor=user.email)
+    except NotFound:
+        raise PageError(404, _("No such contact.")) from None
+    session.commit()
+    flash(request, _("Contact removed."))
+    return back_to(f"/virksomheter/{constituent_id}#kontakter", "/virksomheter")
