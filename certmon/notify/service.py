@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from certmon.audit.service import record
@@ -15,6 +15,10 @@ from certmon.matching.models import Match
 from certmon.notify.content import origin_of
 from certmon.notify.links import ANSWERS
 from certmon.notify.models import Delivery, Notification, NotificationMatch
+from certmon.tlp import TLP
+
+# Notification.tlp as its rank, in SQL (unknown labels count as RED, as parse_tlp's default does).
+notification_tlp_rank = case({t.value_str: int(t) for t in TLP}, value=Notification.tlp, else_=int(TLP.RED))
 
 
 def list_notifications(
@@ -22,11 +26,17 @@ def list_notifications(
     *,
     status: str | None = None,
     constituent_id: int | None = None,
+    tlp_max: TLP | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Notification], int]:
-    """A page of notifications (newest first) and the total matching the filters."""
+    """A page of notifications (newest first) and the total matching the filters.
+
+    `tlp_max` (the reader's clearance) leaves out alerts labelled above it, in SQL.
+    """
     stmt = select(Notification)
+    if tlp_max is not None:
+        stmt = stmt.where(notification_tlp_rank <= int(tlp_max))
     if status:
         stmt = stmt.where(Notification.status == status)
     if constituent_id is not None:

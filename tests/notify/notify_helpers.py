@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -13,6 +14,11 @@ from certmon.registry.models import Constituent, Contact
 from certmon.sources.models import Source
 
 _seq = itertools.count(1)
+
+
+def near(value: datetime | None, expected: datetime) -> bool:
+    """Delivery stamps `now=` plus the real time elapsed in the run: at or just after `expected`."""
+    return value is not None and expected <= value < expected + timedelta(minutes=1)
 
 
 def make_constituent(session: Session, name: str = "Bergen kommune", **kw: Any) -> Constituent:

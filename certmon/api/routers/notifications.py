@@ -119,18 +119,23 @@ def list_notifications(
     status: str | None = None,
     constituent_id: int | None = Query(None, alias="constituent"),
 ) -> dict[str, Any]:
-    """Alerts, newest first: `{"items": [...], "total": N}`; filters `status`, `constituent`."""
+    """Alerts, newest first: `{"items": [...], "total": N}`; filters `status`, `constituent`.
+
+    Only alerts at or below the reader's clearance are listed (every role, filtered in SQL).
+    """
     if user.role == "constituent":
+        if user.constituent_id is None:  # a constituent user not tied to an organisation sees nothing
+            return {"items": [], "total": 0}
         constituent_id = user.constituent_id
-    if user.role in ("admin", "analyst"):
-        rows, total = service.list_notifications(
-            session, status=status, constituent_id=constituent_id, limit=page.limit, offset=page.offset
-        )
-        return {"items": [NotificationRead.model_validate(n) for n in rows], "total": total}
-    rows, _ = service.list_notifications(session, status=status, constituent_id=constituent_id, limit=10_000)
-    visible = [n for n in rows if _visible(user, n)]
-    chunk = visible[page.offset : page.offset + page.limit]
-    return {"items": [NotificationRead.model_validate(n) for n in chunk], "total": len(visible)}
+    rows, total = service.list_notifications(
+        session,
+        status=status,
+        constituent_id=constituent_id,
+        tlp_max=user_clearance(user),
+        limit=page.limit,
+        offset=page.offset,
+    )
+    return {"items": [NotificationRead.model_validate(n) for n in rows], "total": total}
 
 
 @router.get("/notifications/{notification_id}", response_model=NotificationDetail)
