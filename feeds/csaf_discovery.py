@@ -61,7 +61,8 @@ def _tlp_of(label: str | None) -> TLP | None:
     return parse_tlp(label)
 
 
-def _timestamp(value: str | None) -> datetime | None:
+def parse_timestamp(value: str | None) -> datetime | None:
+    """An ISO 8601 time as an aware datetime (UTC when no offset is given), or None."""
     if not value:
         return None
     try:
@@ -108,9 +109,9 @@ def newest_first(refs: Iterable[CsafDocRef]) -> list[CsafDocRef]:
     floor = datetime.min.replace(tzinfo=UTC)
     for ref in refs:
         old = best.get(ref.url)
-        if old is None or (_timestamp(ref.updated) or floor) > (_timestamp(old.updated) or floor):
+        if old is None or (parse_timestamp(ref.updated) or floor) > (parse_timestamp(old.updated) or floor):
             best[ref.url] = ref
-    return sorted(best.values(), key=lambda r: _timestamp(r.updated) or floor, reverse=True)
+    return sorted(best.values(), key=lambda r: parse_timestamp(r.updated) or floor, reverse=True)
 
 
 def parse_rolie_feed(data: bytes, *, base_url: str = "", tlp: TLP | None = None) -> list[CsafDocRef]:
@@ -147,7 +148,7 @@ def parse_changes_csv(data: bytes, *, directory_url: str) -> list[CsafDocRef]:
     for number, row in enumerate(rows, start=1):
         if not row or not row[0].strip():
             continue
-        if len(row) < 2 or _timestamp(row[1]) is None:
+        if len(row) < 2 or parse_timestamp(row[1]) is None:
             raise FeedParseError(
                 f"changes.csv at {base}, row {number}: expected 'path,timestamp', got {row!r}"
             )
@@ -158,14 +159,14 @@ def parse_changes_csv(data: bytes, *, directory_url: str) -> list[CsafDocRef]:
 
 
 def _newer_than(refs: list[CsafDocRef], since: str | datetime | None) -> list[CsafDocRef]:
-    limit = _timestamp(since) if isinstance(since, str) else since
+    limit = parse_timestamp(since) if isinstance(since, str) else since
     if limit is None:
         return refs
     if limit.tzinfo is None:
         limit = limit.replace(tzinfo=UTC)
     kept = []
     for ref in refs:
-        updated = _timestamp(ref.updated)
+        updated = parse_timestamp(ref.updated)
         if updated is None or updated > limit:  # undated ones cannot be judged, so keep them
             kept.append(ref)
     return kept
@@ -173,19 +174,21 @@ def _newer_than(refs: list[CsafDocRef], since: str | datetime | None) -> list[Cs
 
 def discover_csaf(
     url: str, fetch: FetchFunc = fetch, since: str | datetime | None = None, *,
-    max_tlp: TLP = TLP.GREEN, allow_internal: bool = False,
+    max_tlp: TLP = TLP.GREEN, allow_internal: bool = False, auth: tuple[str, str] | None = None,
+    max_bytes: int = 50_000_000,
 ) -> list[CsafDocRef]:
     """All advisory references a provider publishes (updated after `since`), newest first."""
-    metadata = fetch(url, allow_internal=allow_internal)
+    options: dict[str, Any] = {"allow_internal": allow_internal, "auth": auth, "max_bytes": max_bytes}
+    metadata = fetch(url, **options)
     dists = parse_provider_metadata(metadata.content, base_url=metadata.final_url, max_tlp=max_tlp)
     refs: list[CsafDocRef] = []
     for feed_url, tlp in dists.rolie_feeds:
-        result = fetch(feed_url, allow_internal=allow_internal)
+        result = fetch(feed_url, **options)
         refs.extend(parse_rolie_feed(result.content, base_url=result.final_url, tlp=tlp))
     for directory in dists.directories:
         changes = urljoin(directory if directory.endswith("/") else directory + "/", "changes.csv")
         try:
-            result = fetch(changes, allow_internal=allow_internal)
+            result = fetch(changes, **options)
         except FeedError as exc:
             if not dists.rolie_feeds:
                 raise

@@ -69,19 +69,61 @@ class _Transient(Exception):
         self.http_status = http_status
 
 
+class _Deadline:
+    """The end of one `fetch()` call's time budget (connect, reads, redirects, waits and retries)."""
+
+    def __init__(self, seconds: float, url: str) -> None:
+        self.seconds = seconds
+        self.url = url
+        self.at = time.monotonic() + seconds
+
+    def remaining(self) -> float:
+        """Seconds left (negative once passed)."""
+        return self.at - time.monotonic()
+
+    def exceeded(self, detail: str = "") -> FeedUnavailable:
+        """The error to raise when the budget is used up (transient: the next run may be luckier)."""
+        suffix = f" (last problem: {detail})" if detail else ""
+        return FeedUnavailable(
+            f"{redact_url(self.url)} took longer than the limit of {self.seconds:g} s for one fetch "
+            f"(max_duration){suffix}", transient=True)
+
+    def check(self) -> None:
+        """Raise when the budget is used up."""
+        if self.remaining() <= 0:
+            raise self.exceeded()
+
+    def timeout(self, connect: float, read: float) -> httpx.Timeout:
+        """Per-operation timeouts, none longer than what is left of the budget."""
+        left = self.remaining()
+        if left <= 0:
+            raise self.exceeded()
+        return httpx.Timeout(connect=min(connect, left), read=min(read, left), write=min(read, left),
+                             pool=min(connect, left))
+
+
 def set_politeness_interval(seconds: float) -> None:
-    """Set the minimum time between two requests to the same host (process-wide; 0 disables)."""
+    """Set the minimum time between two requests to the same host (process-wide; 0 disables).
+
+    Setting the value it already has keeps the reserved per-host slots, so callers may set it at
+    the start of every run without undoing the spacing of runs in other threads.
+    """
     global _politeness_interval
+    seconds = max(0.0, seconds)
     with _polite_lock:
-        _politeness_interval = max(0.0, seconds)
+        if seconds == _politeness_interval:
+            return
+        _politeness_interval = seconds
         _next_slot.clear()
 
 
-def _polite_wait(host: str) -> None:
+def _polite_wait(host: str, deadline: _Deadline) -> None:
     """Reserve the next request slot for `host` and sleep until it comes (thread-safe)."""
     with _polite_lock:
         now = time.monotonic()
         slot = max(now, _next_slot.get(host, 0.0))
+        if slot >= deadline.at:  # do not take a slot this fetch could never use
+            raise deadline.exceeded(f"politeness wait of {slot - now:.1f} s for {host}")
         _next_slot[host] = slot + _politeness_interval
     if slot > now:
         _sleep(slot - now)
@@ -144,8 +186,8 @@ class _BoundedDecoder:
             raise FeedUnavailable(f"corrupt {self.encoding} body: {exc}") from exc
 
 
-def _read_limited(resp: httpx.Response, max_bytes: int) -> bytes:
-    """Read and decode the body, aborting as soon as the decoded size passes `max_bytes`."""
+def _read_limited(resp: httpx.Response, max_bytes: int, deadline: _Deadline) -> bytes:
+    """Read and decode the body, aborting once the decoded size passes `max_bytes` or time runs out."""
     encoding = resp.headers.get("content-encoding", "").strip().lower()
     declared = resp.headers.get("content-length", "")
     if encoding in ("", "identity") and declared.isdigit() and int(declared) > max_bytes:
@@ -154,6 +196,7 @@ def _read_limited(resp: httpx.Response, max_bytes: int) -> bytes:
     parts: list[bytes] = []
     total = 0
     for raw in resp.iter_raw(_CHUNK):
+        deadline.check()  # a server trickling bytes within the read timeout is stopped here
         for piece in decoder.feed(raw):
             total += len(piece)
             if total > max_bytes:
@@ -206,15 +249,17 @@ def _handle_status(resp: httpx.Response, url: str) -> None:
 
 def _attempt(
     client: httpx.Client, url: str, headers: dict, auth: tuple[str, str] | None, *,
-    allow_internal: bool, max_redirects: int, max_bytes: int,
+    allow_internal: bool, max_redirects: int, max_bytes: int, deadline: _Deadline,
+    timeouts: tuple[float, float],
 ) -> FetchResult:
     """One attempt: follow redirects by hand (each hop re-checked) and read the body."""
     started = time.monotonic()
     current = url
     for _hop in range(max_redirects + 1):
-        _polite_wait(httpx.URL(current).host)
+        _polite_wait(httpx.URL(current).host, deadline)
         log.debug("GET %s", redact_url(current))
-        with client.stream("GET", current, headers=headers, auth=auth) as resp:
+        with client.stream("GET", current, headers=headers, auth=auth,
+                           timeout=deadline.timeout(*timeouts)) as resp:
             if resp.status_code in REDIRECT_CODES and "location" in resp.headers:
                 target = str(resp.url.join(resp.headers["location"]))
                 check_url(target, allow_internal=allow_internal)
@@ -226,7 +271,7 @@ def _attempt(
             if resp.status_code == 304:
                 return _result(resp, b"", started, ok=False)
             _handle_status(resp, current)
-            return _result(resp, _read_limited(resp, max_bytes), started, ok=True)
+            return _result(resp, _read_limited(resp, max_bytes, deadline), started, ok=True)
     raise FeedUnavailable(f"more than {max_redirects} redirects starting at {redact_url(url)}")
 
 
@@ -236,11 +281,12 @@ def fetch(
     read_timeout: float = 30, max_redirects: int = 5, retries: int = 2,
     auth: tuple[str, str] | None = None, headers: dict[str, str] | None = None,
     backoff: float = 1.0, max_retry_after: float = 120.0, verify: bool = True,
+    max_duration: float = 120.0,
 ) -> FetchResult:
     """GET `url` with the SSRF guard, limits and retries; raise a FeedError subclass on failure."""
     check_url(url, allow_internal=allow_internal)
-    timeout = httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout,
-                            pool=connect_timeout)
+    deadline = _Deadline(max_duration, url)
+    timeout = deadline.timeout(connect_timeout, read_timeout)
     request_headers = _request_headers(etag, last_modified, headers)
     for attempt in range(retries + 1):
         try:
@@ -248,19 +294,24 @@ def fetch(
             with httpx.Client(transport=transport, timeout=timeout, follow_redirects=False,
                               trust_env=False) as client:
                 return _attempt(client, url, request_headers, auth, allow_internal=allow_internal,
-                                max_redirects=max_redirects, max_bytes=max_bytes)
+                                max_redirects=max_redirects, max_bytes=max_bytes, deadline=deadline,
+                                timeouts=(connect_timeout, read_timeout))
         except _Transient as exc:
             failure = exc
         except TRANSIENT_ERRORS as exc:
             failure = _Transient(f"{type(exc).__name__}: {exc or 'no details'}")
         except httpx.HTTPError as exc:  # invalid URL, unsupported protocol, too many headers …
             raise FeedUnavailable(f"cannot fetch {redact_url(url)}: {exc}") from exc
+        if deadline.remaining() <= 0:  # a timeout cut short by the budget is not worth a retry
+            raise deadline.exceeded(failure.reason)
         if attempt == retries:
             break
         delay = backoff * 2**attempt
         delay = random.uniform(delay / 2, delay)
         if failure.retry_after is not None:
             delay = max(delay, min(failure.retry_after, max_retry_after))
+        if delay >= deadline.remaining():
+            raise deadline.exceeded(f"{failure.reason}; a retry in {delay:.1f} s would pass it")
         log.info("fetch %s failed (%s); retry %d in %.1fs", redact_url(url), failure.reason,
                  attempt + 1, delay)
         _sleep(delay)

@@ -1,22 +1,41 @@
 """Sources that are several documents per run: TAXII 2.1 collections, CSAF providers, MISP feeds.
 
-Each keeps a cursor on its source (TAXII `added_after`, the newest CSAF `updated`, the newest MISP
-event timestamp) and fetches at most `options.max_documents` documents per run, oldest first, so a
-large backlog is worked through over several runs without skipping anything.
+Each keeps a cursor on its source and fetches at most `options.max_documents` documents per run,
+oldest first, so a large backlog is worked through over several runs without skipping anything:
+
+- TAXII: the server's `added_after` date (see `feeds/taxii.py`);
+- CSAF and MISP: `"<timestamp>|<id>"`, the (timestamp, id) of the last document collected. The next
+  run takes the entries strictly after that pair in (timestamp, id) order, so documents sharing the
+  cut-off timestamp are neither skipped nor fetched twice. An older plain-timestamp cursor reads as
+  (timestamp, ""), which fetches the documents with exactly that timestamp once more.
+
+A run also stops starting new documents after `options.max_run_seconds` (each fetch has its own
+deadline on top); the cursor then points at the last document collected.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
+import re
+import time
+from datetime import UTC, datetime
 from urllib.parse import urljoin
 
 from certmon.config import get_settings
+from certmon.errors import FeedParseError
 from certmon.sources.models import Source
 from feeds.collect_types import Document, Fetched
 from feeds.fetcher import fetch
 
+log = logging.getLogger(__name__)
+
 DEFAULT_MAX_DOCUMENTS = 100
+DEFAULT_MAX_RUN_SECONDS = 600.0
+CURSOR_SEPARATOR = "|"
+_UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 
 def _auth(source: Source) -> tuple[str, str] | None:
@@ -25,8 +44,19 @@ def _auth(source: Source) -> tuple[str, str] | None:
     return source.auth_user, os.environ.get(source.auth_secret_env or "", "")
 
 
-def _limit(source: Source) -> int:
-    return int((source.options or {}).get("max_documents", DEFAULT_MAX_DOCUMENTS))
+def _option(source: Source, name: str, default: float) -> float:
+    return float((source.options or {}).get(name, default))
+
+
+def split_cursor(cursor: str | None) -> tuple[str, str]:
+    """(timestamp, id) of a stored cursor; an old plain timestamp reads as (timestamp, "")."""
+    timestamp, _, ident = (cursor or "").partition(CURSOR_SEPARATOR)
+    return timestamp, ident
+
+
+def join_cursor(timestamp: str, ident: str) -> str:
+    """The cursor string for the document with this (timestamp, id)."""
+    return f"{timestamp}{CURSOR_SEPARATOR}{ident}"
 
 
 def is_multidoc(source: Source) -> bool:
@@ -51,45 +81,84 @@ def _taxii(source: Source) -> Fetched:
 
     user, password = _auth(source) or (None, None)
     batch = collect_taxii(source.url, added_after=source.cursor, user=user, password=password,
-                          allow_internal=source.internal, max_pages=_limit(source),
-                          max_bytes=get_settings().fetch_max_bytes)
+                          allow_internal=source.internal, max_pages=int(_option(source, "max_documents",
+                                                                                DEFAULT_MAX_DOCUMENTS)),
+                          max_bytes=get_settings().fetch_max_bytes,
+                          max_duration=_option(source, "max_run_seconds", DEFAULT_MAX_RUN_SECONDS))
     docs = [Document(page, filename=f"taxii-page-{n}.json", url=source.url) for n, page in enumerate(batch.pages)]
     return Fetched(documents=docs, cursor=batch.next_added_after or source.cursor)
 
 
-def _csaf(source: Source) -> Fetched:
-    from feeds.csaf_discovery import discover_csaf
-
-    refs = discover_csaf(source.url, since=source.cursor, allow_internal=source.internal)
-    refs = sorted((r for r in refs if r.updated), key=lambda r: r.updated or "")[:_limit(source)]
-    docs = []
-    for ref in refs:
-        result = fetch(ref.url, allow_internal=source.internal, auth=_auth(source),
+def _fetch_in_order(source: Source, wanted: list[tuple[str, str, str]]) -> Fetched:
+    """Fetch (cursor timestamp, id, url) entries in order until the limits; cursor = the last fetched."""
+    limit = int(_option(source, "max_documents", DEFAULT_MAX_DOCUMENTS))
+    stop_at = time.monotonic() + _option(source, "max_run_seconds", DEFAULT_MAX_RUN_SECONDS)
+    docs: list[Document] = []
+    cursor = source.cursor
+    for timestamp, ident, url in wanted[:limit]:
+        if docs and time.monotonic() >= stop_at:
+            log.warning("%s: run time limit reached after %d documents; the cursor resumes next run",
+                        source.name, len(docs))
+            break
+        result = fetch(url, allow_internal=source.internal, auth=_auth(source),
                        max_bytes=get_settings().fetch_max_bytes)
-        docs.append(Document(result.content, filename=ref.url.rsplit("/", 1)[-1], url=result.final_url,
+        docs.append(Document(result.content, filename=url.rsplit("/", 1)[-1], url=result.final_url,
                              content_type=result.content_type))
-    cursor = refs[-1].updated if refs else source.cursor
+        cursor = join_cursor(timestamp, ident)
     return Fetched(documents=docs, cursor=cursor)
+
+
+def _utc_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _csaf(source: Source) -> Fetched:
+    from feeds.csaf_discovery import discover_csaf, parse_timestamp
+
+    refs = discover_csaf(source.url, allow_internal=source.internal, auth=_auth(source),
+                         max_bytes=get_settings().fetch_max_bytes)
+    floor = datetime.min.replace(tzinfo=UTC)
+    cursor_time, cursor_id = split_cursor(source.cursor)
+    after = (parse_timestamp(cursor_time) or floor, cursor_id)
+    wanted = []
+    for ref in refs:
+        updated = parse_timestamp(ref.updated)
+        if updated is None:  # cannot be placed in the cursor order
+            log.warning("%s: CSAF reference %s has no usable 'updated'; skipped", source.name, ref.url)
+            continue
+        ident = hashlib.sha256(ref.url.encode()).hexdigest()[:24]  # fits the cursor column for any URL
+        if (updated, ident) > after:
+            wanted.append((updated, ident, ref.url))
+    wanted.sort()
+    return _fetch_in_order(source, [(_utc_text(t), ident, url) for t, ident, url in wanted])
+
+
+def _misp_timestamp(meta: object) -> int | None:
+    try:
+        return int(meta.get("timestamp", 0)) if isinstance(meta, dict) else None
+    except (TypeError, ValueError):
+        return None
 
 
 def _misp(source: Source) -> Fetched:
-    settings = get_settings()
     manifest = fetch(source.url, allow_internal=source.internal, auth=_auth(source),
-                     max_bytes=settings.fetch_max_bytes)
+                     max_bytes=get_settings().fetch_max_bytes)
     try:
         entries = json.loads(manifest.content)
     except ValueError as exc:
-        from certmon.errors import FeedParseError
-
         raise FeedParseError(f"manifest.json er ikke gyldig JSON: {exc}") from None
-    after = int(source.cursor or 0)
-    fresh = sorted(((int(meta.get("timestamp", 0)), uuid) for uuid, meta in entries.items()
-                    if isinstance(meta, dict) and int(meta.get("timestamp", 0)) > after))[:_limit(source)]
-    docs = []
-    for _, uuid in fresh:
-        url = urljoin(manifest.final_url, f"{uuid}.json")
-        result = fetch(url, allow_internal=source.internal, auth=_auth(source), max_bytes=settings.fetch_max_bytes)
-        docs.append(Document(result.content, filename=f"{uuid}.json", url=result.final_url,
-                             content_type=result.content_type))
-    cursor = str(fresh[-1][0]) if fresh else source.cursor
-    return Fetched(documents=docs, cursor=cursor)
+    if not isinstance(entries, dict):
+        raise FeedParseError("manifest.json er ikke et JSON-objekt (uuid → metadata)")
+    cursor_time, cursor_id = split_cursor(source.cursor)
+    after = (int(cursor_time) if cursor_time.isdigit() else 0, cursor_id)
+    wanted = []
+    for uuid, meta in entries.items():
+        timestamp = _misp_timestamp(meta)
+        if timestamp is None or not _UUID.match(uuid):  # a key is joined into a URL: UUIDs only
+            log.warning("%s: manifest entry %r skipped (not a UUID with a timestamp)", source.name, uuid)
+            continue
+        if (timestamp, uuid) > after:
+            wanted.append((timestamp, uuid))
+    wanted.sort()
+    return _fetch_in_order(source, [(str(t), uuid, urljoin(manifest.final_url, f"{uuid}.json"))
+                                    for t, uuid in wanted])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,26 @@ class TaxiiBatch:
     pages: list[bytes] = field(default_factory=list)
     next_added_after: str | None = None
     collections: list[str] = field(default_factory=list)  # collection URLs that were read
+    truncated: bool = False  # a run limit (pages, bytes, time) stopped it; the cursor resumes there
+
+
+@dataclass
+class _RunLimits:
+    """What one collect_taxii run may use in total, over every page of every collection."""
+
+    max_pages: int
+    max_bytes: int
+    stop_at: float  # time.monotonic() value
+
+    def spent(self, batch: TaxiiBatch) -> str | None:
+        """Which limit the batch has reached, or None."""
+        if len(batch.pages) >= self.max_pages:
+            return f"{self.max_pages} pages"
+        if sum(len(p) for p in batch.pages) >= self.max_bytes:
+            return f"{self.max_bytes} bytes"
+        if time.monotonic() >= self.stop_at:
+            return "the run time limit"
+        return None
 
 
 @dataclass(frozen=True)
@@ -129,8 +150,9 @@ def _later(a: str | None, b: str | None) -> str | None:
 
 
 def _collect_collection(collection: Collection, adapter: _FetcherAdapter, batch: TaxiiBatch,
-                        added_after: str | None, per_request: int, max_pages: int) -> str | None:
-    """Page through one collection into `batch`; return the latest date_added seen."""
+                        added_after: str | None, per_request: int, limits: _RunLimits) -> tuple[str | None, bool]:
+    """Page through one collection into `batch`; return the latest date_added seen and whether a limit
+    stopped it. Every collection gets at least its first page, so none is starved by another."""
     latest: str | None = None
     next_token: str | None = None
     while True:
@@ -147,15 +169,16 @@ def _collect_collection(collection: Collection, adapter: _FetcherAdapter, batch:
         page_last = headers.get("x-taxii-date-added-last") or headers.get("x-taxii-date-added-first")
         latest = _later(latest, page_last)
         if not envelope.get("more"):
-            return latest
-        if len(batch.pages) >= max_pages:
-            log.warning("TAXII %s: stopped after %d pages; the cursor resumes next run", collection.url,
-                        max_pages)
-            return latest
+            return latest, False
+        spent = limits.spent(batch)
+        if spent:
+            log.warning("TAXII %s: stopped at %s; the cursor resumes next run", collection.url, spent)
+            batch.truncated = True
+            return latest, True
         next_token = envelope.get("next")
         if not next_token:  # servers without `next`: continue from the last date seen
             if not latest or latest == added_after:
-                return latest
+                return latest, False
             added_after = latest
 
 
@@ -168,25 +191,46 @@ def _translate(exc: Exception, url: str) -> FeedError:
 def collect_taxii(
     collection_url: str, *, added_after: str | None, user: str | None, password: str | None,
     allow_internal: bool = False, per_request: int = 1000, max_pages: int = 1000,
-    max_bytes: int = 50_000_000,
+    max_bytes: int = 50_000_000, max_duration: float = 600.0,
 ) -> TaxiiBatch:
-    """Read new objects (after `added_after`) from a collection, or every readable one found by discovery."""
+    """Read new objects (after `added_after`) from a collection, or every readable one found by discovery.
+
+    The limits hold for the whole run, over all collections: `max_pages` pages, `max_bytes` bytes
+    (each page is also at most `max_bytes`) and `max_duration` seconds, checked after each page;
+    each collection still reads its first page, so the cursor always moves on.
+    """
     check_url(collection_url, allow_internal=allow_internal)
+    limits = _RunLimits(max_pages=max_pages, max_bytes=max_bytes, stop_at=time.monotonic() + max_duration)
     adapter = _FetcherAdapter(allow_internal=allow_internal, max_bytes=max_bytes)
     batch = TaxiiBatch()
-    latest: str | None = None
+    complete: str | None = None  # latest date seen in collections read to the end
+    cut: list[str | None] = []  # latest date seen in each collection a limit stopped
     try:
         conn = _connection(user, password, adapter)
         for collection in _readable_collections(collection_url, conn):
             batch.collections.append(collection.url)
-            seen = _collect_collection(collection, adapter, batch, added_after, per_request, max_pages)
-            latest = _later(latest, seen)
+            seen, stopped = _collect_collection(collection, adapter, batch, added_after, per_request, limits)
+            if stopped:  # the shared cursor must not pass what this collection still holds
+                cut.append(seen or added_after)
+            else:
+                complete = _later(complete, seen)
     except FeedError:
         raise
     except (TAXIIServiceException, requests.RequestException, ValueError) as exc:
         raise _translate(exc, collection_url) from exc
-    batch.next_added_after = _later(latest, added_after)
+    batch.next_added_after = _earliest(cut) if cut else _later(complete, added_after)
     return batch
+
+
+def _earliest(values: list[str | None]) -> str | None:
+    """The earliest of some cursors (None, meaning 'from the beginning', is the earliest)."""
+    earliest = values[0]
+    for value in values[1:]:
+        if earliest is None or value is None:
+            return None
+        if _later(earliest, value) == earliest:
+            earliest = value
+    return earliest
 
 
 def list_taxii_collections(

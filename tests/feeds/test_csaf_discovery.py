@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from certmon.errors import FeedBlocked, FeedParseError
+from certmon.errors import FeedBlocked, FeedParseError, FeedTooLarge
 from certmon.tlp import TLP
 from feeds.csaf_discovery import (
     CsafDocRef,
@@ -150,3 +150,18 @@ def test_discover_csaf_is_guarded(csaf_provider):
     with pytest.raises(FeedBlocked):
         discover_csaf(url)
     assert sum(csaf_provider.hits.values()) == 0
+
+
+def test_discover_csaf_sends_the_sources_credentials_to_every_document(csaf_provider):
+    url = f"{csaf_provider.base_url}/.well-known/csaf/provider-metadata.json"
+    refs = discover_csaf(url, allow_internal=True, auth=("csaf-user", "s3cret"))
+    assert len(refs) == 3
+    sent = [hdrs for _, hdrs in csaf_provider.requests]
+    assert len(sent) == 3  # metadata, the WHITE ROLIE feed, the directory's changes.csv
+    assert all(h.get("authorization", "").startswith("Basic ") for h in sent)
+
+
+def test_discover_csaf_honours_the_size_limit(csaf_provider):
+    url = f"{csaf_provider.base_url}/.well-known/csaf/provider-metadata.json"
+    with pytest.raises(FeedTooLarge, match="limit of 100 bytes"):
+        discover_csaf(url, allow_internal=True, max_bytes=100)

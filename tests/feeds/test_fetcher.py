@@ -327,3 +327,71 @@ def test_internal_targets_are_refused_unless_allowed(http_fixture_server, url):
 def test_same_loopback_url_is_fetched_when_source_is_internal(http_fixture_server):
     url = http_fixture_server.serve_bytes("/pm.json", b"{}")
     assert fetch(url.replace("127.0.0.1", "localhost"), allow_internal=True).content == b"{}"
+
+
+def _trickle(server, every: float):
+    """A handler that sends one byte of a 1000-byte body every `every` seconds."""
+    def handler(h):
+        h.send_response(200)
+        h.send_header("Content-Length", "1000")
+        h.end_headers()
+        try:
+            for _ in range(1000):
+                h.wfile.write(b"t")
+                h.wfile.flush()
+                if server.stop.wait(every):
+                    break
+        except OSError:  # the client hung up, as it should
+            pass
+        h.close_connection = True
+    return handler
+
+
+def test_trickling_server_is_stopped_by_the_total_deadline(http_fixture_server):
+    url = http_fixture_server.route("/trickle", _trickle(http_fixture_server, 0.02))
+    with pytest.raises(FeedUnavailable) as err:
+        fetch(url, read_timeout=5, max_duration=0.3, retries=3, **FAST)
+    assert err.value.transient is True
+    assert "limit of 0.3 s" in err.value.message and "max_duration" in err.value.message
+    assert http_fixture_server.hits["/trickle"] == 1  # the budget is spent: no retry
+
+
+def test_trickle_within_the_deadline_is_read(http_fixture_server):
+    url = http_fixture_server.route("/trickle", _trickle(http_fixture_server, 0))
+    assert fetch(url, read_timeout=5, max_duration=60, **FAST).content == b"t" * 1000
+
+
+def test_retry_sleeps_count_against_the_deadline(http_fixture_server, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(fetcher_mod, "_sleep", waits.append)
+    url = http_fixture_server.route("/busy", lambda h: send_response(h, 503, b"", {"Retry-After": "3600"}))
+    with pytest.raises(FeedUnavailable) as err:
+        fetch(url, retries=3, max_retry_after=3600, max_duration=30, **FAST)
+    assert err.value.transient is True and "limit of 30 s" in err.value.message
+    assert "HTTP 503" in err.value.message
+    assert waits == [] and http_fixture_server.hits["/busy"] == 1
+
+
+def test_politeness_wait_beyond_the_deadline_fails_without_waiting(http_fixture_server, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(fetcher_mod, "_sleep", waits.append)
+    url = http_fixture_server.serve_bytes("/p", b"ok")
+    set_politeness_interval(3600)
+    fetch(url, **FAST)
+    with pytest.raises(FeedUnavailable, match="max_duration"):
+        fetch(url, max_duration=10, **FAST)
+    assert waits == [] and http_fixture_server.hits["/p"] == 1
+
+
+def test_setting_the_same_politeness_interval_keeps_the_host_slots(http_fixture_server, monkeypatch):
+    waits: list[float] = []
+    monkeypatch.setattr(fetcher_mod, "_sleep", waits.append)
+    url = http_fixture_server.serve_bytes("/p", b"ok")
+    set_politeness_interval(5)
+    fetch(url, **FAST)
+    set_politeness_interval(5)  # what every collection run does before it fetches
+    fetch(url, **FAST)
+    assert len(waits) == 1 and 4 < waits[0] <= 5
+    set_politeness_interval(2)  # a new value starts afresh
+    fetch(url, **FAST)
+    assert len(waits) == 1

@@ -22,6 +22,7 @@ COLLECTION_ID = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
 CLOSED_ID = "64993447-4d7e-4f70-b94d-d7f33742ee63"
 USER, PASSWORD = "reader", "s3cret-passord"  # medallion compares ASCII only
 MAX_PAGE_SIZE = 4
+SPLIT_IDS = ("0b7a2c5e-1f3d-4c4e-9a51-2f6a8d1e7c01", "0b7a2c5e-1f3d-4c4e-9a51-2f6a8d1e7c02")
 
 
 def _stix_objects() -> list[dict]:
@@ -43,6 +44,11 @@ def _data_file(base: str) -> dict:
                          "version": obj.get("modified", obj["created"]),
                          "media_type": "application/stix+json;version=2.1"})
     media = ["application/stix+json;version=2.1"]
+    split = [  # api2 (not in discovery): the same objects in two readable collections, 8 + 4
+        {"id": cid, "title": f"Part {n}", "can_read": True, "can_write": False, "media_types": media,
+         "objects": objects[part], "manifest": manifest[part]}
+        for n, (cid, part) in enumerate(zip(SPLIT_IDS, (slice(0, 8), slice(8, None)), strict=True))
+    ]
     return {
         "/discovery": {"title": "certmon test TAXII", "description": "medallion for tests",
                        "default": f"{base}/api1/", "api_roots": [f"{base}/api1/"]},
@@ -56,6 +62,12 @@ def _data_file(base: str) -> dict:
                 {"id": CLOSED_ID, "title": "Secret", "can_read": False, "can_write": False,
                  "media_types": media, "objects": [], "manifest": []},
             ],
+        },
+        "api2": {
+            "information": {"title": "api2", "description": "two collections", "max_content_length": 9765625,
+                            "versions": ["application/taxii+json;version=2.1"]},
+            "status": [],
+            "collections": split,
         },
     }
 
@@ -171,3 +183,39 @@ def test_loopback_taxii_server_is_refused_unless_internal(medallion_server):
     local = medallion_server.replace("127.0.0.1", "localhost")
     with pytest.raises(FeedBlocked):
         list_taxii_collections(f"{local}/taxii2/", user=USER, password=PASSWORD)
+
+
+def test_run_limits_count_over_every_collection_and_the_cursor_skips_nothing(medallion_server):
+    url = f"{medallion_server}/api2/"
+    cursor, seen, runs = None, [], 0
+    while True:
+        batch = _collect(url, added_after=cursor, per_request=2, max_pages=2)
+        runs += 1
+        if not batch.pages:
+            break
+        # at most max_pages in total, plus the first page of each further collection
+        assert len(batch.pages) <= 2 + 1
+        seen += _ids(batch.pages)
+        assert batch.next_added_after != cursor  # every run moves on
+        cursor = batch.next_added_after
+        assert runs < 10
+    assert set(seen) == {o["id"] for o in _stix_objects()}  # the 8-object collection lost nothing
+    first = _collect(url, per_request=2, max_pages=2)
+    assert first.truncated and first.next_added_after == _date_added(3)  # not the other collection's 9
+
+
+def test_total_bytes_of_a_run_are_limited(medallion_server):
+    url = f"{medallion_server}/api1/collections/{COLLECTION_ID}/"
+    page = len(_collect(url, per_request=2, max_pages=1).pages[0])
+    batch = _collect(url, per_request=2, max_bytes=int(page * 1.5))
+    assert len(batch.pages) == 2 and batch.truncated
+    assert batch.next_added_after == _date_added(3)
+    rest = _collect(url, per_request=2, added_after=batch.next_added_after)
+    assert _ids(batch.pages) + _ids(rest.pages) == [o["id"] for o in _stix_objects()]
+
+
+def test_run_time_limit_stops_after_the_first_page(medallion_server):
+    url = f"{medallion_server}/api1/collections/{COLLECTION_ID}/"
+    batch = _collect(url, per_request=2, max_duration=0)
+    assert len(batch.pages) == 1 and batch.truncated
+    assert batch.next_added_after == _date_added(1)
