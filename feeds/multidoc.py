@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 import time
 from datetime import UTC, datetime
@@ -27,6 +26,7 @@ from urllib.parse import urljoin
 from certmon.config import get_settings
 from certmon.errors import FeedParseError
 from certmon.sources.models import Source
+from certmon.sources.service import source_credentials
 from feeds.collect_types import Document, Fetched
 from feeds.fetcher import fetch
 
@@ -39,9 +39,7 @@ _UUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4
 
 
 def _auth(source: Source) -> tuple[str, str] | None:
-    if not source.auth_user:
-        return None
-    return source.auth_user, os.environ.get(source.auth_secret_env or "", "")
+    return source_credentials(source)  # only CERTMON_FEED_SECRET_* variables, as for single documents
 
 
 def _option(source: Source, name: str, default: float) -> float:
