@@ -43,6 +43,7 @@ class Settings(BaseSettings):
 
     fetch_politeness_s: float = Field(default=1.0, ge=0)
     fetch_max_bytes: int = Field(default=50_000_000, gt=0)
+    fetch_max_duration_s: float = Field(default=120.0, gt=0)  # the whole of one fetch, retries included
     scheduler_tick_s: int = Field(default=30, ge=1)
 
     @field_validator("log_level")

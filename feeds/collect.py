@@ -74,7 +74,8 @@ def fetch_documents(source: Source) -> Fetched:
         return fetch_multidoc(source)
     auth = sources.source_credentials(source)
     result = fetch(source.url, etag=source.etag, last_modified=source.last_modified,
-                   allow_internal=source.internal, max_bytes=settings.fetch_max_bytes, auth=auth)
+                   allow_internal=source.internal, max_bytes=settings.fetch_max_bytes, auth=auth,
+                   max_duration=settings.fetch_max_duration_s)
     if result.status == "not-modified":
         return Fetched(not_modified=True, etag=source.etag, last_modified=source.last_modified)
     name = Path(urlparse(result.final_url).path).name

@@ -139,10 +139,12 @@ def any_env(request: pytest.FixtureRequest) -> CertmonEnv:
 
 
 @pytest.fixture
-def catalogue_sources(sqlite_env: CertmonEnv) -> None:
-    """Demo catalogue sources synced into the database."""
+def catalogue_sources(sqlite_env: CertmonEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Demo mode, with the demo catalogue (bundled samples as file:// URLs) synced into the database."""
     from certmon.sources.service import sync_catalogue
 
+    monkeypatch.setenv("CERTMON_DEMO", "1")
+    get_settings.cache_clear()
     with sqlite_env.factory.begin() as session:
         sync_catalogue(session, plugins.feeds().catalogue(demo=True))
 
