@@ -12,6 +12,7 @@ from certmon.db import utcnow
 from certmon.items.models import StoredItem
 from certmon.matching.models import Match
 from certmon.notify.models import Delivery, Notification
+from certmon.notify.service import list_notifications
 from certmon.registry.models import Asset, Constituent, Contact
 from certmon.sources.models import Source
 from certmon.tlp import TLP
@@ -95,16 +96,12 @@ def list_visible_notifications(
     session: Session, *, ceiling: TLP, status: str | None = None, constituent_id: int | None = None,
     limit: int = 25, offset: int = 0,
 ) -> tuple[list[tuple[Notification, Constituent]], int]:
-    """Notifications the reader is cleared for (the notify service does not filter by TLP), newest first."""
-    stmt = (select(Notification, Constituent).join(Constituent, Constituent.id == Notification.constituent_id)
-            .where(Notification.tlp.in_(visible_tlps(ceiling))))
-    if status:
-        stmt = stmt.where(Notification.status == status)
-    if constituent_id is not None:
-        stmt = stmt.where(Notification.constituent_id == constituent_id)
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.execute(stmt.order_by(Notification.id.desc()).limit(limit).offset(offset))
-    return [(n, c) for n, c in rows], total
+    """Notifications the reader is cleared for, newest first, each with its constituent."""
+    rows, total = list_notifications(session, status=status, constituent_id=constituent_id, tlp_max=ceiling,
+                                     limit=limit, offset=offset)
+    ids = {n.constituent_id for n in rows}
+    owners = {c.id: c for c in session.scalars(select(Constituent).where(Constituent.id.in_(ids)))}
+    return [(n, owners[n.constituent_id]) for n in rows], total
 
 
 def deliveries_by_notification(session: Session, ids: list[int]) -> dict[int, list[Delivery]]:
