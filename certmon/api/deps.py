@@ -25,6 +25,7 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
@@ -37,6 +38,9 @@ def current_user(request: Request, session: SessionDep) -> User:
             raise Unauthorized("ugyldig eller tilbakekalt API-nøkkel")
         return user
     user_id = request.session.get("user_id") if "session" in request.scope else None
+    if user_id is not None and request.method not in SAFE_METHODS:
+        # the dashboard's cookie carries no CSRF token to the JSON API: changes need an API key
+        raise Unauthorized("endringer via API-et krever en API-nøkkel (Authorization: Bearer …)")
     if user_id is not None:
         user = session.get(User, user_id)
         if user is not None and user.active:
