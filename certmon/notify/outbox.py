@@ -150,7 +150,14 @@ def _attach(
             delivery.tlp = max(parse_tlp(delivery.tlp, TLP.CLEAR), share.tlp).value_str
             delivery.withheld += share.withheld
     count = len(linked | {i.match_id for i in items})
-    notification.subject = f"[{parse_tlp(notification.tlp).label}] {notification.reference} ({count})"
+    notification.subject = summary_subject(parse_tlp(notification.tlp), notification.reference,
+                                           notification.mode, count)
+
+
+def summary_subject(tlp: TLP, reference: str, mode: str, count: int) -> str:
+    """The subject shown to analysts (recipients' e-mails are rendered in their own language)."""
+    kind = {"digest": "Daglig oversikt", "manual": "Manuelt varsel"}.get(mode, "Varsel")
+    return f"[{tlp.label}] {reference} {kind}: {count} funn"
 
 
 def _queued_before(session: Session, match_ids: Sequence[int]) -> set[tuple[int, str]]:
@@ -270,7 +277,7 @@ def send_manual(
     session.add(notification)
     session.flush()
     notification.reference = reference_for(notification.id, now.year)
-    notification.subject = f"[{tlp.label}] {notification.reference} ({len(rows)})"
+    notification.subject = summary_subject(tlp, notification.reference, notification.mode, len(rows))
     for match, _ in rows:
         session.add(NotificationMatch(notification_id=notification.id, match_id=match.id))
     for address in addresses:
