@@ -2,6 +2,7 @@
 
 from certmon.audit.models import AuditEntry
 from certmon.auth.models import ApiToken, User
+from certmon.incidents import models as _incident_models  # noqa: F401  (registers the incident tables)
 from certmon.items.models import StoredItem
 from certmon.matching.models import Match
 from certmon.notify.models import Delivery, Notification, NotificationMatch

@@ -1,0 +1,1 @@
+"""Incidents (hendelser): analyst-run cases with links, a timeline and reporting clocks."""
