@@ -7,10 +7,11 @@ from certmon.items.models import StoredItem
 from certmon.matching.models import Match
 from certmon.notify.models import Delivery, Notification, NotificationMatch
 from certmon.registry.models import AppState, Asset, Constituent, ConstituentRole, Contact
+from certmon.reports.models import Report
 from certmon.sources.models import Payload, Source, SourceRun
 
 __all__ = [
     "ApiToken", "AppState", "Asset", "AuditEntry", "Constituent", "ConstituentRole", "Contact",
-    "Delivery", "Match", "Notification", "NotificationMatch", "Payload", "Source", "SourceRun",
+    "Delivery", "Match", "Notification", "NotificationMatch", "Payload", "Report", "Source", "SourceRun",
     "StoredItem", "User",
 ]

@@ -27,6 +27,7 @@ ROUTERS = (
     "certmon.matching.views",
     "certmon.api.routers.notifications",
     "certmon.api.routers.responses",
+    "certmon.reports.views",
     "certmon.incidents.views",
 )
 

@@ -62,6 +62,12 @@ def collect_all_now() -> None:
             progress.advance(task)
     sent = deliver_due(session_factory(), open_windows=True, limit=1000)
     out.print(f"{len(sources)} kilder hentet, {matches} nye treff, {len(sent.sent)} e-poster sendt")
+    # reports: a draft situation report for the current ISO week, so /rapporter shows one at once
+    from certmon.reports.service import create_current_week_draft
+
+    with session_scope() as session:
+        report = create_current_week_draft(session, actor="demo")
+        out.print(f"utkast til situasjonsbilde: {report.title} (rapport {report.id})")
 
 
 def _die_with_parent() -> None:

@@ -1,0 +1,1 @@
+"""Situation reports (situasjonsbilde) for the ministry: figures, assessment, approval, HTML and PDF."""
