@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dashboards.views import auth, items, matches, notifications, overview, registry, reports, sources
+from dashboards.views import auth, incidents, items, matches, notifications, overview, registry, reports, sources
 
 ROUTERS: tuple[APIRouter, ...] = (auth.router, overview.router, matches.router, items.router,
                                   sources.router, registry.router, notifications.router,
-                                  reports.router)
+                                  reports.router, incidents.router)

@@ -12,6 +12,7 @@ from certmon.sources.service import list_sources
 from certmon.tlp import max_tlp
 from dashboards.formatting import tlp_of
 from dashboards.queries import key_figures
+from dashboards.views.incidents import overdue_card
 from dashboards.web import Viewer, render, tlp_ceiling
 
 router = APIRouter(include_in_schema=False)
@@ -26,9 +27,11 @@ def situation(request: Request, session: SessionDep, user: Viewer) -> Response:
     sources, _n = list_sources(session, limit=500)
     enabled = [s for s in sources if s.enabled]
     unhealthy = [s for s in enabled if not s.healthy]
+    late_incidents = overdue_card(session, ceiling)
     shown = [tlp_of(a.tlp) for a in advisories] + [tlp_of(item.tlp) for _m, item, _c in newest]
+    shown += [tlp_of(row["i"].tlp) for row in late_incidents]
     return render(request, user, "overview.html", page_tlp=max_tlp(shown),
                   figures=key_figures(session, ceiling=ceiling), advisories=advisories, matches=newest,
                   sources_enabled=len(enabled), sources_disabled=len(sources) - len(enabled),
                   sources_never_run=sum(1 for s in enabled if s.last_run_at is None),
-                  unhealthy=unhealthy)
+                  unhealthy=unhealthy, late_incidents=late_incidents)

@@ -13,6 +13,7 @@ from certmon.matching.models import Match
 from certmon.registry.models import Constituent
 from certmon.sources.schemas import SourceCreate
 from certmon.sources.service import create_source
+from tests.dashboards.conftest import dash, prepared_db  # noqa: F401  (dashboard fixtures for the page tests)
 
 TLPS = ("clear", "green", "amber", "amber+strict", "red")
 
