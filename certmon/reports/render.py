@@ -112,7 +112,7 @@ def charts(figures: Figures) -> dict[str, Markup]:
                   (gettext("Affected organisations"), figures.constituents),
                   (gettext("Alerts sent"), figures.alerts_sent)]
     legend = (gettext("This period"), gettext("Previous period"))
-    return {
+    svgs = {
         "trend": compare_chart([(name, t.current, t.previous) for name, t in trend_rows],
                                title=gettext("Trend against the previous period"), legend=legend),
         "rule": bar_chart(_bars(figures.matches_by_rule, "rule"), title=gettext("Matches by rule")),
@@ -122,6 +122,16 @@ def charts(figures: Figures) -> dict[str, Markup]:
         "kind": bar_chart(_bars(figures.by_kind, "kind"), title=gettext("Affected organisations by kind")),
         "region": bar_chart(_bars(figures.by_health_region), title=gettext("Health trusts by health region")),
     }
+    return {name: _figure(svg) for name, svg in svgs.items()}
+
+
+def _figure(svg: Markup) -> Markup:
+    """A chart with its title shown as a caption (the SVG's own <title> is not printed)."""
+    found = re.search(r"<title>(.*?)</title>", str(svg))
+    if not found:
+        return svg
+    return Markup('<figure class="chart"><figcaption>{}</figcaption>{}</figure>').format(
+        Markup(found.group(1)), svg)  # noqa: S704 - the title was escaped when the SVG was built
 
 
 def render_html(*, report: Any, period: Period, figures: Figures, generated_at: datetime) -> str:
