@@ -30,12 +30,15 @@ def make_reference(incident_id: int, created_at: datetime) -> str:
     return f"{REFERENCE_PREFIX}-{created_at.astimezone(OSLO).year}-{incident_id:06d}"
 
 
-def create_incident(session: Session, *, data: IncidentCreate, actor: str, now: datetime | None = None) -> Incident:
+def create_incident(session: Session, *, data: IncidentCreate, actor: str, clearance: TLP = TLP.RED,
+                    now: datetime | None = None) -> Incident:
     """Open an incident; its reporting clocks start at `aware_at` (default: now). Audited."""
     now = now or utcnow()
     aware_at = data.aware_at or now
     _check_aware_at(aware_at, now)
     tlp = parse_tlp(data.tlp)
+    if tlp > clearance:
+        raise ValidationFailed(f"du kan ikke merke en hendelse over din egen klarering ({clearance.label})")
     incident = Incident(
         reference=f"tmp-{uuid.uuid4().hex}", title=data.title, description=data.description,
         severity=data.severity, status="open", tlp=tlp.value_str, tlp_rank=int(tlp), aware_at=aware_at,

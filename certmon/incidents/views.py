@@ -86,7 +86,7 @@ def get_incident(incident_id: int, session: SessionDep, user: Reader) -> Inciden
 @router.post("", response_model=IncidentDetail, status_code=201)
 def create_incident(body: IncidentCreate, session: SessionDep, user: Analyst) -> IncidentDetail:
     """Open an incident (analysts); the clocks start at `aware_at`."""
-    incident = service.create_incident(session, data=body, actor=user.email)
+    incident = service.create_incident(session, data=body, actor=user.email, clearance=user_clearance(user))
     return _detail(session, incident, user)
 
 

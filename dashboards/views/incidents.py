@@ -154,7 +154,7 @@ def create_incident_form(
         data = IncidentCreate(title=title, description=description, severity=severity, tlp=tlp,  # type: ignore[arg-type]
                               aware_at=_parse_local(aware_at), reporting_model=model,  # type: ignore[arg-type]
                               personal_data=bool(personal_data), constituent_ids=_org_ids(session, orgs))
-        incident = service.create_incident(session, data=data, actor=user.email)
+        incident = service.create_incident(session, data=data, actor=user.email, clearance=tlp_ceiling(user))
         found = _visible_match(session, user, match)
         if found is not None:
             links.link(session, incident=incident, kind="match", target_id=found.id, actor=user.email,

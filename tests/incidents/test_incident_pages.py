@@ -143,3 +143,15 @@ def test_links_added_and_removed_from_the_page(dash):
     assert "Oppgi nummeret (id)" in r.text
     r = dash.client.post(f"{url}/match/{match_id}/slett", data={"csrf_token": token})
     assert "Koblingen er fjernet." in r.text and "Ingen koblede treff." in r.text
+
+
+def test_triage_rows_offer_to_open_an_incident_for_analysts_only(dash):
+    dash.login(READER)
+    assert "/hendelser/ny?match=" not in dash.client.get("/treff").text
+    dash.client.post("/logout", data={"csrf_token": dash.csrf("/")})
+    dash.login(ANALYST)
+    page = dash.client.get("/treff").text
+    found = re.search(r'href="/hendelser/ny\?match=(\d+)"', page)
+    assert found is not None
+    form = dash.client.get(f"/hendelser/ny?match={found.group(1)}").text
+    assert f'name="match" value="{found.group(1)}"' in form and "Treffet blir koblet til:" in form

@@ -137,3 +137,15 @@ def test_list_filters_paging_and_clearance(any_env, world):
         assert [r.id for r in rows] == [first.id]
         with pytest.raises(NotFound):
             service.find_incident(session, ref="HKH-2026-999999", tlp_max=TLP.RED)
+
+
+def test_an_incident_cannot_be_marked_above_the_creators_clearance(any_env, world):
+    with any_env.factory() as session:
+        data = IncidentCreate(title="Hemmelig", tlp="red")
+        with pytest.raises(ValidationFailed, match="klarering"):
+            service.create_incident(session, data=data, actor="a", clearance=TLP.AMBER)
+        incident = service.create_incident(session, data=IncidentCreate(title="Åpen", tlp="amber"), actor="a",
+                                           clearance=TLP.AMBER)
+        with pytest.raises(ValidationFailed, match="klarering"):
+            service.update_incident(session, incident=incident, actor="a", data=IncidentUpdate(tlp="red"),
+                                    clearance=TLP.AMBER)
