@@ -127,8 +127,3 @@ def linked(session: Session, *, incident_id: int, clearance: TLP) -> Links:
                               .order_by(IncidentMatch.added_at))
     return Links(list(constituents), list(items), [(m, i, c) for m, i, c in matches])
 
-
-def incidents_for_match(session: Session, *, match_id: int, clearance: TLP) -> list[Incident]:
-    """Incidents a match is linked to (for showing on triage pages)."""
-    return list(session.scalars(select(Incident).join(IncidentMatch, IncidentMatch.incident_id == Incident.id)
-                                .where(IncidentMatch.match_id == match_id, Incident.tlp_rank <= int(clearance))))
