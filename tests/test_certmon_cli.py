@@ -27,7 +27,8 @@ def cli_env(tmp_path):
 def test_help_on_every_command(cli_env):
     top = certmon("--help", env=cli_env)
     assert top.returncode == 0
-    for group in ("db", "registry", "assets", "sources", "advisories", "users", "contacts", "notify"):
+    for group in ("db", "registry", "assets", "sources", "advisories", "users", "contacts", "notify",
+                  "incidents", "reports"):
         r = certmon(group, "--help", env=cli_env)
         assert r.returncode == 0, (group, r.stderr)
     for cmd in (["parse"], ["match"], ["ingest"], ["serve"], ["registry", "import"], ["sources", "add"],
