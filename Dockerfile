@@ -3,7 +3,12 @@ FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     CERTMON_DATA_DIR=/var/lib/certmon CERTMON_HOST=0.0.0.0
-RUN useradd --system --home /var/lib/certmon --create-home certmon
+# WeasyPrint (PDF reports) needs Pango; fonts-dejavu covers æøå.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
+      fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --home /var/lib/certmon --create-home certmon
 
 WORKDIR /app
 COPY requirements.lock pyproject.toml README.md ./
