@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-from matching_helpers import engine  # noqa: F401  (re-exported as a fixture)
+from tests.matching.matching_helpers import engine  # noqa: F401  (re-exported as a fixture)

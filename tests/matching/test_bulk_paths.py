@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from matching_helpers import advisory, indicator
 
 from certmon.items.schemas import Item
 from certmon.matching import AssetRef, ConstituentRef, IndicatorHistory, MatchEngine, MatchResult, RegistrySnapshot
+from tests.matching.matching_helpers import advisory, indicator
 
 CONSTITUENTS = [ConstituentRef(i, f"9{i:08d}", f"Virksomhet {i}", "other") for i in range(1, 5)]
 LABEL = st.sampled_from(["a", "B", "ab", "a-", "-", "bø", "XN--B-5GA", "1", "mail", ""])

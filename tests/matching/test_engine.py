@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from matching_helpers import ALL, OSLO, advisory, engine_for, indicator
-
 from certmon.items.schemas import Item, Product
 from certmon.matching import IndicatorHistory, MatchEngine, MatchResult
+from tests.matching.matching_helpers import ALL, OSLO, advisory, engine_for, indicator
 
 
 def found(results: list[MatchResult]) -> set[tuple[int, str, str]]:

@@ -11,10 +11,10 @@ from collections.abc import Iterable
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from matching_helpers import indicator
 
 from certmon.items.schemas import Item
 from certmon.matching import AssetRef, ConstituentRef, IndicatorHistory, MatchEngine, RegistrySnapshot
+from tests.matching.matching_helpers import indicator
 
 V4_BASE = int(ipaddress.IPv4Address("10.0.0.0"))
 V6_BASE = int(ipaddress.IPv6Address("2001:db8::"))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from notify_helpers import make_constituent, make_contact, make_match
 from sqlalchemy import select
 
 from certmon.api.app import create_app
@@ -13,6 +12,7 @@ from certmon.matching.models import Match
 from certmon.notify.links import make_token
 from certmon.notify.models import Notification
 from certmon.notify.outbox import queue_alerts
+from tests.notify.notify_helpers import make_constituent, make_contact, make_match
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from notify_helpers import make_constituent
 
 from certmon.api.app import create_app
 from certmon.auth.service import create_user, issue_token
 from certmon.notify.models import Notification
 from certmon.notify.service import list_notifications
 from certmon.tlp import TLP
+from tests.notify.notify_helpers import make_constituent
 
 LABELS = ["clear", "green", "amber", "amber+strict", "red"]
 

@@ -10,12 +10,12 @@ import sys
 from pathlib import Path
 
 import pytest
-from notify_helpers import make_constituent, make_match
 from sqlalchemy.orm import Session
 
 from certmon.db import make_engine
 from certmon.notify.outbox import queue_alerts
 from certmon.registry.models import Constituent
+from tests.notify.notify_helpers import make_constituent, make_match
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -19,7 +19,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from notify_helpers import make_constituent, make_contact, make_match
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -28,6 +27,7 @@ from certmon.dbops import upgrade
 from certmon.notify.deliver import LEASE
 from certmon.notify.models import Delivery
 from certmon.notify.outbox import queue_alerts
+from tests.notify.notify_helpers import make_constituent, make_contact, make_match
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2026, 3, 10, 12, 3, tzinfo=UTC)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import mailbox
 from datetime import UTC, datetime, timedelta
 
-from notify_helpers import make_constituent, make_contact, make_match, near
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -14,6 +13,7 @@ from certmon.matching.models import Match
 from certmon.notify.deliver import deliver_due
 from certmon.notify.models import Delivery, Notification
 from certmon.notify.outbox import queue_alerts
+from tests.notify.notify_helpers import make_constituent, make_contact, make_match, near
 
 NOW = datetime(2026, 3, 10, 12, 3, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=10)  # the grouping window has closed

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 
 import pytest
-from notify_helpers import make_constituent, make_contact, make_match
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,6 +18,7 @@ from certmon.notify.claims import MAX_ATTEMPTS, claim
 from certmon.notify.deliver import deliver_due
 from certmon.notify.models import Delivery, Notification
 from certmon.notify.outbox import queue_alerts
+from tests.notify.notify_helpers import make_constituent, make_contact, make_match
 
 NOW = datetime(2026, 3, 10, 12, 3, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=10)

@@ -6,7 +6,6 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from notify_helpers import make_constituent, make_contact, make_match
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -16,6 +15,7 @@ from certmon.errors import Forbidden
 from certmon.notify.models import Delivery, Notification, NotificationMatch
 from certmon.notify.outbox import queue_alerts, send_manual
 from certmon.notify.policy import AlertPolicy, load_policy, save_policy
+from tests.notify.notify_helpers import make_constituent, make_contact, make_match
 
 NOW = datetime(2026, 3, 10, 12, 3, tzinfo=UTC)  # a Tuesday
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from notify_helpers import make_constituent, make_contact, make_match, near
 from sqlalchemy import select
 
 from certmon.errors import Conflict, ValidationFailed
@@ -16,6 +15,7 @@ from certmon.notify.models import Delivery, Notification
 from certmon.notify.outbox import queue_alerts
 from certmon.notify.policy import parse_policy
 from certmon.notify.service import list_notifications, record_response, resend
+from tests.notify.notify_helpers import make_constituent, make_contact, make_match, near
 
 NOW = datetime(2026, 3, 10, 12, 3, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=10)

@@ -19,7 +19,6 @@ from email.message import EmailMessage
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from notify_helpers import make_constituent, make_contact, make_source
 from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
@@ -36,6 +35,7 @@ from certmon.notify.models import Delivery, Notification
 from certmon.notify.outbox import queue_alerts
 from certmon.registry.models import Contact
 from certmon.tlp import TLP, parse_tlp
+from tests.notify.notify_helpers import make_constituent, make_contact, make_source
 
 NOW = datetime(2026, 3, 10, 12, 3, tzinfo=UTC)
 LABEL = re.compile(r"TLP:(CLEAR|GREEN|AMBER\+STRICT|AMBER|RED)")
