@@ -8,7 +8,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = {
-    "bench_stix.py": {"quick": ["--indicators", "20000"], "full": []},
+    "bench_stix.py": {"quick": ["--indicators", "20000"], "full": ["--stix2-full"]},
     "bench_matching.py": {"quick": ["--quick"], "full": []},
     "bench_digest.py": {"quick": [], "full": []},
 }
