@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from certmon.audit.service import record
 from certmon.auth.models import ROLES, ApiToken, User
 from certmon.db import utcnow
-from certmon.errors import Conflict, ValidationFailed
+from certmon.errors import Conflict, NotFound, ValidationFailed
 from certmon.tlp import TLP, parse_tlp
 
 _hasher = PasswordHasher()
@@ -87,6 +87,28 @@ def user_for_token(session: Session, token: str) -> User | None:
         return None
     row.last_used_at = utcnow()
     return user
+
+
+def revoke_token(session: Session, *, token: str, actor: str) -> bool:
+    """Delete the token (by its hash); True if it existed. Audited."""
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+    if row is None:
+        return False
+    record(session, actor=actor, action="token.revoke", entity_type="user", entity_id=row.user_id, name=row.name)
+    session.delete(row)
+    return True
+
+
+def revoke_user_tokens(session: Session, *, email: str, actor: str) -> int:
+    """Delete every token of a user (e.g. when someone leaves); returns how many. Audited."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"fant ingen bruker {email}")
+    rows = list(session.scalars(select(ApiToken).where(ApiToken.user_id == user.id)))
+    for row in rows:
+        session.delete(row)
+    record(session, actor=actor, action="token.revoke-all", entity_type="user", entity_id=user.id, count=len(rows))
+    return len(rows)
 
 
 def clearance(user: User) -> TLP:

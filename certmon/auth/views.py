@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from certmon.api.deps import CurrentUser, SessionDep, Unauthorized, user_clearance
-from certmon.auth.service import authenticate, issue_token
+from certmon.auth.service import authenticate, issue_token, revoke_token
 
 router = APIRouter(prefix="/api/v1/auth", tags=["innlogging"])
 
@@ -36,6 +36,15 @@ def token(body: TokenRequest, session: SessionDep) -> TokenResponse:
     if user is None:
         raise Unauthorized("feil e-postadresse eller passord")
     return TokenResponse(token=issue_token(session, user=user, name=body.name))
+
+
+@router.delete("/token", status_code=204)
+def revoke(request: Request, session: SessionDep, user: CurrentUser) -> None:
+    """Revoke the bearer token this request was made with."""
+    auth = request.headers.get("authorization", "")
+    if not auth.lower().startswith("bearer "):
+        raise Unauthorized("bare en API-nøkkel kan tilbakekalles (Authorization: Bearer …)")
+    revoke_token(session, token=auth[7:].strip(), actor=user.email)
 
 
 @router.get("/me", response_model=Me)

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from certmon.auth.service import create_user, issue_token
+from certmon.auth.service import create_user, issue_token, revoke_user_tokens
 from certmon.cli.common import db_session, out
 
 app = typer.Typer(help="Brukere og API-nøkler.", no_args_is_help=True)
@@ -30,3 +30,11 @@ def users_create(
     out.print(f"brukeren {user.email} ({user.role}) er opprettet")
     if api_token:
         out.print(f"API-nøkkel (vises bare nå): {api_token}")
+
+
+@app.command("revoke-tokens")
+def users_revoke_tokens(email: str = typer.Option(..., "--email")) -> None:
+    """Revoke every API token of a user."""
+    with db_session() as session:
+        count = revoke_user_tokens(session, email=email, actor="cli")
+    out.print(f"{count} API-nøkler tilbakekalt for {email}")

@@ -131,3 +131,10 @@ def test_out_of_range_ids_and_null_patches_are_4xx(api):
     assert r.status_code == 422
     r = api.post("/api/v1/sources", json={"name": "local", "format": "rss", "url": "file:///etc/passwd"}, headers=h)
     assert r.status_code == 422 and "http" in r.json()["detail"]
+
+
+def test_tokens_can_be_revoked(api):
+    h = api.auth_headers("analyst")
+    assert api.get("/api/v1/auth/me", headers=h).status_code == 200
+    assert api.delete("/api/v1/auth/token", headers=h).status_code == 204
+    assert api.get("/api/v1/auth/me", headers=h).status_code == 401
