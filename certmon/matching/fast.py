@@ -38,9 +38,12 @@ class FastResults:
         self.constituents = constituents
         self.suppliers = suppliers
         self._owners: dict[int, str] = {}
-        self._ip: dict[int, tuple[str, str, str | None]] = {}
-        # The ip-network sentence with three holes: address, network, owner (filled by replace).
-        self._ip_head, _, self._ip_tail = explain("ip-network", ip=_HOLE, network=_NET, owner=_OWNER).partition(_HOLE)
+        self._orgs: dict[int, str | None] = {}
+        self._ip: dict[int, IpRow] = {}  # the constant part of a result, per network asset
+        # The ip-network sentence cut at the address; the halves keep format fields for network and owner.
+        head, _, tail = explain("ip-network", ip=_HOLE, network=_NET, owner=_OWNER).partition(_HOLE)
+        self._ip_plain = _NET not in head and _OWNER not in head
+        self._ip_head, self._ip_tail = (head if self._ip_plain else _fields(head)), _fields(tail)
         self._domain: dict[tuple[int, bool], tuple[str, str]] = {}
         self._ip_rows: dict[int, dict[int, tuple[IpRow, ...] | bool]] = {4: {}, 6: {}}
         self._domain_rows: dict[int, tuple[DomainRow, ...] | bool] = {}  # per interval of the ranges
@@ -59,13 +62,16 @@ class FastResults:
         ref = self.constituents.get(constituent_id)
         return ref.org_number if ref is not None else None
 
-    def _ip_parts(self, net: Net) -> tuple[str, str, str | None]:
-        """Explanation halves and org number for one network, cached per asset."""
-        owner = self.owner(net.constituent_id)
-        head = self._ip_head.replace(_NET, net.text).replace(_OWNER, owner)
-        tail = self._ip_tail.replace(_NET, net.text).replace(_OWNER, owner)
-        parts = self._ip[net.asset_id] = (head, tail, self.org(net.constituent_id))
-        return parts
+    def _ip_row(self, net: Net) -> IpRow:
+        """The constant part of every ip-network result for one network, cached per asset."""
+        cid = net.constituent_id
+        owner = self._owners.get(cid) or self.owner(cid)
+        org = self._orgs[cid] if cid in self._orgs else self._orgs.setdefault(cid, self.org(cid))
+        # The plain head is one shared string: every result then reads the same object.
+        head = self._ip_head if self._ip_plain else self._ip_head.format(net.text, owner)
+        row = self._ip[net.asset_id] = (cid, org, net.text, net.asset_id, net.confidence, head,
+                                        self._ip_tail.format(net.text, owner))
+        return row
 
     def _domain_halves(self, hit: DomainHit, exact: bool) -> tuple[str, str]:
         halves = self._domain.get((hit.asset_id, exact))
@@ -88,9 +94,8 @@ class FastResults:
         cached = self._ip.get
         out = []
         for net in hits:
-            head, tail, org = cached(net.asset_id) or self._ip_parts(net)
-            out.append(MatchResult(key, net.constituent_id, org, "ip-network", net.text, net.asset_id,
-                                   net.confidence, head + ip + tail, severity))
+            cid, org, text, asset_id, conf, head, tail = cached(net.asset_id) or self._ip_row(net)
+            out.append(MatchResult(key, cid, org, "ip-network", text, asset_id, conf, head + ip + tail, severity))
         return out
 
     def domains(self, item: Item, domain: str, hits: list[DomainHit]) -> list[MatchResult] | None:
@@ -113,11 +118,8 @@ class FastResults:
         """The constant parts of every result an address inside these networks gets."""
         if self.suppliers and any(net.constituent_id in self.suppliers for net in hits):
             return False
-        rows = []
-        for net in hits:
-            head, tail, org = self._ip.get(net.asset_id) or self._ip_parts(net)
-            rows.append((net.constituent_id, org, net.text, net.asset_id, net.confidence, head, tail))
-        return tuple(rows)
+        cached = self._ip.get
+        return tuple([cached(net.asset_id) or self._ip_row(net) for net in hits])
 
     def _domain_row_of(self, hits: Sequence[DomainHit]) -> tuple[DomainRow, ...] | bool:
         """The constant parts of every result a name under these registered domains gets."""
@@ -171,6 +173,11 @@ class FastResults:
                 for key, severity, name, parts in zip(keys, severities, names, rows, strict=True)
                 for cid, org, domain, asset_id, exact, head, tail in parts]
         return slow
+
+
+def _fields(text: str) -> str:
+    """A sentence part with the network and owner holes as format fields 0 and 1."""
+    return text.replace("{", "{{").replace("}", "}}").replace(_NET, "{0}").replace(_OWNER, "{1}")
 
 
 def severities(items: Iterable[Item]) -> list[str | None]:

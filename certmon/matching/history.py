@@ -34,13 +34,15 @@ class _Column:
         rows.sort()
         self.keys = np.array([key for key, _, _ in rows], dtype=dtype)
         self.positions = [pos for _, pos, _ in rows]
-        self.texts = [text for _, _, text in rows]
         chosen = [items[pos] for pos in self.positions]
-        self.item_keys = [item.key for item in chosen]
+        # Fresh copies of the strings, made in key order: a re-match reads them in that order, and
+        # strings that lie together in memory cost far fewer cache misses than the items' own.
+        self.texts = _copies([text for _, _, text in rows])
+        self.item_keys = _copies([item.key for item in chosen])
         self.severities = severities(chosen)
 
     def columns(self, bounds: np.ndarray, owned: np.ndarray, shift: int) -> tuple[list[int], Columns]:
-        """Stored rows inside intervals with owners: their positions, and the hit columns.
+        """Stored rows inside intervals with owners: their row numbers, and the hit columns.
 
         One `searchsorted` places every interval start among the stored keys; interval i of
         `bounds` is interval i + shift of the index's hit lists.
@@ -52,9 +54,21 @@ class _Column:
         offsets = np.cumsum(lengths) - lengths
         rows = (np.arange(int(lengths.sum())) - np.repeat(offsets - cuts[chosen], lengths)).tolist()
         intervals = (np.repeat(chosen, lengths) + shift).tolist()
-        return (list(map(self.positions.__getitem__, rows)),
+        return (rows,
                 (list(map(self.item_keys.__getitem__, rows)), list(map(self.severities.__getitem__, rows)),
                  list(map(self.texts.__getitem__, rows)), intervals))
+
+    def positions_of(self, rows: list[int], chosen: list[int]) -> list[int]:
+        """Positions in `items` of the chosen hits (indexes into `rows`)."""
+        return [self.positions[rows[k]] for k in chosen]
+
+
+def _copies(texts: list[str]) -> list[str]:
+    """New string objects with the same text, allocated one after another."""
+    joined = "\n".join(texts)
+    if joined.count("\n") == len(texts) - 1 and texts:
+        return joined.split("\n")
+    return list(map(bytes.decode, map(str.encode, texts)))
 
 
 class IndicatorHistory:
@@ -92,12 +106,12 @@ class IndicatorHistory:
             if column.positions:
                 index = engine.networks.family(family)
                 # Interval i of np_keys is by_bisect[i + 1] (by_bisect[0] is below every start).
-                positions, columns = column.columns(index.np_keys, index.np_has_hits[1:], 1)
-                slow += map(positions.__getitem__, engine.fast.add_addresses(family, index.by_bisect, columns, out))
+                rows, columns = column.columns(index.np_keys, index.np_has_hits[1:], 1)
+                slow += column.positions_of(rows, engine.fast.add_addresses(family, index.by_bisect, columns, out))
         ranges = engine.domain_ranges
         if self.domains.positions and ranges.usable:
-            positions, columns = self.domains.columns(ranges.bounds, ranges.covered, 0)
-            slow += map(positions.__getitem__, engine.fast.add_domains(ranges.hits, columns, out))
+            rows, columns = self.domains.columns(ranges.bounds, ranges.covered, 0)
+            slow += self.domains.positions_of(rows, engine.fast.add_domains(ranges.hits, columns, out))
         elif self.domains.positions:
             slow += self.domains.positions
         match, items = engine.match, self.items
