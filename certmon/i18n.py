@@ -38,3 +38,21 @@ def gettext_for(language: str = DEFAULT_LANGUAGE):  # type: ignore[no-untyped-de
 
 
 _ = gettext_for(DEFAULT_LANGUAGE)
+
+
+def N_(message: str) -> str:
+    """Mark a message id for extraction without translating it yet."""
+    return message
+
+
+# Labels for stored codes shared by the dashboard and the reports; the ids are English and the
+# bokmål text lives in the .po catalogue.
+CODE_LABELS: dict[str, dict[str, str]] = {
+    "rule": {"ip-network": N_("IP network"), "cidr-overlap": N_("Overlapping network"),
+             "domain": N_("Domain"), "email-domain": N_("E-mail domain"), "asn": N_("AS number"),
+             "product": N_("Product"), "name": N_("Name in text"), "supplier": N_("Supplier")},
+    "severity": {"critical": N_("Critical"), "high": N_("High"), "medium": N_("Medium"),
+                 "low": N_("Low"), "info": N_("Information")},
+    "kind": {"kommune": N_("Municipality"), "fylkeskommune": N_("County municipality"),
+             "rhf": N_("Regional health authority"), "hf": N_("Health trust"), "other": N_("Other")},
+}

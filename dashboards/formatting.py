@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import nh3
 from markupsafe import Markup
 
-from certmon.i18n import translations
+from certmon.i18n import CODE_LABELS, N_, translations
 from certmon.registry.service import display_name
 from certmon.tlp import TLP, parse_tlp
 
@@ -18,22 +18,11 @@ LINK_REL = "noopener noreferrer nofollow"
 ALLOWED_SCHEMES = {"http", "https", "mailto"}
 
 
-def N_(message: str) -> str:
-    """Mark a message id for extraction without translating it yet."""
-    return message
-
-
 # Labels for stored codes. The ids are English; the bokmål text lives in the .po catalogue.
 LABELS: dict[str, dict[str, str]] = {
     "match_status": {"new": N_("New"), "confirmed": N_("Confirmed"), "false_positive": N_("False positive"),
                      "notified": N_("Alerted"), "closed": N_("Closed"), "retired": N_("Retired")},
-    "rule": {"ip-network": N_("IP network"), "cidr-overlap": N_("Overlapping network"),
-             "domain": N_("Domain"), "email-domain": N_("E-mail domain"), "asn": N_("AS number"),
-             "product": N_("Product"), "name": N_("Name in text"), "supplier": N_("Supplier")},
-    "severity": {"critical": N_("Critical"), "high": N_("High"), "medium": N_("Medium"),
-                 "low": N_("Low"), "info": N_("Information")},
-    "kind": {"kommune": N_("Municipality"), "fylkeskommune": N_("County municipality"),
-             "rhf": N_("Regional health authority"), "hf": N_("Health trust"), "other": N_("Other")},
+    **CODE_LABELS,
     "notification_status": {"queued": N_("Queued"), "sending": N_("Sending"), "sent": N_("Sent"),
                             "failed": N_("Failed"), "cancelled": N_("Cancelled"), "held": N_("Held back")},
     "outcome": {"ok": N_("OK"), "not-modified": N_("Unchanged"), "error": N_("Error"),

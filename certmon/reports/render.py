@@ -10,26 +10,14 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from certmon.i18n import translations
+from certmon.i18n import CODE_LABELS, N_, translations
 from certmon.reports.charts import bar_chart, compare_chart
 from certmon.reports.figures import Bar, Figures
 from certmon.reports.periods import OSLO, Period
 from certmon.tlp import TLP, parse_tlp
 
-
-def N_(message: str) -> str:
-    """Mark a message id for extraction without translating it yet."""
-    return message
-
-
 LABELS: dict[str, dict[str, str]] = {
-    "rule": {"ip-network": N_("IP network"), "cidr-overlap": N_("Overlapping network"),
-             "domain": N_("Domain"), "email-domain": N_("E-mail domain"), "asn": N_("AS number"),
-             "product": N_("Product"), "name": N_("Name in text"), "supplier": N_("Supplier")},
-    "severity": {"critical": N_("Critical"), "high": N_("High"), "medium": N_("Medium"),
-                 "low": N_("Low"), "info": N_("Information")},
-    "kind": {"kommune": N_("Municipality"), "fylkeskommune": N_("County municipality"),
-             "rhf": N_("Regional health authority"), "hf": N_("Health trust"), "other": N_("Other")},
+    **CODE_LABELS,
     "status": {"draft": N_("Draft"), "approved": N_("Approved")},
 }
 TLP_COLOURS = {TLP.CLEAR: "#ffffff", TLP.GREEN: "#33ff00", TLP.AMBER: "#ffc000",

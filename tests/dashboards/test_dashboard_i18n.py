@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import extract_from_dir, extract_python
 from babel.messages.pofile import read_po
 
 import dashboards
@@ -24,6 +24,9 @@ def _used_ids() -> set[str]:
             str(ROOT), method_map, options_map=options,
             keywords={"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}):
         found.add(message[0] if isinstance(message, tuple) else message)
+    shared = Path(__file__).parents[2] / "certmon" / "i18n.py"  # labels shared with the reports
+    with shared.open("rb") as fh:
+        found.update(message for _line, _func, message, _comments in extract_python(fh, {"N_": None}, [], {}))
     return found
 
 
