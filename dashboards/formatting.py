@@ -35,6 +35,7 @@ LABELS: dict[str, dict[str, str]] = {
     "role": {"admin": N_("Administrator"), "analyst": N_("Analyst"), "reader": N_("Reader"),
              "constituent": N_("Constituent")},
     "mode": {"immediate": N_("Immediately"), "digest": N_("Digest"), "manual": N_("Manual")},
+    "response": {"mottatt": N_("Received"), "utbedret": N_("Fixed"), "ikke-relevant": N_("Not relevant")},
 }
 
 

@@ -41,6 +41,10 @@ class LoginRequired(Exception):
     """No signed-in user: send the browser to the login page."""
 
 
+class GoToPortal(Exception):
+    """A constituent's own user asked for an analyst page: send them to Min side."""
+
+
 class PageError(Exception):
     """Render an HTML error page with a status (403 role, 404 missing or above clearance)."""
 
@@ -92,6 +96,8 @@ def signed_in_user(request: Request, session: SessionDep) -> User:
     user = session.get(User, user_id) if user_id is not None else None
     if user is None or not user.active:
         raise LoginRequired()
+    if user.role == "constituent" and user.constituent_id is not None:
+        raise GoToPortal()
     if user.role not in DASHBOARD_ROLES:
         raise PageError(403, gettext("This account has no access to the analyst dashboard."))
     return user
@@ -179,6 +185,10 @@ async def _login_redirect(request: Request, exc: Exception) -> Response:
     return RedirectResponse("/login?next=" + quote(safe_next(target), safe=""), status_code=303)
 
 
+async def _portal_redirect(request: Request, exc: Exception) -> Response:
+    return RedirectResponse("/min-side", status_code=303)
+
+
 async def _error_page(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, PageError)
     user = None
@@ -199,6 +209,8 @@ def _user_for_error_page(user_id: int) -> User | None:
 
 
 def install_error_pages(app: FastAPI) -> None:
-    """Send anonymous visitors to /login and render role/CSRF/not-found errors as HTML."""
+    """Send anonymous visitors to /login and constituents' users to /min-side; render role, CSRF and
+    not-found errors as HTML."""
     app.add_exception_handler(LoginRequired, _login_redirect)
+    app.add_exception_handler(GoToPortal, _portal_redirect)
     app.add_exception_handler(PageError, _error_page)

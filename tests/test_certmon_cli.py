@@ -93,6 +93,18 @@ def test_users_create_reads_password_from_stdin(cli_env):
     assert short.returncode == 2 and "8 tegn" in short.stderr
 
 
+def test_users_create_constituent_user_for_an_organisation(cli_env):
+    certmon("db", "upgrade", env=cli_env)
+    certmon("registry", "seed", env=cli_env)
+    args = ("users", "create", "--email", "sikkerhet@test.invalid", "--role", "constituent")
+    missing = certmon(*args, env=cli_env, stdin="hemmelig-passord\n")
+    assert missing.returncode == 2 and "--org" in missing.stderr and "Traceback" not in missing.stderr
+    unknown = certmon(*args, "--org", "123456789", env=cli_env, stdin="hemmelig-passord\n")
+    assert unknown.returncode == 2 and "123456789" in unknown.stderr
+    ok = certmon(*args, "--org", "964338531", env=cli_env, stdin="hemmelig-passord\n")  # Bergen kommune
+    assert ok.returncode == 0 and "964338531" in ok.stdout, ok.stderr
+
+
 def test_match_file(cli_env, tmp_path):
     certmon("db", "upgrade", env=cli_env)
     certmon("registry", "seed", env=cli_env)

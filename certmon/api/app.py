@@ -27,6 +27,7 @@ ROUTERS = (
     "certmon.matching.views",
     "certmon.api.routers.notifications",
     "certmon.api.routers.responses",
+    "certmon.api.routers.me",
     "certmon.reports.views",
     "certmon.incidents.views",
 )

@@ -35,13 +35,21 @@ def create_user(
         raise ValidationFailed(f"ukjent rolle {role!r}; gyldige roller: {', '.join(ROLES)}")
     if "@" not in email:
         raise ValidationFailed(f"{email!r} er ikke en e-postadresse")
+    if role == "constituent" and constituent_id is None:
+        raise ValidationFailed("en bruker med rollen constituent må knyttes til en virksomhet (--org ORGNR)")
+    if role != "constituent" and constituent_id is not None:
+        raise ValidationFailed(f"bare rollen constituent knyttes til en virksomhet, ikke {role}")
     if len(password) < 8:
         raise ValidationFailed("passordet må ha minst 8 tegn")
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"brukeren {email} finnes allerede")
-    default_tlp = "red" if role in ("admin", "analyst") else "amber"
+    default_tlp = {"admin": "red", "analyst": "red", "constituent": "amber+strict"}.get(role, "amber")
+    try:
+        ceiling = parse_tlp(tlp_max or default_tlp)
+    except ValueError:
+        raise ValidationFailed(f"ukjent TLP {tlp_max!r}; gyldige: clear, green, amber, amber+strict, red") from None
     user = User(email=email, role=role, name=name, password_hash=hash_password(password),
-                constituent_id=constituent_id, tlp_max=parse_tlp(tlp_max or default_tlp).value_str)
+                constituent_id=constituent_id, tlp_max=ceiling.value_str)
     session.add(user)
     session.flush()
     record(session, actor=actor, action="user.create", entity_type="user", entity_id=user.id, role=role)

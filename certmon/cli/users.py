@@ -8,6 +8,8 @@ import typer
 
 from certmon.auth.service import create_user, issue_token, revoke_user_tokens
 from certmon.cli.common import db_session, out
+from certmon.errors import NotFound
+from certmon.registry.service import find_by_org_number
 
 app = typer.Typer(help="Brukere og API-nøkler.", no_args_is_help=True)
 
@@ -17,6 +19,10 @@ def users_create(
     email: str = typer.Option(..., "--email"),
     role: str = typer.Option(..., "--role", help="admin, analyst, reader eller constituent"),
     name: str = typer.Option("", "--name"),
+    org: str | None = typer.Option(None, "--org", help="organisasjonsnummer (kreves for rollen constituent)"),
+    tlp_max: str | None = typer.Option(
+        None, "--tlp-max", help="høyeste TLP brukeren får se (clear, green, amber, amber+strict, red)"
+    ),
     token: bool = typer.Option(False, "--token", help="lag også en API-nøkkel og skriv den ut én gang"),
 ) -> None:
     """Create a user; the password is read from stdin (piped) or prompted for."""
@@ -25,9 +31,17 @@ def users_create(
     else:
         password = sys.stdin.readline().rstrip("\n")
     with db_session() as session:
-        user = create_user(session, email=email, role=role, password=password, name=name)
+        constituent_id = None
+        if org:
+            constituent = find_by_org_number(session, org)
+            if constituent is None:
+                raise NotFound(f"fant ingen virksomhet med organisasjonsnummer {org}")
+            constituent_id = constituent.id
+        user = create_user(session, email=email, role=role, password=password, name=name,
+                           constituent_id=constituent_id, tlp_max=tlp_max)
         api_token = issue_token(session, user=user, name="cli") if token else None
-    out.print(f"brukeren {user.email} ({user.role}) er opprettet")
+    where = f" for {org}" if org else ""
+    out.print(f"brukeren {user.email} ({user.role}{where}) er opprettet")
     if api_token:
         out.print(f"API-nøkkel (vises bare nå): {api_token}")
 

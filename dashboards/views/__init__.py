@@ -4,8 +4,19 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from dashboards.views import auth, incidents, items, matches, notifications, overview, registry, reports, sources
+from dashboards.views import (
+    auth,
+    incidents,
+    items,
+    matches,
+    notifications,
+    overview,
+    portal,
+    registry,
+    reports,
+    sources,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (auth.router, overview.router, matches.router, items.router,
                                   sources.router, registry.router, notifications.router,
-                                  reports.router, incidents.router)
+                                  reports.router, incidents.router, portal.router)

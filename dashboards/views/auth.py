@@ -47,14 +47,18 @@ def login(
     if user is None:
         return _login_page(request, next_path=next, email=email, status=401,
                            error=_("Wrong e-mail address or password."))
-    if user.role not in DASHBOARD_ROLES:
+    portal = user.role == "constituent" and user.constituent_id is not None
+    if user.role not in DASHBOARD_ROLES and not portal:
         return _login_page(request, next_path=next, email=email, status=403,
                            error=_("This account has no access to the analyst dashboard."))
     session.commit()  # last_login_at
     request.session.clear()
     request.session["user_id"] = user.id
     request.session["csrf"] = secrets.token_urlsafe(32)
-    return RedirectResponse(safe_next(next), status_code=303)
+    target = safe_next(next)
+    if portal and not target.startswith("/min-side"):
+        target = "/min-side"
+    return RedirectResponse(target, status_code=303)
 
 
 @router.post("/logout", dependencies=[CsrfChecked])

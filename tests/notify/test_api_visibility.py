@@ -37,11 +37,13 @@ def api(sqlite_env):
             "lowered": dict(role="analyst", tlp_max="amber"),
             "reader": dict(role="reader"),
             "constituent": dict(role="constituent", constituent_id=own.id, tlp_max="red"),
-            "orphan": dict(role="constituent"),
+            "orphan": dict(role="constituent", constituent_id=other.id),  # unlinked below
         }
         tokens = {}
         for name, kw in users.items():
             user = create_user(s, email=f"{name}@test.invalid", password="passord123", **kw)
+            if name == "orphan":  # its organisation was deleted (the link is SET NULL)
+                user.constituent_id = None
             tokens[name] = issue_token(s, user=user)
         own_id = own.id
     client = TestClient(create_app())

@@ -1,0 +1,123 @@
+"""The caller's own account (`/api/v1/me`) and, for a constituent's own users, their organisation's alerts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+
+from certmon.api.deps import CurrentUser, PageDep, SessionDep
+from certmon.portal import service
+from certmon.registry.service import display_name
+
+router = APIRouter(prefix="/api/v1/me", tags=["min side"])
+
+
+class OrganisationRead(BaseModel):
+    id: int
+    org_number: str | None
+    name: str
+    kind: str
+
+
+class MeRead(BaseModel):
+    email: str
+    name: str
+    role: str
+    clearance: str
+    organisation: OrganisationRead | None
+
+
+class AlertItemRead(BaseModel):
+    """A matched item in an alert: what, why (rule and explanation) and how serious."""
+
+    kind: str
+    title: str
+    value: str
+    url: str
+    tlp: str
+    rule: str
+    explanation: str
+    severity: str
+    cves: list[str]
+    source: str
+
+
+class AlertRead(BaseModel):
+    reference: str
+    subject: str
+    tlp: str
+    severity: str
+    status: str
+    created_at: datetime
+    sent_at: datetime | None
+    response: str | None
+    acknowledged_at: datetime | None
+    items: list[AlertItemRead]
+    withheld: int
+
+
+class AlertPage(BaseModel):
+    items: list[AlertRead]
+    total: int
+
+
+class AnswerBody(BaseModel):
+    answer: Literal["mottatt", "utbedret", "ikke-relevant"]
+
+
+class AssetRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    type: str
+    value: str
+    note: str | None
+
+
+def _alert(a: service.PortalAlert) -> AlertRead:
+    return AlertRead(
+        reference=a.reference, subject=a.subject, tlp=a.tlp, severity=a.severity, status=a.status,
+        created_at=a.created_at, sent_at=a.sent_at, response=a.response, acknowledged_at=a.acknowledged_at,
+        withheld=a.withheld,
+        items=[AlertItemRead(kind=v.kind, title=v.title, value=v.value, url=v.url, tlp=v.tlp, rule=v.rule,
+                             explanation=v.explanation, severity=v.severity, cves=v.cves, source=v.source)
+               for v in a.items],
+    )
+
+
+@router.get("", response_model=MeRead)
+def me(session: SessionDep, user: CurrentUser) -> MeRead:
+    """Who the caller is: role, TLP clearance and, for a constituent's user, the organisation."""
+    org = None
+    if user.role == "constituent" and user.constituent_id is not None:
+        c = service.own_constituent(session, user)
+        org = OrganisationRead(id=c.id, org_number=c.org_number, name=display_name(c), kind=c.kind)
+    return MeRead(email=user.email, name=user.name or "", role=user.role,
+                  clearance=service.user_clearance(user).value_str, organisation=org)
+
+
+@router.get("/alerts", response_model=AlertPage)
+def my_alerts(session: SessionDep, user: CurrentUser, page: PageDep) -> AlertPage:
+    """The organisation's released alerts, newest first (constituent users only)."""
+    rows, total = service.list_alerts(session, user, limit=page.limit, offset=page.offset)
+    return AlertPage(items=[_alert(a) for a in rows], total=total)
+
+
+@router.get("/alerts/{reference}", response_model=AlertRead)
+def my_alert(reference: str, session: SessionDep, user: CurrentUser) -> AlertRead:
+    """One of the organisation's alerts by reference."""
+    return _alert(service.get_alert(session, user, reference=reference))
+
+
+@router.post("/alerts/{reference}/answer", response_model=AlertRead)
+def answer(reference: str, body: AnswerBody, session: SessionDep, user: CurrentUser) -> AlertRead:
+    """Answer an alert: mottatt (received), utbedret (fixed) or ikke-relevant (not relevant); audited."""
+    return _alert(service.answer_alert(session, user, reference=reference, answer=body.answer))
+
+
+@router.get("/assets", response_model=list[AssetRead])
+def my_assets(session: SessionDep, user: CurrentUser) -> list[AssetRead]:
+    """What the CERT matches the organisation on (networks, domains, products …)."""
+    return [AssetRead.model_validate(a) for a in service.assets_of(session, user)]

@@ -1,0 +1,145 @@
+"""What a constituent user may see and do: only their own organisation, never above their clearance.
+
+A constituent user (role `constituent`, linked to one organisation) sees the alerts Helse- og
+KommuneCERT has released to that organisation (sent, being sent or failed delivery — not queued,
+held or cancelled ones, and not reminders, which repeat an alert), each with the matched items at
+or below the user's clearance (at most TLP:AMBER+STRICT, never RED). They can answer an alert
+(mottatt / utbedret / ikke-relevant) just as the e-mail's answer links do, and read the assets and
+alert recipients the CERT has registered for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from certmon.auth.models import User
+from certmon.auth.service import clearance
+from certmon.errors import Forbidden, NotFound
+from certmon.items.models import StoredItem
+from certmon.matching.models import Match
+from certmon.notify.compose import ItemView
+from certmon.notify.content import merge_views
+from certmon.notify.models import Notification, NotificationMatch
+from certmon.notify.service import notification_tlp_rank, record_response
+from certmon.registry.models import Asset, Constituent, Contact
+from certmon.sources.models import Source
+from certmon.tlp import TLP, parse_tlp
+
+RELEASED = ("sending", "sent", "failed")  # an alert the CERT has let go of
+
+
+@dataclass
+class PortalAlert:
+    """One alert as the organisation's own user sees it."""
+
+    id: int
+    reference: str
+    subject: str
+    tlp: str
+    severity: str
+    status: str
+    created_at: datetime
+    sent_at: datetime | None
+    response: str | None
+    acknowledged_at: datetime | None
+    items: list[ItemView] = field(default_factory=list)
+    withheld: int = 0  # matched items above the user's clearance
+
+
+def own_constituent(session: Session, user: User) -> Constituent:
+    """The organisation a constituent user belongs to; Forbidden for every other account."""
+    if user.role != "constituent" or user.constituent_id is None:
+        raise Forbidden("kontoen er ikke knyttet til en virksomhet; Min side er for virksomhetenes egne brukere")
+    constituent = session.get(Constituent, user.constituent_id)
+    if constituent is None:
+        raise Forbidden("virksomheten kontoen var knyttet til finnes ikke lenger")
+    return constituent
+
+
+def user_clearance(user: User) -> TLP:
+    """The ceiling for a constituent user: their own setting, never above AMBER+STRICT."""
+    return clearance(user)
+
+
+def _released(constituent_id: int, ceiling: TLP):  # type: ignore[no-untyped-def]
+    return (
+        select(Notification)
+        .where(Notification.constituent_id == constituent_id, Notification.status.in_(RELEASED),
+               Notification.mode != "reminder", notification_tlp_rank <= int(ceiling))
+    )
+
+
+def list_alerts(session: Session, user: User, *, limit: int = 20, offset: int = 0) -> tuple[list[PortalAlert], int]:
+    """A page of the organisation's released alerts, newest first, with their items; and the total."""
+    constituent = own_constituent(session, user)
+    ceiling = user_clearance(user)
+    stmt = _released(constituent.id, ceiling)
+    total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
+    rows = list(session.scalars(stmt.order_by(Notification.id.desc()).limit(limit).offset(offset)))
+    return [_with_items(session, n, ceiling) for n in rows], total
+
+
+def get_alert(session: Session, user: User, *, reference: str) -> PortalAlert:
+    """One of the organisation's released alerts by its reference (HKC-…); NotFound otherwise."""
+    constituent = own_constituent(session, user)
+    ceiling = user_clearance(user)
+    n = session.scalar(_released(constituent.id, ceiling).where(Notification.reference == reference))
+    if n is None:
+        raise NotFound(f"fant ikke varselet {reference}")
+    return _with_items(session, n, ceiling)
+
+
+def _with_items(session: Session, n: Notification, ceiling: TLP) -> PortalAlert:
+    rows = session.execute(
+        select(Match, StoredItem, Source.name)
+        .join(NotificationMatch, NotificationMatch.match_id == Match.id)
+        .join(StoredItem, StoredItem.id == Match.item_id)
+        .join(Source, Source.id == StoredItem.source_id)
+        .where(NotificationMatch.notification_id == n.id)
+        .order_by(Match.id)
+    ).all()
+    # the label is the truth (unknown labels count as RED), not the derived rank column
+    visible = [(m, item, source) for m, item, source in rows if parse_tlp(item.tlp, TLP.RED) <= ceiling]
+    withheld = len({item.id for _, item, _ in rows}) - len({item.id for _, item, _ in visible})
+    return PortalAlert(
+        id=n.id, reference=n.reference, subject=n.subject, tlp=n.tlp, severity=n.severity, status=n.status,
+        created_at=n.created_at, sent_at=n.sent_at, response=n.response, acknowledged_at=n.acknowledged_at,
+        items=merge_views(visible), withheld=withheld,
+    )
+
+
+def answer_alert(session: Session, user: User, *, reference: str, answer: str) -> PortalAlert:
+    """Record the organisation's answer to one of its alerts (as the e-mail's links do); audited."""
+    alert = get_alert(session, user, reference=reference)
+    record_response(session, notification_id=alert.id, answer=answer, actor=user.email)
+    session.flush()
+    return get_alert(session, user, reference=reference)
+
+
+def assets_of(session: Session, user: User) -> list[Asset]:
+    """What the CERT matches the organisation on."""
+    constituent = own_constituent(session, user)
+    return list(session.scalars(select(Asset).where(Asset.constituent_id == constituent.id)
+                                .order_by(Asset.type, Asset.value)))
+
+
+def contacts_of(session: Session, user: User) -> list[Contact]:
+    """Who receives the organisation's alerts by e-mail."""
+    constituent = own_constituent(session, user)
+    return list(session.scalars(select(Contact).where(Contact.constituent_id == constituent.id,
+                                                      Contact.active.is_(True)).order_by(Contact.email)))
+
+
+def summary(session: Session, user: User) -> dict[str, int]:
+    """Counts for the page head: released alerts, those not yet answered, assets."""
+    constituent = own_constituent(session, user)
+    stmt = _released(constituent.id, user_clearance(user)).subquery()
+    alerts = int(session.scalar(select(func.count()).select_from(stmt)) or 0)
+    unanswered = int(session.scalar(select(func.count()).select_from(stmt).where(stmt.c.response.is_(None))) or 0)
+    assets = int(session.scalar(select(func.count()).select_from(Asset)
+                                .where(Asset.constituent_id == constituent.id)) or 0)
+    return {"alerts": alerts, "unanswered": unanswered, "assets": assets}
