@@ -65,14 +65,31 @@ class StixObject(msgspec.Struct, gc=False):
     extensions: Any = None
 
 
+class _Head(msgspec.Struct, gc=False):
+    """What the first pass reads of every object: enough to pick the newest version of each id."""
+
+    type: Any = None
+    id: Any = None
+    modified: Any = None
+    created: Any = None
+
+
 class _Envelope(msgspec.Struct, gc=False):
     type: Any = None
     id: Any = None
     spec_version: Any = None
-    objects: list[StixObject] | None = None
+    objects: list[msgspec.Raw] | None = None  # zero-copy slices of the input, decoded one at a time
 
 
-_DECODER = msgspec.json.Decoder(_Envelope | list[StixObject])
+_ENVELOPE = msgspec.json.Decoder(_Envelope | list[msgspec.Raw])
+_HEAD = msgspec.json.Decoder(_Head)
+_OBJECT = msgspec.json.Decoder(StixObject)
+
+# Type codes kept with each winning object's position (position << 3 | code): the objects that
+# yield items, and the few whose content the first pass needs (markings, malware names, relations).
+_INDICATOR, _VULNERABILITY, _REPORT, _MARKING, _MALWARE, _RELATIONSHIP = 1, 2, 3, 4, 5, 6
+_TYPE_CODE = {"indicator": _INDICATOR, "vulnerability": _VULNERABILITY, "report": _REPORT,
+              "marking-definition": _MARKING, "malware": _MALWARE, "relationship": _RELATIONSHIP}
 
 
 @dataclass
@@ -92,41 +109,54 @@ class StixStats:
 @dataclass
 class _Bundle:
     spec_version: str
-    objects: dict[str, StixObject]
+    raw: list[msgspec.Raw]  # every element of the container, undecoded
+    winners: dict[str, int]  # id → position << 3 | type code of its newest version, first-seen order
     marking_tlp: dict[str, TLP]
     malware_names: dict[str, list[str]]
     times: dict[Any, str | None] = field(default_factory=dict)  # iso_utc per distinct timestamp
 
+    def get(self, object_id: str) -> StixObject | None:
+        """The newest version of an object, decoded on demand (reports look up what they refer to)."""
+        code = self.winners.get(object_id)
+        return None if code is None else _OBJECT.decode(self.raw[code >> 3])
+
 
 def parse(data: bytes, ctx: ParseContext, stats: StixStats | None = None) -> Iterator[Item]:
-    """Yield items for every indicator, vulnerability and report in a STIX bundle/envelope/list."""
+    """Yield items for every indicator, vulnerability and report in a STIX bundle/envelope/list.
+
+    Streams: a first pass reads only each object's type, id and timestamps (plus the few marking,
+    malware and relationship objects), then the winning objects are decoded one at a time as their
+    items are consumed, so memory stays near the size of the input however large the bundle is.
+    """
     stats = stats if stats is not None else StixStats()
     was_enabled = gc.isenabled()
     # Decoding and item building create ~10^5 acyclic objects each; cyclic collections in between
     # only re-scan them (about a quarter of the run time). Restored when the generator finishes.
     gc.disable()
     try:
-        bundle = _index(*_decode(data, ctx, stats), stats)
-        for obj in bundle.objects.values():
-            if obj.type == "indicator":
-                yield from _indicator_items(obj, bundle, ctx, stats)
-            elif obj.type == "vulnerability":
+        bundle = _index(*_decode(data, ctx), stats)
+        raw, decode = bundle.raw, _OBJECT.decode
+        for code in bundle.winners.values():
+            kind = code & 7
+            if kind == _INDICATOR:
+                yield from _indicator_items(decode(raw[code >> 3]), bundle, ctx, stats)
+            elif kind == _VULNERABILITY:
                 stats.items += 1
-                yield _vulnerability(obj, bundle, ctx)
-            elif obj.type == "report":
+                yield _vulnerability(decode(raw[code >> 3]), bundle, ctx)
+            elif kind == _REPORT:
                 stats.items += 1
-                yield _report(obj, bundle, ctx)
+                yield _report(decode(raw[code >> 3]), bundle, ctx)
     finally:
         if was_enabled:
             gc.enable()
     log.info("stix %s: %s", ctx.filename or ctx.source_name, stats)
 
 
-def _decode(data: bytes, ctx: ParseContext, stats: StixStats) -> tuple[str, list[StixObject]]:
+def _decode(data: bytes, ctx: ParseContext) -> tuple[str, list[msgspec.Raw]]:
     try:
-        top = _DECODER.decode(data)
+        top = _ENVELOPE.decode(data)
     except msgspec.ValidationError:
-        return _decode_lenient(data, ctx, stats)
+        raise fail(ctx, "top level", "'objects' is not a list") from None
     except msgspec.DecodeError as exc:
         raise fail(ctx, "", f"invalid JSON: {exc}") from None
     except RecursionError:
@@ -134,63 +164,59 @@ def _decode(data: bytes, ctx: ParseContext, stats: StixStats) -> tuple[str, list
     if isinstance(top, list):
         return "", top
     if top.objects is None and isinstance(top.type, str) and top.type != "bundle" and top.id is not None:
-        return "", [msgspec.json.decode(data, type=StixObject)]  # one bare STIX object
+        return "", [msgspec.Raw(data)]  # one bare STIX object
     if top.objects is None:
         raise fail(ctx, "top level", "not a STIX bundle, TAXII envelope or list of objects (no 'objects')")
     return str(top.spec_version or ""), top.objects
 
 
-def _decode_lenient(data: bytes, ctx: ParseContext, stats: StixStats) -> tuple[str, list[StixObject]]:
-    """Slow path for structurally odd input: keep every element that is a JSON object."""
-    try:
-        top = msgspec.json.decode(data)
-    except RecursionError:
-        raise fail(ctx, "", "JSON nested too deeply") from None
-    raw = top.get("objects") if isinstance(top, dict) else top
-    if not isinstance(raw, list):
-        raise fail(ctx, "top level", "'objects' is not a list")
-    objects: list[StixObject] = []
+def _index(spec: str, raw: list[msgspec.Raw], stats: StixStats) -> _Bundle:
+    """First pass: the newest version of each id, TLP markings and malware names, without keeping
+    any decoded object beyond the markings, malware and relationships."""
+    winners: dict[str, int] = {}
+    head = _HEAD.decode
     for position, element in enumerate(raw):
         try:
-            objects.append(msgspec.convert(element, StixObject))
+            obj = head(element)
         except msgspec.ValidationError:
             stats.invalid_objects += 1
             stats.problems.append(f"objects[{position}]: not a JSON object")
-    spec = top.get("spec_version", "") if isinstance(top, dict) else ""
-    return str(spec or ""), objects
-
-
-def _index(spec: str, objects: list[StixObject], stats: StixStats) -> _Bundle:
-    latest: dict[str, StixObject] = {}
-    for obj in objects:
+            continue
         stats.objects += 1
-        if not isinstance(obj.type, str) or not isinstance(obj.id, str):
+        object_id = obj.id
+        if not isinstance(obj.type, str) or not isinstance(object_id, str):
             stats.invalid_objects += 1
             continue
-        previous = latest.get(obj.id)
+        previous = winners.get(object_id)
         if previous is not None:
             stats.superseded += 1
-            if _stamp(previous) >= _stamp(obj):
+            if _stamp(head(raw[previous >> 3])) >= _stamp(obj):
                 continue
-        latest[obj.id] = obj
+        winners[object_id] = position << 3 | _TYPE_CODE.get(obj.type, 0)
     marking_tlp = dict(STIX_MARKING_IDS)
     names: dict[str, str] = {}
-    for obj in latest.values():
-        if obj.type == "marking-definition":
-            tlp = _definition_tlp(obj)
+    relations: list[StixObject] = []
+    for object_id, code in winners.items():
+        kind = code & 7
+        if kind < _MARKING:
+            continue
+        full = _OBJECT.decode(raw[code >> 3])
+        if kind == _MARKING:
+            tlp = _definition_tlp(full)
             if tlp is not None:
-                marking_tlp[obj.id] = tlp
-        elif obj.type == "malware" and isinstance(obj.name, str):
-            names[obj.id] = obj.name
+                marking_tlp[object_id] = tlp
+        elif kind == _MALWARE and isinstance(full.name, str):
+            names[object_id] = full.name
+        elif kind == _RELATIONSHIP and full.relationship_type == "indicates":
+            relations.append(full)
     malware_names: dict[str, list[str]] = {}
-    for obj in latest.values():
-        indicates = obj.type == "relationship" and obj.relationship_type == "indicates"
-        if indicates and _is_key(obj.target_ref, names):
-            malware_names.setdefault(str(obj.source_ref), []).append(names[obj.target_ref])
-    return _Bundle(spec, latest, marking_tlp, malware_names)
+    for rel in relations:
+        if _is_key(rel.target_ref, names):
+            malware_names.setdefault(str(rel.source_ref), []).append(names[rel.target_ref])
+    return _Bundle(spec, raw, winners, marking_tlp, malware_names)
 
 
-def _stamp(obj: StixObject) -> str:
+def _stamp(obj: _Head | StixObject) -> str:
     # "…:16" < "…:16.432" once the Z is gone, so plain string order follows time order.
     return str(obj.modified or obj.created or "").rstrip("Z")
 
@@ -216,32 +242,33 @@ def _tlp(obj: StixObject, bundle: _Bundle, ctx: ParseContext) -> str:
     return ctx.default_tlp.value_str
 
 
-def _indicator_items(obj: StixObject, bundle: _Bundle, ctx: ParseContext, stats: StixStats) -> Iterator[Item]:
+def _indicator_items(obj: StixObject, bundle: _Bundle, ctx: ParseContext, stats: StixStats) -> list[Item]:
     if obj.pattern_type not in (None, "stix") or not isinstance(obj.pattern, str):
         stats.skipped_pattern_type += 1
-        return
+        return []
     version = obj.spec_version or bundle.spec_version or ("2.1" if obj.pattern_type else "2.0")
     try:
         found = observables(obj.pattern, str(version))
     except PatternUnsupported as exc:
         stats.skipped_bad_pattern += 1
         stats.problems.append(f"{obj.id}: {exc}")
-        return
+        return []
     if not found:
         stats.no_observable += 1
-        return
+        return []
     labels = _labels(obj, bundle)
     tlp = _tlp(obj, bundle, ctx)
     confidence = _confidence(obj.confidence)
     valid_from, valid_until = _time(obj.valid_from, bundle), _time(obj.valid_until, bundle)
     revoked = obj.revoked is True
-    for itype, value in found:
-        stats.items += 1
-        yield Item(
-            kind="indicator", key=f"stix:{obj.id}:{itype}:{value}", tlp=tlp, source_format="stix",
-            type=itype, value=value, labels=labels if len(found) == 1 else list(labels),
-            confidence=confidence, valid_from=valid_from, valid_until=valid_until, revoked=revoked,
-        )
+    stats.items += len(found)
+    prefix = f"stix:{obj.id}:"
+    return [
+        Item(kind="indicator", key=f"{prefix}{itype}:{value}", tlp=tlp, source_format="stix", type=itype,
+             value=value, labels=labels if len(found) == 1 else list(labels), confidence=confidence,
+             valid_from=valid_from, valid_until=valid_until, revoked=revoked)
+        for itype, value in found
+    ]
 
 
 def _time(value: Any, bundle: _Bundle) -> str | None:
@@ -258,9 +285,9 @@ def _time(value: Any, bundle: _Bundle) -> str | None:
 
 def _labels(obj: StixObject, bundle: _Bundle) -> list[str]:
     types = obj.indicator_types
-    plain = obj.labels is None and obj.id not in bundle.malware_names and type(types) is list
-    if plain and all(type(v) is str for v in types):
-        return list(dict.fromkeys(types))  # the common STIX 2.1 case, without the general walk
+    if type(types) is list and len(types) == 1 and obj.labels is None and type(types[0]) is str and types[0] \
+            and obj.id not in bundle.malware_names:
+        return types  # the common STIX 2.1 case: the decoded list is this object's own, so no copy
     values: list[str] = []
     for group in (obj.indicator_types, obj.labels):
         if isinstance(group, list):
@@ -311,7 +338,7 @@ def _report(obj: StixObject, bundle: _Bundle, ctx: ParseContext) -> Item:
     text = f"{name or ''}\n{plain_text(description)}"
     cves = set(find_cves(text))
     for ref in obj.object_refs if isinstance(obj.object_refs, list) else ():
-        target = bundle.objects.get(ref) if isinstance(ref, str) else None
+        target = bundle.get(ref) if isinstance(ref, str) else None
         if target is not None and target.type == "vulnerability":
             cves.update(_external(target)[0] or find_cves(str(target.name or "")))
     return Item(

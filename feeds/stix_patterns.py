@@ -13,6 +13,34 @@ from collections.abc import Iterator
 
 from feeds.common import canonical_indicator
 
+# Values that are already canonical, recognised without the general canonicalisation (no ipaddress,
+# urlsplit or idna call). Each pattern accepts only text that `canonical_indicator` would return
+# unchanged for that kind (tests/feeds/test_stix_fast.py checks this property); anything else, such
+# as upper case, surrounding space, IPv6, userinfo, a trailing dot or an empty query, takes the
+# general path.
+_OCTET = r"(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)"
+_FAST_IPV4 = rf"{_OCTET}(?:\.{_OCTET}){{3}}"
+_LABEL = r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?"
+# The last label starts with a letter or `_`, so the name can never parse as an IP address.
+_FAST_NAME = rf"(?:{_LABEL}\.)*[a-z_](?:[a-z0-9_-]{{0,61}}[a-z0-9_])?"
+# URL: lower-case scheme and host (at most 253 characters), optional port, then printable ASCII with
+# a non-empty query and fragment when their `?` and `#` are there (urlunsplit drops empty ones).
+_FAST_URL = (
+    rf"[a-z][a-z0-9+.-]*://(?=[a-z0-9_.-]{{1,253}}(?:[:/?#]|\Z))(?:{_FAST_IPV4}|{_FAST_NAME})(?::\d{{1,5}})?"
+    r"(?:/[!-\"$->@-~]*)?(?:\?[!-\"$-~]+)?(?:#[!-~]+)?"
+)
+_FAST_BY_KIND = {
+    "ip": ((_FAST_IPV4, "ipv4"),),
+    "host": ((_FAST_IPV4, "ipv4"), (_FAST_NAME, "domain")),
+    "domain": ((_FAST_IPV4, "ipv4"), (_FAST_NAME, "domain")),
+    "url": ((_FAST_URL, "url"),),
+    "md5": ((r"[0-9a-f]{32}", "md5"),),
+    "sha1": ((r"[0-9a-f]{40}", "sha1"),),
+    "sha256": ((r"[0-9a-f]{64}", "sha256"),),
+}
+_FAST = {kind: [(re.compile(rx).fullmatch, out) for rx, out in shapes] for kind, shapes in _FAST_BY_KIND.items()}
+_FAST_MAX = {"domain": 253, "host": 253, "url": 8192}
+
 MAX_PATTERN = 65_536  # longer patterns are skipped: the grammar parser is slow on huge input
 
 _STR = r"'(?:[^'\\]|\\.)*'"
@@ -95,6 +123,16 @@ def indicator_kind(obj_type: str, path: str) -> str | None:
 
 
 def _canonical(kind: str, value: str) -> tuple[str, str] | None:
+    """Canonical (type, value): already canonical text is recognised by a strict regex, the rest
+    goes through `canonical_indicator`."""
+    if len(value) <= _FAST_MAX.get(kind, 8192):
+        for match, out in _FAST.get(kind, ()):
+            if match(value) is not None:
+                return out, value
+    return _canonical_slow(kind, value)
+
+
+def _canonical_slow(kind: str, value: str) -> tuple[str, str] | None:
     if kind in ("ip", "host"):
         got = canonical_indicator("ipv4", value)
         if got is None and kind == "host":
@@ -114,7 +152,7 @@ def _literal_values(literal: str) -> list[str]:
 
 
 def _unquote(quoted: str) -> str:
-    return _ESCAPE.sub(r"\1", quoted[1:-1])
+    return _ESCAPE.sub(r"\1", quoted[1:-1]) if "\\" in quoted else quoted[1:-1]
 
 
 def _grammar_comparisons(pattern: str, spec_version: str | None) -> Iterator[tuple[str, str, str]]:
