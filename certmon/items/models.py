@@ -15,19 +15,20 @@ class StoredItem(Base):
     """An advisory, vulnerability, indicator or exposure as stored (never twice per source and key)."""
 
     __tablename__ = "items"
+    # Few indexes on purpose: each one costs every inserted row, and ingest writes 10^5 rows per feed
+    # run. (source_id, key) serves the upsert and per-source filters; (kind, published_at) the lists.
+    # Migration 0005 dropped the ones no query used (source_id alone, tlp_rank, value, cve, ip).
     __table_args__ = (
         UniqueConstraint("source_id", "key"),
         Index("ix_items_kind_published", "kind", "published_at"),
-        Index("ix_items_value", "value"),
-        Index("ix_items_cve", "cve"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), index=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(20))
     key: Mapped[str] = mapped_column(String(500))
     tlp: Mapped[str] = mapped_column(String(20), default="clear")
-    tlp_rank: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    tlp_rank: Mapped[int] = mapped_column(Integer, default=0)
     source_format: Mapped[str] = mapped_column(String(40), default="")
     title: Mapped[str | None] = mapped_column(Text)
     summary: Mapped[str | None] = mapped_column(Text)
@@ -40,7 +41,7 @@ class StoredItem(Base):
     indicator_type: Mapped[str | None] = mapped_column(String(20))
     value: Mapped[str | None] = mapped_column(String(2000))
     confidence: Mapped[int | None] = mapped_column(Integer)
-    ip: Mapped[str | None] = mapped_column(String(64), index=True)
+    ip: Mapped[str | None] = mapped_column(String(64))
     port: Mapped[int | None] = mapped_column(Integer)
     report_type: Mapped[str | None] = mapped_column(String(100))
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import itertools
-import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -35,9 +33,9 @@ _PG_ARRAY = {
     "published_at": "timestamptz[]", "first_seen": "timestamptz[]", "last_seen": "timestamptz[]",
     "updated_at": "timestamptz[]", "data": "json[]",
 }
-LOOKUP_CHUNK = {"postgresql": 10_000, "sqlite": 500}  # keys per existence query
+LOOKUP_CHUNK = {"postgresql": 10_000, "sqlite": 500}  # keys per existence query (and items held at once)
 # PostgreSQL's UNNEST insert has one array parameter per column, so only memory bounds its batch;
-# SQLite's multi-row VALUES is bounded by the connection's variable limit (999 before 3.32).
+# SQLite inserts with one executemany per chunk.
 PG_INSERT_BATCH = 5_000
 Row = tuple[Any, ...]
 
@@ -107,41 +105,76 @@ def upsert_items(
     session: Session, *, source_id: int, items: Iterable[Item], payload_id: int | None = None,
     now: datetime | None = None,
 ) -> UpsertResult:
-    """Insert new items, update changed ones in place, touch unchanged ones; batched, never per row."""
+    """Insert new items, update changed ones in place, touch unchanged ones; batched, never per row.
+
+    Streams: `items` is consumed one lookup chunk at a time, so a generator (an adapter's parse)
+    is never held whole. When a key comes again in the same call, its last version is stored and
+    the row is reported once: new if it was new, else updated if any version differed from what
+    was stored, else unchanged.
+    """
     session.flush()  # pending ORM rows (the payload) must exist before rows refer to them
     conn = session.connection()
     to_db_time = _time_converter(conn)
     db_now = to_db_time(now or utcnow())
     builder = _RowBuilder(source_id, payload_id, db_now, to_db_time)
-    latest: dict[str, Item] = {}
-    for item in items:
-        latest[item.key[:500]] = item  # the last version of a key in one payload wins
     result = UpsertResult()
-    keys = list(latest)
+    seen: dict[int, int] = {}  # row id → _WAS_NEW/_WAS_UPDATED/_WAS_UNCHANGED for rows this call already wrote
     step = LOOKUP_CHUNK.get(conn.dialect.name, 500)
-    for start in range(0, len(keys), step):
-        chunk = keys[start:start + step]
-        existing = _existing(conn, source_id, chunk)
+    for chunk in _chunks(items, step):
+        existing = _existing(conn, source_id, list(chunk))
         fresh: list[Row] = []
         changed: list[Row] = []
         touched: list[int] = []
-        for key in chunk:  # rows are built per chunk: only one chunk's encoded JSON is alive at a time
-            row = builder.row(latest[key])
+        for key, item in chunk.items():
+            row = builder.row(item)
             found = existing.get(key)
             if found is None:
                 fresh.append(row)
-            elif found[1] != row[_HASH]:
-                changed.append((*row[1:-3], db_now, db_now, found[0]))
-                result.updated_ids.append(found[0])
-                if row[_REVOKED]:
-                    result.revoked_ids.append(found[0])
-            else:
-                touched.append(found[0])
-        result.new_ids.extend(_insert(conn, fresh))
+                continue
+            item_id, digest = found
+            before = seen.get(item_id)
+            if digest != row[_HASH]:
+                changed.append((*row[1:-3], db_now, db_now, item_id))
+                if before is None or before == _WAS_UNCHANGED:
+                    if before == _WAS_UNCHANGED:
+                        result.unchanged -= 1
+                    seen[item_id] = _WAS_UPDATED
+                    result.updated_ids.append(item_id)
+                if before != _WAS_NEW:
+                    _mark_revoked(result, item_id, row[_REVOKED], again=before == _WAS_UPDATED)
+            elif before is None:
+                seen[item_id] = _WAS_UNCHANGED
+                touched.append(item_id)
+        new_ids = _insert(conn, fresh)
+        result.new_ids.extend(new_ids)
+        seen.update(dict.fromkeys(new_ids, _WAS_NEW))
         _update_changed(conn, changed)
         _touch(conn, touched, db_now)
         result.unchanged += len(touched)
     return result
+
+
+_WAS_NEW, _WAS_UPDATED, _WAS_UNCHANGED = 0, 1, 2
+
+
+def _chunks(items: Iterable[Item], size: int) -> Iterator[dict[str, Item]]:
+    """Up to `size` distinct keys at a time; within a chunk the last version of a key wins."""
+    chunk: dict[str, Item] = {}
+    for item in items:
+        chunk[item.key[:500]] = item
+        if len(chunk) >= size:
+            yield chunk
+            chunk = {}
+    if chunk:
+        yield chunk
+
+
+def _mark_revoked(result: UpsertResult, item_id: int, revoked: bool, *, again: bool) -> None:
+    """Keep `revoked_ids` to the updated rows whose stored (last) version is revoked."""
+    if revoked and not (again and item_id in result.revoked_ids):
+        result.revoked_ids.append(item_id)
+    elif not revoked and again and item_id in result.revoked_ids:
+        result.revoked_ids.remove(item_id)
 
 
 def _marks(conn: Connection, count: int) -> str:
@@ -165,32 +198,45 @@ def _existing(conn: Connection, source_id: int, keys: list[str]) -> dict[str, tu
 
 
 def _insert(conn: Connection, rows: list[Row]) -> list[int]:
-    """Insert rows; their new ids in the order of `rows`."""
+    """Insert rows; their new ids in the order of `rows`.
+
+    Columns that are NULL in every row of the batch are left out of the statement (they default to
+    NULL): binding ten NULLs per indicator row cost about as much as the rest of the row.
+    """
     if not rows:
         return []
-    names = ", ".join(COLUMNS)
-    ids: dict[str, int] = {}
+    columns = list(zip(*rows, strict=True))
+    keep = [i for i, values in enumerate(columns) if values.count(None) != len(rows)]
+    names = ", ".join(COLUMNS[i] for i in keep)
     if conn.dialect.name == "postgresql":
-        arrays = ", ".join(f"%s::{_PG_ARRAY.get(c, 'text[]')}" for c in COLUMNS)
+        arrays = ", ".join(f"%s::{_PG_ARRAY.get(COLUMNS[i], 'text[]')}" for i in keep)
         sql = f"INSERT INTO items ({names}) SELECT * FROM unnest({arrays}) RETURNING key, id"
+        ids: dict[str, int] = {}
         for start in range(0, len(rows), PG_INSERT_BATCH):
-            columns = tuple(list(col) for col in zip(*rows[start:start + PG_INSERT_BATCH], strict=True))
-            ids.update(conn.exec_driver_sql(sql, columns).tuples().all())
-    else:
-        per = max(1, min(1000, _variable_limit(conn) // len(COLUMNS)))
-        for start in range(0, len(rows), per):
-            batch = rows[start:start + per]
-            values = ", ".join([f"({_marks(conn, len(COLUMNS))})"] * len(batch))
-            sql = f"INSERT INTO items ({names}) VALUES {values} RETURNING key, id"
-            ids.update(conn.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(batch))).tuples().all())
-    return [ids[row[_KEY]] for row in rows]
+            part = tuple(list(columns[i][start:start + PG_INSERT_BATCH]) for i in keep)
+            ids.update(conn.exec_driver_sql(sql, part).tuples().all())
+        return [ids[row[_KEY]] for row in rows]
+    return _insert_sqlite(conn, rows, [columns[i] for i in keep], names)
 
 
-def _variable_limit(conn: Connection) -> int:
-    driver = conn.connection.driver_connection
-    if isinstance(driver, sqlite3.Connection):
-        return driver.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-    return 999
+def _insert_sqlite(conn: Connection, rows: list[Row], columns: list[tuple[Any, ...]], names: str) -> list[int]:
+    """One executemany. SQLite gives a new row the largest rowid plus one (the write lock is held,
+    so nothing else inserts meanwhile); the ids are read back by key if the largest id did not move
+    by exactly the number of rows (the table's rowids exhausted, where SQLite picks at random)."""
+    before = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM items").scalar_one()
+    conn.exec_driver_sql(f"INSERT INTO items ({names}) VALUES ({_marks(conn, len(columns))})",
+                         list(zip(*columns, strict=True)))
+    after = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM items").scalar_one()
+    if after - before == len(rows):
+        return list(range(before + 1, after + 1))
+    source_id = rows[0][0]
+    found: dict[str, int] = {}
+    for start in range(0, len(rows), 500):
+        keys = [row[_KEY] for row in rows[start:start + 500]]
+        found.update(conn.exec_driver_sql(
+            f"SELECT key, id FROM items WHERE source_id = ? AND key IN ({_marks(conn, len(keys))})",
+            (source_id, *keys)).tuples().all())
+    return [found[row[_KEY]] for row in rows]
 
 
 def _update_changed(conn: Connection, rows: list[Row]) -> None:

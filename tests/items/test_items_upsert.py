@@ -101,7 +101,6 @@ def test_last_version_of_a_key_wins_and_long_values_are_cut(any_env, source_id):
 def test_many_rows_across_lookup_and_insert_batches(any_env, source_id, monkeypatch):
     monkeypatch.setattr(service, "LOOKUP_CHUNK", {"postgresql": 70, "sqlite": 70})
     monkeypatch.setattr(service, "PG_INSERT_BATCH", 33)
-    monkeypatch.setattr(service, "_variable_limit", lambda conn: 999)  # SQLite before 3.32: 37 rows
     items = [_indicator(n) for n in range(301)]
     with any_env.factory.begin() as session:
         first = upsert_items(session, source_id=source_id, items=items, now=T0)
@@ -136,3 +135,61 @@ def test_times_are_stored_in_the_same_form_as_orm_writes(any_env, source_id):
     assert type(driver[0]) is type(orm[0]) and driver[1:] == orm[1:]
     expected = "2026-02-01 10:00:00.000000" if isinstance(orm[0], str) else datetime(2026, 2, 1, 10, tzinfo=UTC)
     assert driver[0] == expected
+
+
+def test_items_are_consumed_one_chunk_at_a_time(any_env, source_id, monkeypatch):
+    """A generator of items is never held whole: at most one lookup chunk is buffered."""
+    monkeypatch.setattr(service, "LOOKUP_CHUNK", {"postgresql": 10, "sqlite": 10})
+    produced = 0
+    buffered: list[int] = []  # items taken from the generator but not yet stored, at each lookup
+    original = service._existing
+
+    def items():
+        nonlocal produced
+        for n in range(95):
+            produced += 1
+            yield _indicator(n)
+
+    def watching(conn, sid, keys):
+        stored = conn.exec_driver_sql("SELECT count(*) FROM items").scalar_one()
+        buffered.append(produced - stored)
+        return original(conn, sid, keys)
+
+    monkeypatch.setattr(service, "_existing", watching)
+    with any_env.factory.begin() as session:
+        result = upsert_items(session, source_id=source_id, items=items(), now=T0)
+    assert len(result.new_ids) == 95 and len(buffered) == 10 and max(buffered) == 10
+
+
+def test_a_key_repeated_in_later_chunks_is_reported_once(any_env, source_id, monkeypatch):
+    monkeypatch.setattr(service, "LOOKUP_CHUNK", {"postgresql": 3, "sqlite": 3})
+    with any_env.factory.begin() as session:
+        first = upsert_items(session, source_id=source_id, items=[_indicator(n) for n in range(4)], now=T0)
+    ids = first.new_ids
+    later = T0 + timedelta(hours=1)
+    again = [
+        _indicator(0), _indicator(1), _indicator(9),  # chunk 1: unchanged, unchanged, new
+        _indicator(0, confidence=77), _indicator(9, confidence=5), _indicator(2, revoked=True),  # chunk 2
+        _indicator(1), _indicator(2, confidence=3), _indicator(9, confidence=5),  # chunk 3
+    ]
+    with any_env.factory.begin() as session:
+        second = upsert_items(session, source_id=source_id, items=again, now=later)
+    assert len(second.new_ids) == 1 and second.updated_ids == [ids[0], ids[2]]
+    assert second.unchanged == 1 and second.revoked_ids == []  # key 2's last version is not revoked
+    stored = _stored(any_env)
+    assert stored[_indicator(0).key].confidence == 77 and stored[_indicator(9).key].confidence == 5
+    assert stored[_indicator(2).key].revoked is False and stored[_indicator(2).key].confidence == 3
+    assert stored[_indicator(3).key].last_seen == T0  # not in the second payload
+
+
+def test_sqlite_ids_are_read_back_when_rowids_are_not_sequential(sqlite_env):
+    """At the largest rowid SQLite picks new rowids at random; the ids are then looked up by key."""
+    with sqlite_env.factory.begin() as session:
+        sid = create_source(session, SourceCreate(name="s", format="stix", url="https://x.example/")).id
+        session.add(StoredItem(id=2**63 - 1, source_id=sid, kind="indicator", key="top", tlp="clear", tlp_rank=0,
+                               data={}, content_hash="x", first_seen=T0, last_seen=T0, updated_at=T0))
+    items = [_indicator(n) for n in range(20)]
+    with sqlite_env.factory.begin() as session:
+        result = upsert_items(session, source_id=sid, items=items, now=T0)
+    stored = _stored(sqlite_env)
+    assert [stored[i.key].id for i in items] == result.new_ids and len(set(result.new_ids)) == 20
