@@ -103,6 +103,13 @@ def test_users_create_constituent_user_for_an_organisation(cli_env):
     assert unknown.returncode == 2 and "123456789" in unknown.stderr
     ok = certmon(*args, "--org", "964338531", env=cli_env, stdin="hemmelig-passord\n")  # Bergen kommune
     assert ok.returncode == 0 and "964338531" in ok.stdout, ok.stderr
+    invited = certmon("users", "create", "--email", "ny@test.invalid", "--role", "constituent", "--org", "964338531",
+                      "--invite", env=cli_env)
+    assert invited.returncode == 0 and "/passord/" in invited.stdout, invited.stderr
+    reset = certmon("users", "password-link", "--email", "sikkerhet@test.invalid", env=cli_env)
+    assert reset.returncode == 0 and "/passord/" in reset.stdout
+    nobody = certmon("users", "password-link", "--email", "ingen@test.invalid", env=cli_env)
+    assert nobody.returncode == 2 and "ingen@test.invalid" in nobody.stderr
 
 
 def test_match_file(cli_env, tmp_path):

@@ -12,7 +12,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from certmon import __version__, plugins
+from certmon import __version__, logsafety, plugins
 from certmon.config import get_settings
 from certmon.errors import CertmonError, ValidationFailed
 
@@ -99,6 +99,7 @@ async def _bad_value(request: Request, exc: Exception) -> JSONResponse:
 def create_app() -> FastAPI:
     """Build the app; the dashboard mounts itself if installed."""
     settings = get_settings()
+    logsafety.install()  # answer and password links carry tokens in the path
     app = FastAPI(title="certmon", version=__version__,
                   description="Trusselinformasjon, treff og varsler for Helse- og KommuneCERT")
     for name in ROUTERS:

@@ -26,10 +26,11 @@ def hash_password(password: str) -> str:
 
 
 def create_user(
-    session: Session, *, email: str, role: str, password: str, name: str = "", actor: str = "cli",
+    session: Session, *, email: str, role: str, password: str | None, name: str = "", actor: str = "cli",
     constituent_id: int | None = None, tlp_max: str | None = None,
 ) -> User:
-    """Create a user; the password must be at least 8 characters (4 in demo data only via seed)."""
+    """Create a user; the password must be at least 8 characters. Without one (None) the account cannot
+    sign in until a one-time link from `certmon.auth.invites` sets it."""
     email = email.strip().lower()
     if role not in ROLES:
         raise ValidationFailed(f"ukjent rolle {role!r}; gyldige roller: {', '.join(ROLES)}")
@@ -39,7 +40,7 @@ def create_user(
         raise ValidationFailed("en bruker med rollen constituent må knyttes til en virksomhet (--org ORGNR)")
     if role != "constituent" and constituent_id is not None:
         raise ValidationFailed(f"bare rollen constituent knyttes til en virksomhet, ikke {role}")
-    if len(password) < 8:
+    if password is not None and len(password) < 8:
         raise ValidationFailed("passordet må ha minst 8 tegn")
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"brukeren {email} finnes allerede")
@@ -48,7 +49,8 @@ def create_user(
         ceiling = parse_tlp(tlp_max or default_tlp)
     except ValueError:
         raise ValidationFailed(f"ukjent TLP {tlp_max!r}; gyldige: clear, green, amber, amber+strict, red") from None
-    user = User(email=email, role=role, name=name, password_hash=hash_password(password),
+    secret = password if password is not None else secrets.token_urlsafe(32)  # unknown to anyone
+    user = User(email=email, role=role, name=name, password_hash=hash_password(secret),
                 constituent_id=constituent_id, tlp_max=ceiling.value_str)
     session.add(user)
     session.flush()
@@ -132,3 +134,20 @@ def clearance(user: User) -> TLP:
 def has_role(user: User, *roles: str) -> bool:
     """True if the user's role is one of `roles`, or admin (who may do everything)."""
     return user.role in roles or user.role == "admin"
+
+
+def users_of_constituent(session: Session, constituent_id: int) -> list[User]:
+    """The accounts linked to one organisation (its Min side users), active first."""
+    stmt = select(User).where(User.constituent_id == constituent_id).order_by(User.active.desc(), User.email)
+    return list(session.scalars(stmt))
+
+
+def set_active(session: Session, *, user_id: int, active: bool, actor: str) -> User:
+    """Deactivate (or reactivate) an account; a deactivated one can neither sign in nor use its tokens. Audited."""
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"fant ingen bruker med id {user_id}")
+    user.active = active
+    record(session, actor=actor, action="user.activate" if active else "user.deactivate", entity_type="user",
+           entity_id=user.id)
+    return user

@@ -5,10 +5,13 @@ from __future__ import annotations
 import sys
 
 import typer
+from sqlalchemy import select
 
+from certmon.auth.invites import make_link
+from certmon.auth.models import User
 from certmon.auth.service import create_user, issue_token, revoke_user_tokens
 from certmon.cli.common import db_session, out
-from certmon.errors import NotFound
+from certmon.errors import NotFound, ValidationFailed
 from certmon.registry.service import find_by_org_number
 
 app = typer.Typer(help="Brukere og API-nøkler.", no_args_is_help=True)
@@ -24,9 +27,16 @@ def users_create(
         None, "--tlp-max", help="høyeste TLP brukeren får se (clear, green, amber, amber+strict, red)"
     ),
     token: bool = typer.Option(False, "--token", help="lag også en API-nøkkel og skriv den ut én gang"),
+    invite: bool = typer.Option(
+        False, "--invite", help="ikke les noe passord; skriv ut en engangslenke (7 dager) der brukeren setter det"
+    ),
 ) -> None:
-    """Create a user; the password is read from stdin (piped) or prompted for."""
-    if sys.stdin.isatty():
+    """Create a user; the password is read from stdin (piped) or prompted for, or set by the user
+    through a one-time link (--invite)."""
+    password: str | None = None  # with --invite: none; the user sets it through the link
+    if invite:
+        password = None
+    elif sys.stdin.isatty():
         password = typer.prompt("Passord", hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\n")
@@ -40,10 +50,26 @@ def users_create(
         user = create_user(session, email=email, role=role, password=password, name=name,
                            constituent_id=constituent_id, tlp_max=tlp_max)
         api_token = issue_token(session, user=user, name="cli") if token else None
+        link = make_link(session, user, actor="cli") if invite else None
     where = f" for {org}" if org else ""
     out.print(f"brukeren {user.email} ({user.role}{where}) er opprettet")
     if api_token:
         out.print(f"API-nøkkel (vises bare nå): {api_token}")
+    if link:
+        out.print(f"lenke for å sette passord (gjelder i 7 dager, kan brukes én gang): {link}")
+
+
+@app.command("password-link")
+def users_password_link(email: str = typer.Option(..., "--email")) -> None:
+    """Print a one-time link (7 days) where the user sets a new password; the old one stays valid until then."""
+    with db_session() as session:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise NotFound(f"fant ingen bruker {email}")
+        if not user.active:
+            raise ValidationFailed(f"brukeren {user.email} er deaktivert")
+        link = make_link(session, user, actor="cli")
+    out.print(f"lenke for å sette passord for {user.email} (gjelder i 7 dager, kan brukes én gang): {link}")
 
 
 @app.command("revoke-tokens")

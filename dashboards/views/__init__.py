@@ -12,6 +12,7 @@ from dashboards.views import (
     notifications,
     overview,
     portal,
+    portal_users,
     registry,
     reports,
     sources,
@@ -19,4 +20,5 @@ from dashboards.views import (
 
 ROUTERS: tuple[APIRouter, ...] = (auth.router, overview.router, matches.router, items.router,
                                   sources.router, registry.router, notifications.router,
-                                  reports.router, incidents.router, portal.router)
+                                  reports.router, incidents.router, portal.router,
+                                  portal_users.router)

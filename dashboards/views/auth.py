@@ -9,8 +9,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from certmon.api.deps import SessionDep
+from certmon.auth import invites
 from certmon.auth.service import authenticate
 from certmon.config import get_settings
+from certmon.errors import ValidationFailed
 from dashboards.formatting import gettext as _
 from dashboards.web import DASHBOARD_ROLES, CsrfChecked, flash, render, safe_next
 
@@ -66,4 +68,43 @@ def logout(request: Request) -> Response:
     """End the session."""
     request.session.clear()
     flash(request, _("You are signed out."))
+    return RedirectResponse("/login", status_code=303)
+
+
+def _password_page(request: Request, *, account: str = "", error: str | None = None, invalid: str | None = None,
+                   status: int = 200) -> Response:
+    response = render(request, None, "set_password.html", http_status=status, account=account, error=error,
+                      invalid=invalid)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the path
+    return response
+
+
+@router.get("/passord/{token}")
+def password_form(request: Request, session: SessionDep, token: str) -> Response:
+    """The form behind a one-time link: set the password of a new account, or a new one."""
+    try:
+        user = invites.user_for_token(session, token)
+    except invites.InvalidInvite as exc:
+        return _password_page(request, invalid=exc.message, status=400)
+    return _password_page(request, account=user.email)
+
+
+@router.post("/passord/{token}", dependencies=[CsrfChecked])
+def password_set(
+    request: Request, session: SessionDep, token: str, password: Annotated[str, Form()] = "",
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
+    """Store the password (which spends the link) and send the user to sign in."""
+    try:
+        invites.set_password(session, token=token, password=password, confirm=confirm)
+    except invites.InvalidInvite as exc:
+        return _password_page(request, invalid=exc.message, status=400)
+    except ValidationFailed as exc:
+        session.rollback()
+        account = invites.user_for_token(session, token).email
+        return _password_page(request, account=account, error=exc.message, status=422)
+    session.commit()
+    request.session.clear()
+    flash(request, _("Your password is saved. Sign in with it."))
     return RedirectResponse("/login", status_code=303)

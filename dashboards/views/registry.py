@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import pydantic
 from fastapi import APIRouter, Form, Request
@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from certmon.api.deps import SessionDep
 from certmon.auth.models import User
+from certmon.auth.service import has_role, users_of_constituent
 from certmon.errors import CertmonError, NotFound, ValidationFailed
 from certmon.matching.service import list_matches
 from certmon.notify.contacts import LANGUAGES, MODES, ContactIn, create_contact, delete_contact
@@ -53,7 +54,7 @@ def _flags(c: Constituent, n_assets: int, n_contacts: int) -> list[str]:
 def _detail(request: Request, session: SessionDep, user: User, constituent_id: int, *,
             form: dict[str, str] | None = None, problems: list[str] | None = None,
             contact_form: dict[str, str] | None = None, contact_problems: list[str] | None = None,
-            status: int = 200) -> Response:
+            status: int = 200, **extra: Any) -> Response:
     try:
         c = get_constituent(session, constituent_id=constituent_id)
     except NotFound:
@@ -69,7 +70,8 @@ def _detail(request: Request, session: SessionDep, user: User, constituent_id: i
                   alerts=alerts, flags=_flags(c, len(assets), len(contacts)), asset_types=ASSET_TYPES,
                   form=form or {}, problems=problems or [], contact_form=contact_form or {},
                   contact_problems=contact_problems or [], languages=LANGUAGES, modes=MODES,
-                  contact_tlps=CONTACT_TLPS)
+                  contact_tlps=CONTACT_TLPS,
+                  portal_users=users_of_constituent(session, c.id) if has_role(user) else [], **extra)
 
 
 @router.get("/virksomheter/{constituent_id}")

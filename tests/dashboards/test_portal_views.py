@@ -7,6 +7,7 @@ import re
 
 from sqlalchemy import select
 
+from certmon.auth.models import User
 from certmon.items.models import StoredItem
 from certmon.matching.models import Match
 from certmon.notify.models import Notification, NotificationMatch
@@ -73,3 +74,59 @@ def test_analysts_are_pointed_to_organisations_instead(dash):
     dash.login("analytiker@demo.invalid")
     r = dash.client.get("/min-side")
     assert r.status_code == 403 and "Virksomheter" in r.text
+
+
+def _bergen_id(dash) -> int:  # type: ignore[no-untyped-def]
+    with dash.session() as s:
+        return s.scalar(select(Constituent.id).where(Constituent.name == "Bergen", Constituent.kind == "kommune"))
+
+
+def test_admin_gives_access_with_a_one_time_link(dash):
+    bergen = _bergen_id(dash)
+    token = dash.login("admin@demo.invalid")
+    page = dash.client.post(f"/virksomheter/{bergen}/brukere",
+                            data={"csrf_token": token, "email": "Ny.Kontakt@bergen.example", "name": "Ny Kontakt"})
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    link = re.search(r'<code class="secret-link">([^<]+)</code>', page.text).group(1)
+    path = "/passord/" + link.rsplit("/passord/", 1)[1]
+    assert "ny.kontakt@bergen.example" in page.text
+    again = dash.client.post(f"/virksomheter/{bergen}/brukere", data={"csrf_token": token,
+                                                                      "email": "ny.kontakt@bergen.example"})
+    assert again.status_code == 422 and "finnes allerede" in again.text
+    dash.client.post("/logout", data={"csrf_token": token})
+
+    form = dash.client.get(path)
+    assert form.status_code == 200 and "ny.kontakt@bergen.example" in form.text
+    assert form.headers["cache-control"] == "no-store" and form.headers["referrer-policy"] == "no-referrer"
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    short = dash.client.post(path, data={"csrf_token": csrf, "password": "kort", "confirm": "kort"})
+    assert short.status_code == 422 and "8 tegn" in short.text
+    done = dash.client.post(path, data={"csrf_token": csrf, "password": "et-godt-passord",
+                                        "confirm": "et-godt-passord"}, follow_redirects=False)
+    assert done.status_code == 303 and done.headers["location"] == "/login"
+    used = dash.client.get(path)
+    assert used.status_code == 400 and "allerede brukt" in used.text
+
+    r = dash.client.post("/login", data={"csrf_token": dash.csrf(), "email": "ny.kontakt@bergen.example",
+                                         "password": "et-godt-passord", "next": "/"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/min-side"
+
+
+def test_admin_deactivates_access_and_readers_do_not_see_the_section(dash):
+    bergen = _bergen_id(dash)
+    with dash.session() as s:
+        portal_id = s.scalar(select(User.id).where(User.email == PORTAL_USER))
+    token = dash.login("admin@demo.invalid")
+    assert "Tilgang til Min side" in dash.client.get(f"/virksomheter/{bergen}").text
+    r = dash.client.post(f"/virksomheter/{bergen}/brukere/{portal_id}/aktiv", data={"csrf_token": token, "active": "0"})
+    assert r.status_code == 200 and "kan ikke lenger logge inn" in r.text
+    other = dash.client.post(f"/virksomheter/{bergen + 1}/brukere/{portal_id}/lenke", data={"csrf_token": token})
+    assert other.status_code == 404  # the account belongs to Bergen only
+    dash.client.post("/logout", data={"csrf_token": token})
+    r = dash.client.post("/login", data={"csrf_token": dash.csrf(), "email": PORTAL_USER, "password": "demo",
+                                         "next": "/"}, follow_redirects=False)
+    assert r.status_code == 401
+    token = dash.login("leser@demo.invalid")
+    assert "Tilgang til Min side" not in dash.client.get(f"/virksomheter/{bergen}").text
+    r = dash.client.post(f"/virksomheter/{bergen}/brukere", data={"csrf_token": token, "email": "x@bergen.example"})
+    assert r.status_code == 403
