@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -25,7 +26,7 @@ from certmon.sources.models import Source
 from certmon.tlp import parse_tlp
 from feeds.base import ParseContext
 from feeds.collect_types import Document, Fetched
-from feeds.formats import parse_bytes
+from feeds.formats import iter_bytes
 
 log = logging.getLogger(__name__)
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
@@ -85,13 +86,15 @@ def fetch_documents(source: Source) -> Fetched:
 
 def parse_documents(
     source_format: str, documents: list[Document], ctx: ParseContext
-) -> list[tuple[Document, list[Item]]]:
-    """Parse every document with the source's adapter."""
+) -> list[tuple[Document, Iterable[Item]]]:
+    """Each document with its adapter's items. Streaming adapters (STIX) yield them as they are
+    stored, so a large payload's items are never all in memory; their parse errors surface while
+    storing, inside the transaction, which then rolls back like any other failure."""
     parsed = []
     for doc in documents:
         doc_ctx = ParseContext(default_tlp=ctx.default_tlp, source_name=ctx.source_name,
                                filename=doc.filename or ctx.filename, report_type=ctx.report_type)
-        parsed.append((doc, parse_bytes(doc.content, source_format, doc_ctx)))
+        parsed.append((doc, iter_bytes(doc.content, source_format, doc_ctx)))
     return parsed
 
 
@@ -100,6 +103,7 @@ class Stored:
     """What one transaction stored."""
 
     payload_ids: list[int] = field(default_factory=list)
+    items_total: int = 0
     items_new: int = 0
     items_updated: int = 0
     matches_new: int = 0
@@ -107,7 +111,7 @@ class Stored:
 
 
 def store_and_match(
-    session: Session, source: Source, parsed: list[tuple[Document, list[Item]]]
+    session: Session, source: Source, parsed: list[tuple[Document, Iterable[Item]]]
 ) -> Stored:
     """Archive each document, upsert its items (pointing at it), match what changed and queue
     alerts; the caller commits."""
@@ -117,7 +121,13 @@ def store_and_match(
         payload_id = sources.store_payload(session, source_id=source.id, content=doc.content,
                                            content_type=doc.content_type, url=doc.url).id
         out.payload_ids.append(payload_id)
-        stored = upsert_items(session, source_id=source.id, items=items, payload_id=payload_id)
+        try:
+            stored = upsert_items(session, source_id=source.id, items=items, payload_id=payload_id)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:  # a generator stopped by an error: let it restore what it paused
+                close()
+        out.items_total += stored.items
         out.items_new += len(stored.new_ids)
         out.items_updated += len(stored.updated_ids)
         changed += stored.changed_ids
@@ -150,7 +160,6 @@ def run_source(
     try:
         fetched = Fetched(documents=documents) if documents is not None else fetch_documents(source)
         parsed = [] if fetched.not_modified else parse_documents(fmt, fetched.documents, ctx)
-        n_items = sum(len(items) for _, items in parsed)
         with factory.begin() as session:
             src = sources.get_source(session, source_id=source_id)
             run = session.get_one(sources.SourceRun, run_id)
@@ -161,6 +170,7 @@ def run_source(
                 if fetched.cursor:
                     src.cursor = fetched.cursor
             report.outcome = "not-modified" if fetched.not_modified else "ok"
+            n_items = out.items_total
             report.items_total, report.items_new, report.items_updated = n_items, out.items_new, out.items_updated
             report.matches_new, report.notification_ids = out.matches_new, out.notification_ids
             sources.finish_run(session, src, run, outcome=report.outcome, items_total=n_items,

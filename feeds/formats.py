@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from certmon.items.schemas import Item
 from feeds import abusech, csaf, kev, misp, rss, shadowserver, stix, suricata
@@ -85,9 +86,14 @@ def _json_format(head: bytes) -> str | None:
 
 def parse_bytes(data: bytes, fmt: str, ctx: ParseContext) -> list[Item]:
     """Parse a payload in format `fmt` (`auto` sniffs it) into a list of items."""
+    return list(iter_bytes(data, fmt, ctx))
+
+
+def iter_bytes(data: bytes, fmt: str, ctx: ParseContext) -> Iterable[Item]:
+    """Like parse_bytes, but as the adapter yields them (a streaming adapter is not held whole)."""
     name = detect_format(data, ctx.filename) if fmt == "auto" else fmt
     try:
         func = FORMATS[name]
     except KeyError:
         raise fail(ctx, "", f"unknown format {fmt!r}; one of: {', '.join(sorted(FORMATS))}, auto") from None
-    return list(func(data, ctx))
+    return func(data, ctx)

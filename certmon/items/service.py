@@ -48,6 +48,7 @@ class UpsertResult:
     updated_ids: list[int] = field(default_factory=list)
     unchanged: int = 0
     revoked_ids: list[int] = field(default_factory=list)
+    items: int = 0  # items read from the input, repeated keys included
 
     @property
     def changed_ids(self) -> list[int]:
@@ -120,7 +121,7 @@ def upsert_items(
     result = UpsertResult()
     seen: dict[int, int] = {}  # row id → _WAS_NEW/_WAS_UPDATED/_WAS_UNCHANGED for rows this call already wrote
     step = LOOKUP_CHUNK.get(conn.dialect.name, 500)
-    for chunk in _chunks(items, step):
+    for chunk in _chunks(items, step, result):
         existing = _existing(conn, source_id, list(chunk))
         fresh: list[Row] = []
         changed: list[Row] = []
@@ -157,10 +158,11 @@ def upsert_items(
 _WAS_NEW, _WAS_UPDATED, _WAS_UNCHANGED = 0, 1, 2
 
 
-def _chunks(items: Iterable[Item], size: int) -> Iterator[dict[str, Item]]:
+def _chunks(items: Iterable[Item], size: int, result: UpsertResult) -> Iterator[dict[str, Item]]:
     """Up to `size` distinct keys at a time; within a chunk the last version of a key wins."""
     chunk: dict[str, Item] = {}
     for item in items:
+        result.items += 1
         chunk[item.key[:500]] = item
         if len(chunk) >= size:
             yield chunk
