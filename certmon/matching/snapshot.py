@@ -40,8 +40,12 @@ class RegistrySnapshot(msgspec.Struct, frozen=True):
     assets: list[AssetRef]
 
 
-class MatchResult(msgspec.Struct, frozen=True):
-    """Why one item concerns one constituent (unique per item_key, constituent_id and rule)."""
+class MatchResult(msgspec.Struct, frozen=True, gc=False):
+    """Why one item concerns one constituent (unique per item_key, constituent_id and rule).
+
+    `gc=False`: a result holds only strings, ints and None, so it can never be part of a reference
+    cycle, and the collector need not track the hundreds of thousands a batch makes.
+    """
 
     item_key: str
     constituent_id: int
