@@ -28,11 +28,12 @@ def test_help_on_every_command(cli_env):
     top = certmon("--help", env=cli_env)
     assert top.returncode == 0
     for group in ("db", "registry", "assets", "sources", "advisories", "users", "contacts", "notify",
-                  "incidents", "reports"):
+                  "incidents", "reports", "export"):
         r = certmon(group, "--help", env=cli_env)
         assert r.returncode == 0, (group, r.stderr)
     for cmd in (["parse"], ["match"], ["ingest"], ["serve"], ["registry", "import"], ["sources", "add"],
-                ["users", "create"], ["notify", "flush"], ["contacts", "import"]):
+                ["users", "create"], ["notify", "flush"], ["contacts", "import"], ["export", "indicators"],
+                ["users", "password-link"]):
         r = certmon(*cmd, "--help", env=cli_env)
         assert r.returncode == 0 and "Usage" in r.stdout, (cmd, r.stderr)
 

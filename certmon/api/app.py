@@ -28,6 +28,7 @@ ROUTERS = (
     "certmon.api.routers.notifications",
     "certmon.api.routers.responses",
     "certmon.api.routers.me",
+    "certmon.api.routers.exports",
     "certmon.reports.views",
     "certmon.incidents.views",
 )

@@ -29,7 +29,7 @@ app.command("rematch")(items.rematch)
 app.command("serve")(serve.serve)
 app.command("setup")(serve.setup)
 
-for _name in ("contacts", "notify", "reports", "incidents"):  # added by the alerts part when present
+for _name in ("contacts", "notify", "reports", "incidents", "export"):  # added by the alerts part when present
     try:
         _module = importlib.import_module(f"certmon.cli.{_name}")
     except ModuleNotFoundError as _exc:

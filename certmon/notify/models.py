@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from certmon.db import Base, utcnow
 
 STATUSES = ("queued", "sending", "sent", "failed", "cancelled", "held")
+RELEASED = ("sending", "sent", "failed")  # alerts the CERT has let go of (seen on Min side, exported)
 
 
 class Notification(Base):

@@ -23,13 +23,11 @@ from certmon.items.models import StoredItem
 from certmon.matching.models import Match
 from certmon.notify.compose import ItemView
 from certmon.notify.content import merge_views
-from certmon.notify.models import Notification, NotificationMatch
+from certmon.notify.models import RELEASED, Notification, NotificationMatch
 from certmon.notify.service import notification_tlp_rank, record_response
 from certmon.registry.models import Asset, Constituent, Contact
 from certmon.sources.models import Source
 from certmon.tlp import TLP, parse_tlp
-
-RELEASED = ("sending", "sent", "failed")  # an alert the CERT has let go of
 
 
 @dataclass

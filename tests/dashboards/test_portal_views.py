@@ -130,3 +130,12 @@ def test_admin_deactivates_access_and_readers_do_not_see_the_section(dash):
     assert "Tilgang til Min side" not in dash.client.get(f"/virksomheter/{bergen}").text
     r = dash.client.post(f"/virksomheter/{bergen}/brukere", data={"csrf_token": token, "email": "x@bergen.example"})
     assert r.status_code == 403
+
+
+def test_export_links_work_with_the_dashboard_session(dash):
+    dash.login("leser@demo.invalid")
+    page = dash.client.get("/indikatorer?type=ipv4").text
+    assert "/api/v1/export/indicators?format=stix&amp;type=ipv4" in page
+    r = dash.client.get("/api/v1/export/indicators?format=csv&type=ipv4")
+    assert r.status_code == 200 and r.headers["x-tlp"] in ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER")
+    assert r.content.startswith(b"type,value,tlp")

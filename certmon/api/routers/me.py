@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict
 
 from certmon.api.deps import CurrentUser, PageDep, SessionDep
+from certmon.api.routers.exports import as_response, ceiling
+from certmon.exports.service import DEFAULT_LIMIT, MAX_LIMIT, ExportQuery, export_indicators
 from certmon.portal import service
 from certmon.registry.service import display_name
 
@@ -121,3 +123,17 @@ def answer(reference: str, body: AnswerBody, session: SessionDep, user: CurrentU
 def my_assets(session: SessionDep, user: CurrentUser) -> list[AssetRead]:
     """What the CERT matches the organisation on (networks, domains, products …)."""
     return [AssetRead.model_validate(a) for a in service.assets_of(session, user)]
+
+
+@router.get("/indicators", response_class=Response)
+def my_indicators(
+    session: SessionDep, user: CurrentUser,
+    format: str = Query("csv", description="csv, jsonl eller stix (STIX 2.1-bundle)"),
+    since: datetime | None = None,
+    tlp_max: str | None = Query(None, description="høyeste TLP i filen (aldri over din klarering)"),
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+) -> Response:
+    """The indicators in the alerts sent to the organisation, for its firewall or SIEM; audited."""
+    c = service.own_constituent(session, user)
+    q = ExportQuery(tlp_max=ceiling(user, tlp_max), since=since, constituent_id=c.id, limit=limit)
+    return as_response(export_indicators(session, q, format, actor=user.email))
