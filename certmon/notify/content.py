@@ -135,7 +135,7 @@ def plan_delivery(session: Session, delivery: Delivery, settings: Settings) -> P
         language=delivery.language,
         withheld=share.withheld,
         mode=notification.mode,
-        links={a: make_link(origin.id, a, settings=settings) for a in ANSWERS},
+        links={a: make_link(origin.id, a, delivery_id=delivery.id, settings=settings) for a in ANSWERS},
         base_url=settings.public_base_url,
     )
     return Planned(content)

@@ -26,23 +26,32 @@ class ResponseToken:
 
     notification_id: int
     answer: str
+    delivery_id: int | None = None  # the recipient's delivery (links made before this field: None)
 
 
 def _serializer(settings: Settings | None) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer((settings or get_settings()).secret(), salt=SALT)
 
 
-def make_token(notification_id: int, answer: str, *, settings: Settings | None = None) -> str:
-    """A signed token naming the alert and the answer."""
+def make_token(
+    notification_id: int, answer: str, *, delivery_id: int | None = None, settings: Settings | None = None
+) -> str:
+    """A signed token naming the alert, the answer and (so the answer is attributed) the recipient's delivery."""
     if answer not in ANSWERS:
         raise ValueError(f"unknown answer {answer!r}")
-    return _serializer(settings).dumps({"n": notification_id, "a": answer})
+    data: dict[str, object] = {"n": notification_id, "a": answer}
+    if delivery_id is not None:
+        data["d"] = delivery_id
+    return _serializer(settings).dumps(data)
 
 
-def make_link(notification_id: int, answer: str, *, settings: Settings | None = None) -> str:
-    """The full URL a constituent clicks to give `answer` to the alert."""
+def make_link(
+    notification_id: int, answer: str, *, delivery_id: int | None = None, settings: Settings | None = None
+) -> str:
+    """The full URL a recipient clicks to give `answer` to the alert."""
     settings = settings or get_settings()
-    return f"{settings.public_base_url}/svar/{make_token(notification_id, answer, settings=settings)}"
+    token = make_token(notification_id, answer, delivery_id=delivery_id, settings=settings)
+    return f"{settings.public_base_url}/svar/{token}"
 
 
 def verify(
@@ -57,4 +66,7 @@ def verify(
         raise InvalidResponseLink("Lenken er ugyldig.") from None
     if not isinstance(data, dict) or data.get("a") not in ANSWERS or not isinstance(data.get("n"), int):
         raise InvalidResponseLink("Lenken er ugyldig.")
-    return ResponseToken(notification_id=data["n"], answer=data["a"])
+    delivery_id = data.get("d")
+    if delivery_id is not None and not isinstance(delivery_id, int):
+        raise InvalidResponseLink("Lenken er ugyldig.")
+    return ResponseToken(notification_id=data["n"], answer=data["a"], delivery_id=delivery_id)

@@ -93,3 +93,29 @@ def test_response_link_get_shows_post_records(api, sqlite_env) -> None:
         assert s.get(Notification, n.id).response == "utbedret"
         assert all(m.fixed_at for m in s.scalars(select(Match).where(Match.response.is_not(None))))
     assert api.get("/svar/forged.token").status_code == 400
+
+
+def test_response_link_names_the_recipient_in_the_audit_log(api, sqlite_env) -> None:
+    from certmon.audit.models import AuditEntry
+    from certmon.notify.models import Delivery
+
+    with sqlite_env.factory.begin() as s:
+        first = s.scalars(select(Notification).order_by(Notification.id)).first()
+        delivery = s.scalars(select(Delivery).where(Delivery.notification_id == first.id)).first()
+        second = Notification(reference="HKC-2026-990001", constituent_id=first.constituent_id, mode="manual",
+                              tlp="clear", status="sent", dedupe_key="test:second")
+        s.add(second)
+        s.flush()
+        other = Delivery(notification_id=second.id, email="annen@testvik.kommune.no", status="sent")
+        s.add(other)
+        s.flush()
+        good = make_token(first.id, "mottatt", delivery_id=delivery.id)
+        crossed = make_token(first.id, "mottatt", delivery_id=other.id)  # a delivery of another alert
+        missing = make_token(first.id, "mottatt", delivery_id=999_999)
+        email = delivery.email
+    assert api.post(f"/svar/{crossed}").status_code == 400
+    assert api.post(f"/svar/{missing}").status_code == 400
+    assert api.post(f"/svar/{good}").status_code == 200
+    with sqlite_env.factory() as s:
+        entry = s.scalars(select(AuditEntry).where(AuditEntry.action == "notification.response")).one()
+        assert entry.actor == f"svar-lenke:{email}"

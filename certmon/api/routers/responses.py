@@ -12,7 +12,9 @@ from fastapi.responses import HTMLResponse
 
 from certmon.api.deps import SessionDep
 from certmon.errors import CertmonError
-from certmon.notify.links import verify
+from certmon.notify.content import origin_of
+from certmon.notify.links import InvalidResponseLink, verify
+from certmon.notify.models import Delivery, Notification
 from certmon.notify.service import get_notification, record_response
 
 router = APIRouter(tags=["svar"])
@@ -31,6 +33,17 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 def _error(exc: CertmonError) -> HTMLResponse:
     return _page("Lenken virker ikke", f"<p>{escape(exc.message)} Svar på e-posten i stedet.</p>", exc.status)
+
+
+def _answered_by(session: SessionDep, notification_id: int, delivery_id: int | None) -> str:
+    """The audit actor: the recipient whose e-mail held the link (the alert's own or its reminder's)."""
+    if delivery_id is None:
+        return "svar-lenke"
+    delivery = session.get(Delivery, delivery_id)
+    carrier = session.get(Notification, delivery.notification_id) if delivery else None
+    if delivery is None or carrier is None or origin_of(session, carrier).id != notification_id:
+        raise InvalidResponseLink("Lenken er ugyldig.")
+    return f"svar-lenke:{delivery.email}"
 
 
 @router.get("/svar/{token}", response_class=HTMLResponse)
@@ -57,7 +70,8 @@ def record(token: str, session: SessionDep) -> HTMLResponse:
     """Record the answer on the alert and its matches (idempotent)."""
     try:
         answer = verify(token)
-        n = record_response(session, notification_id=answer.notification_id, answer=answer.answer)
+        actor = _answered_by(session, answer.notification_id, answer.delivery_id)
+        n = record_response(session, notification_id=answer.notification_id, answer=answer.answer, actor=actor)
     except CertmonError as exc:
         return _error(exc)
     return _page(
