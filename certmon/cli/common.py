@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from certmon.db import get_engine, session_scope
 from certmon.dbops import current_revision, head_revision
-from certmon.errors import CertmonError
+from certmon.errors import CertmonError, NotFound
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -57,3 +57,15 @@ def db_session() -> Iterator[Session]:
     ensure_schema()
     with session_scope() as session:
         yield session
+
+
+def constituent_id_for(session: Session, org_number: str | None) -> int | None:
+    """The id of the organisation with this number (None when not given); NotFound naming it otherwise."""
+    if not org_number:
+        return None
+    from certmon.registry.service import find_by_org_number
+
+    constituent = find_by_org_number(session, org_number)
+    if constituent is None:
+        raise NotFound(f"fant ingen virksomhet med organisasjonsnummer {org_number}")
+    return constituent.id

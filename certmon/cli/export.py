@@ -8,10 +8,9 @@ from pathlib import Path
 
 import typer
 
-from certmon.cli.common import db_session, out
-from certmon.errors import NotFound, ValidationFailed
+from certmon.cli.common import constituent_id_for, db_session, out
+from certmon.errors import ValidationFailed
 from certmon.exports.service import DEFAULT_LIMIT, ExportQuery, export_indicators
-from certmon.registry.service import find_by_org_number
 from certmon.tlp import parse_tlp
 
 app = typer.Typer(help="Eksport av indikatorer (CSV, JSON Lines, STIX 2.1).", no_args_is_help=True)
@@ -33,13 +32,8 @@ def export_indicators_cmd(
     except ValueError:
         raise ValidationFailed(f"ukjent TLP {tlp_max!r}; gyldige: clear, green, amber, amber+strict, red") from None
     with db_session() as session:
-        constituent_id = None
-        if org:
-            constituent = find_by_org_number(session, org)
-            if constituent is None:
-                raise NotFound(f"fant ingen virksomhet med organisasjonsnummer {org}")
-            constituent_id = constituent.id
-        q = ExportQuery(tlp_max=ceiling, since=since, types=types, constituent_id=constituent_id, limit=limit)
+        q = ExportQuery(tlp_max=ceiling, since=since, types=types, constituent_id=constituent_id_for(session, org),
+                        limit=limit)
         export = export_indicators(session, q, fmt, actor="cli")
     if output is None:
         sys.stdout.buffer.write(export.body)

@@ -10,9 +10,8 @@ from sqlalchemy import select
 from certmon.auth.invites import make_link
 from certmon.auth.models import User
 from certmon.auth.service import create_user, issue_token, revoke_user_tokens
-from certmon.cli.common import db_session, out
+from certmon.cli.common import constituent_id_for, db_session, out
 from certmon.errors import NotFound, ValidationFailed
-from certmon.registry.service import find_by_org_number
 
 app = typer.Typer(help="Brukere og API-nøkler.", no_args_is_help=True)
 
@@ -41,12 +40,7 @@ def users_create(
     else:
         password = sys.stdin.readline().rstrip("\n")
     with db_session() as session:
-        constituent_id = None
-        if org:
-            constituent = find_by_org_number(session, org)
-            if constituent is None:
-                raise NotFound(f"fant ingen virksomhet med organisasjonsnummer {org}")
-            constituent_id = constituent.id
+        constituent_id = constituent_id_for(session, org)
         user = create_user(session, email=email, role=role, password=password, name=name,
                            constituent_id=constituent_id, tlp_max=tlp_max)
         api_token = issue_token(session, user=user, name="cli") if token else None

@@ -35,6 +35,8 @@ class MeRead(BaseModel):
 class AlertItemRead(BaseModel):
     """A matched item in an alert: what, why (rule and explanation) and how serious."""
 
+    model_config = ConfigDict(from_attributes=True)
+
     kind: str
     title: str
     value: str
@@ -48,6 +50,8 @@ class AlertItemRead(BaseModel):
 
 
 class AlertRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     reference: str
     subject: str
     tlp: str
@@ -79,14 +83,7 @@ class AssetRead(BaseModel):
 
 
 def _alert(a: service.PortalAlert) -> AlertRead:
-    return AlertRead(
-        reference=a.reference, subject=a.subject, tlp=a.tlp, severity=a.severity, status=a.status,
-        created_at=a.created_at, sent_at=a.sent_at, response=a.response, acknowledged_at=a.acknowledged_at,
-        withheld=a.withheld,
-        items=[AlertItemRead(kind=v.kind, title=v.title, value=v.value, url=v.url, tlp=v.tlp, rule=v.rule,
-                             explanation=v.explanation, severity=v.severity, cves=v.cves, source=v.source)
-               for v in a.items],
-    )
+    return AlertRead.model_validate(a)
 
 
 @router.get("", response_model=MeRead)
