@@ -49,7 +49,8 @@ class MatchEngine:
                 self.rejected.append((asset_id, f"unknown supplier: {value!r}"))
             else:
                 self.dependents.setdefault(supplier, []).append((constituent_id, asset_id))
-        self.fast = FastResults(self.constituents, set(self.dependents))
+        self.fast = FastResults(self.constituents, set(self.dependents),
+                                {4: self.networks.v4.nets, 6: self.networks.v6.nets})
 
     @classmethod
     def build(cls, snapshot: RegistrySnapshot) -> MatchEngine:

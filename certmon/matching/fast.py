@@ -9,6 +9,7 @@ gives, and step aside (return None) when a supplier relationship needs the gener
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 from typing import Any
 
 from certmon.items.schemas import Item
@@ -34,9 +35,11 @@ Columns = tuple[Sequence[str], Sequence[str | None], Sequence[str], list[int]]
 class FastResults:
     """Caches owner names, org numbers and explanation halves per asset."""
 
-    def __init__(self, constituents: dict[int, ConstituentRef], suppliers: set[int]) -> None:
+    def __init__(self, constituents: dict[int, ConstituentRef], suppliers: set[int],
+                 networks: dict[int, list[Net]] | None = None) -> None:
         self.constituents = constituents
         self.suppliers = suppliers
+        self._networks = networks or {4: [], 6: []}  # every registered network, per family, in build order
         self._owners: dict[int, str] = {}
         self._orgs: dict[int, str | None] = {}
         self._ip: dict[int, IpRow] = {}  # the constant part of a result, per network asset
@@ -44,7 +47,20 @@ class FastResults:
         head, _, tail = explain("ip-network", ip=_HOLE, network=_NET, owner=_OWNER).partition(_HOLE)
         self._ip_plain = _NET not in head and _OWNER not in head
         self._ip_head, self._ip_tail = (head if self._ip_plain else _fields(head)), _fields(tail)
+        # The tail as literal pieces around network and owner, when it names each once in that order:
+        # rows for many networks are then made by one comprehension of f-strings.
+        net_at, owner_at = tail.find(_NET), tail.find(_OWNER)
+        self._ip_pieces: tuple[str, str, str] | None = None
+        if self._ip_plain and tail.count(_NET) == tail.count(_OWNER) == 1 and net_at < owner_at:
+            self._ip_pieces = (tail[:net_at], tail[net_at + 1:owner_at], tail[owner_at + 1:])
         self._domain: dict[tuple[int, bool], tuple[str, str]] = {}
+        self._domain_assets: dict[int, DomainRow] = {}  # the row part of one registered domain
+        # Both domain sentences as literal pieces around the names, when each hole occurs once in order.
+        exact = explain("domain-exact", domain=_NET, owner=_OWNER)
+        head, _, tail = explain("domain-sub", domain=_HOLE, registered=_NET, owner=_OWNER).partition(_HOLE)
+        self._domain_pieces: tuple[tuple[str, str, str], str, tuple[str, str, str]] | None = None
+        if _NET not in head and _OWNER not in head and _ordered(exact) and _ordered(tail):
+            self._domain_pieces = (_pieces(exact), head, _pieces(tail))
         self._ip_rows: dict[int, dict[int, tuple[IpRow, ...] | bool]] = {4: {}, 6: {}}
         self._domain_rows: dict[int, tuple[DomainRow, ...] | bool] = {}  # per interval of the ranges
 
@@ -77,12 +93,12 @@ class FastResults:
         halves = self._domain.get((hit.asset_id, exact))
         if halves is None:
             owner = self.owner(hit.constituent_id)
-            if exact:
-                text = explain("domain-exact", domain=hit.domain, owner=owner)
+            if exact:  # the whole sentence; no hole to cut at
+                halves = (explain("domain-exact", domain=hit.domain, owner=owner), "")
             else:
-                text = explain("domain-sub", domain=_HOLE, registered=hit.domain, owner=owner)
-            head, _, tail = text.partition(_HOLE)
-            halves = self._domain[(hit.asset_id, exact)] = (head, tail)
+                head, _, tail = explain("domain-sub", domain=_HOLE, registered=hit.domain, owner=owner).partition(_HOLE)
+                halves = (head, tail)
+            self._domain[(hit.asset_id, exact)] = halves
         return halves
 
     def addresses(self, item: Item, ip: str, hits: tuple[Net, ...]) -> list[MatchResult] | None:
@@ -114,12 +130,25 @@ class FastResults:
                                    hit.domain, hit.asset_id, conf, text, severity))
         return out
 
-    def _ip_row_of(self, hits: tuple[Net, ...]) -> tuple[IpRow, ...] | bool:
-        """The constant parts of every result an address inside these networks gets."""
-        if self.suppliers and any(net.constituent_id in self.suppliers for net in hits):
-            return False
-        cached = self._ip.get
-        return tuple([cached(net.asset_id) or self._ip_row(net) for net in hits])
+    def _ip_rows_for_all(self, family: int) -> None:
+        """The row of every network of the family, made in one pass over the networks in build order.
+
+        A re-match after a registry change needs rows for most intervals of a new engine. Made
+        interval by interval, each row reads its network at a random place in memory; in build
+        order the networks are read one after another.
+        """
+        nets = self._networks[family]
+        for cid in {net.constituent_id for net in nets}.difference(self._orgs):
+            self._orgs[cid] = self.org(cid)
+            self.owner(cid)
+        if self._ip_pieces is None:
+            for net in nets:
+                self._ip_row(net)
+            return
+        owners, orgs, head, (first, middle, last) = self._owners, self._orgs, self._ip_head, self._ip_pieces
+        self._ip.update({asset_id: (cid, orgs[cid], text, asset_id, conf, head,
+                                    f"{first}{text}{middle}{owners[cid]}{last}")
+                         for _, _, _, asset_id, cid, text, conf in nets})
 
     def _domain_row_of(self, hits: Sequence[DomainHit]) -> tuple[DomainRow, ...] | bool:
         """The constant parts of every result a name under these registered domains gets."""
@@ -133,11 +162,49 @@ class FastResults:
                          exact, head, tail))
         return tuple(rows)
 
-    def _rows(self, cache: dict[int, Any], make: Callable[[Any], Any], by_cut: Sequence[Any],
-              cuts: list[int]) -> tuple[list[Any], list[int]]:
+    def _fill_ip(self, family: int, cache: dict[int, Any], by_cut: Sequence[tuple[Net, ...]], new: list[int]) -> None:
+        """Rows for the new intervals `new`, made in bulk (False where a supplier owns one)."""
+        if not cache and len(new) * 4 >= len(self._networks[family]) > len(self._ip):
+            self._ip_rows_for_all(family)  # a cold engine and a large batch: most rows will be needed
+        intervals = list(map(by_cut.__getitem__, new))
+        cached, suppliers = self._ip.get, self.suppliers
+        if suppliers:
+            rows = [False if any(net.constituent_id in suppliers for net in hits)
+                    else tuple([cached(net.asset_id) or self._ip_row(net) for net in hits]) for hits in intervals]
+        else:
+            rows = [tuple([cached(net.asset_id) or self._ip_row(net) for net in hits]) for hits in intervals]
+        cache.update(zip(new, rows, strict=True))
+
+    def _fill_domains(self, cache: dict[int, Any], by_cut: Sequence[Sequence[DomainHit]], new: list[int]) -> None:
+        """Rows for the new intervals `new` of the domain ranges, made in bulk (False where a supplier owns one)."""
+        if self._domain_pieces is None:
+            for cut in new:
+                cache[cut] = self._domain_row_of(by_cut[cut])
+            return
+        intervals = list(map(by_cut.__getitem__, new))
+        by_asset = self._domain_assets
+        missing = list({hit.asset_id: hit for hits in intervals for hit in hits if hit.asset_id not in by_asset}
+                       .values())
+        if missing:
+            for cid in {hit.constituent_id for hit in missing}.difference(self._orgs):
+                self._orgs[cid] = self.org(cid)
+                self.owner(cid)
+            owners, orgs = self._owners, self._orgs
+            (e0, e1, e2), head, (t0, t1, t2) = self._domain_pieces
+            by_asset.update({asset_id: (cid, orgs[cid], domain, asset_id, f"{e0}{domain}{e1}{owners[cid]}{e2}", head,
+                                        f"{t0}{domain}{t1}{owners[cid]}{t2}")
+                             for asset_id, cid, domain, _ in missing})
+        get, suppliers = by_asset.__getitem__, self.suppliers
+        rows = [False if suppliers and any(hit.constituent_id in suppliers for hit in hits)
+                else tuple([get(hit.asset_id) for hit in hits]) for hits in intervals]
+        cache.update(zip(new, rows, strict=True))
+
+    def _rows(self, cache: dict[int, Any], fill: Callable[[dict[int, Any], Any, list[int]], None],
+              by_cut: Sequence[Any], cuts: list[int]) -> tuple[list[Any], list[int]]:
         """Cached rows per interval, and the indexes whose interval a supplier owns (rows empty)."""
-        for cut in set(cuts).difference(cache):
-            cache[cut] = make(by_cut[cut])
+        new = list(set(cuts).difference(cache))
+        if new:
+            fill(cache, by_cut, new)
         rows = list(map(cache.__getitem__, cuts))
         if not self.suppliers:
             return rows, []
@@ -153,7 +220,7 @@ class FastResults:
         Returns the indexes of the hits a supplier owns: they take the generic path.
         """
         keys, severities, texts, cuts = columns
-        rows, slow = self._rows(self._ip_rows[family], self._ip_row_of, by_cut, cuts)
+        rows, slow = self._rows(self._ip_rows[family], partial(self._fill_ip, family), by_cut, cuts)
         out += [MatchResult(key, cid, org, "ip-network", text, asset_id, conf, f"{head}{ip}{tail}", severity)
                 for key, severity, ip, parts in zip(keys, severities, texts, rows, strict=True)
                 for cid, org, text, asset_id, conf, head, tail in parts]
@@ -165,7 +232,7 @@ class FastResults:
 
         One pass over the hit items instead of one per field: they lie scattered in memory.
         """
-        rows, slow = self._rows(self._ip_rows[family], self._ip_row_of, by_cut, cuts)
+        rows, slow = self._rows(self._ip_rows[family], partial(self._fill_ip, family), by_cut, cuts)
         out += [MatchResult(item.key, cid, org, "ip-network", text, asset_id, conf, f"{head}{ip}{tail}",
                             effective_severity(item) if item.known_exploited or item.extra else item.severity)
                 for item, ip, parts in zip(items, texts, rows, strict=True)
@@ -179,7 +246,7 @@ class FastResults:
         Returns the indexes of the hits a supplier owns: they take the generic path.
         """
         keys, severities, names, cuts = columns
-        rows, slow = self._rows(self._domain_rows, self._domain_row_of, by_cut, cuts)
+        rows, slow = self._rows(self._domain_rows, self._fill_domains, by_cut, cuts)
         out += [MatchResult(key, cid, org, "domain", domain, asset_id,
                             DOMAIN_EXACT if name == domain else DOMAIN_SUB,
                             exact if name == domain else f"{head}{name}{tail}", severity)
@@ -190,7 +257,7 @@ class FastResults:
     def add_domain_items(self, by_cut: Sequence[Sequence[DomainHit]], items: Sequence[Item],
                          names: Sequence[str], cuts: list[int], out: list[MatchResult]) -> list[int]:
         """As `add_domains`, reading each hit's key and severity from its item as the result is made."""
-        rows, slow = self._rows(self._domain_rows, self._domain_row_of, by_cut, cuts)
+        rows, slow = self._rows(self._domain_rows, self._fill_domains, by_cut, cuts)
         out += [MatchResult(item.key, cid, org, "domain", domain, asset_id,
                             DOMAIN_EXACT if name == domain else DOMAIN_SUB,
                             exact if name == domain else f"{head}{name}{tail}",
@@ -198,6 +265,18 @@ class FastResults:
                 for item, name, parts in zip(items, names, rows, strict=True)
                 for cid, org, domain, asset_id, exact, head, tail in parts]
         return slow
+
+
+def _ordered(text: str) -> bool:
+    """The sentence names the registered domain (or network) once, and then the owner once."""
+    return text.count(_NET) == text.count(_OWNER) == 1 and text.find(_NET) < text.find(_OWNER)
+
+
+def _pieces(text: str) -> tuple[str, str, str]:
+    """The literal text before, between and after the two holes of an `_ordered` sentence."""
+    before, _, rest = text.partition(_NET)
+    between, _, after = rest.partition(_OWNER)
+    return before, between, after
 
 
 def _fields(text: str) -> str:
