@@ -13,10 +13,11 @@ from fastapi import Depends, FastAPI, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy.orm import Session
 
 from certmon.api.deps import SessionDep
 from certmon.auth.models import User
-from certmon.auth.service import clearance, has_role
+from certmon.auth.service import clearance, has_role, session_stamp
 from certmon.config import get_settings
 from certmon.i18n import translations
 from certmon.tlp import TLP
@@ -90,11 +91,19 @@ def flash(request: Request, message: str, kind: str = "ok") -> None:
     request.session["flash"] = [*request.session["flash"], {"kind": kind, "text": message}]
 
 
+def session_user(request: Request, session: Session) -> User | None:
+    """The active user of the signed session cookie whose password has not changed since sign-in."""
+    user_id = request.session.get("user_id") if "session" in request.scope else None
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None or not user.active or request.session.get("stamp") != session_stamp(user):
+        return None
+    return user
+
+
 def signed_in_user(request: Request, session: SessionDep) -> User:
     """The dashboard user from the signed session cookie, or a redirect to the login page."""
-    user_id = request.session.get("user_id")
-    user = session.get(User, user_id) if user_id is not None else None
-    if user is None or not user.active:
+    user = session_user(request, session)
+    if user is None:
         raise LoginRequired()
     if user.role == "constituent" and user.constituent_id is not None:
         raise GoToPortal()

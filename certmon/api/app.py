@@ -8,7 +8,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -92,6 +92,15 @@ async def _conflict(request: Request, exc: Exception) -> JSONResponse:
                         status_code=409)
 
 
+async def _statement_error(request: Request, exc: Exception) -> JSONResponse:
+    # a value the driver could not convert (e.g. a date far outside the range a timestamp holds)
+    assert isinstance(exc, StatementError)
+    if isinstance(exc.orig, (OverflowError, ValueError)):
+        return await _bad_value(request, exc)
+    log.error("database statement failed on %s: %s", request.url.path, str(exc).splitlines()[0])
+    return JSONResponse({"detail": "databasen kunne ikke utføre forespørselen"}, status_code=500)
+
+
 async def _bad_value(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "en verdi i forespørselen er utenfor det databasen kan lagre"},
                         status_code=422)
@@ -117,6 +126,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(IntegrityError, _conflict)
     app.add_exception_handler(DataError, _bad_value)
     app.add_exception_handler(OverflowError, _bad_value)
+    app.add_exception_handler(StatementError, _statement_error)
     web = plugins.optional("dashboards")
     if web is not None:
         web.mount(app)

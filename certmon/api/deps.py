@@ -9,7 +9,7 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from certmon.auth.models import User
-from certmon.auth.service import clearance, has_role, user_for_token
+from certmon.auth.service import clearance, has_role, session_stamp, user_for_token
 from certmon.db import session_scope
 from certmon.errors import CertmonError, Forbidden
 from certmon.tlp import TLP
@@ -43,7 +43,7 @@ def current_user(request: Request, session: SessionDep) -> User:
         raise Unauthorized("endringer via API-et krever en API-nøkkel (Authorization: Bearer …)")
     if user_id is not None:
         user = session.get(User, user_id)
-        if user is not None and user.active:
+        if user is not None and user.active and request.session.get("stamp") == session_stamp(user):
             return user
     raise Unauthorized("innlogging kreves")
 

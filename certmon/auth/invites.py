@@ -1,8 +1,11 @@
 """One-time links to set a password: for new accounts (no password is ever sent) and for resets.
 
-A link carries the user id and a fingerprint of the user's current password hash, signed and
-timestamped with the installation's secret. Setting a password changes the hash, so a link works
-once; it also expires after seven days, and an inactive account cannot use one.
+A link carries the user id and a fingerprint of the user's password hash and `link_version`,
+signed and timestamped with the installation's secret. Making a link, setting a password and
+(de)activating the account all bump `link_version`, so only the newest link works, it works once
+(two simultaneous uses: one wins, in SQL), and deactivation voids it for good. It also expires
+after seven days. Setting a password ends the user's dashboard sessions (they carry a stamp of
+the password hash); API tokens are separate (`certmon users revoke-tokens`).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import hashlib
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from certmon.audit.service import record
@@ -30,7 +34,7 @@ class InvalidInvite(CertmonError):
 
 
 def _fingerprint(user: User) -> str:
-    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:24]
+    return hashlib.sha256(f"{user.password_hash}|{user.link_version}".encode()).hexdigest()[:24]
 
 
 def _serializer(settings: Settings | None) -> URLSafeTimedSerializer:
@@ -45,6 +49,8 @@ def make_token(user: User, *, settings: Settings | None = None) -> str:
 def make_link(session: Session, user: User, *, actor: str, settings: Settings | None = None) -> str:
     """The URL to give the user (shown once to whoever asked for it); audited, the token is not."""
     settings = settings or get_settings()
+    user.link_version = (user.link_version or 0) + 1  # older links stop working
+    session.flush()
     record(session, actor=actor, action="user.password-link", entity_type="user", entity_id=user.id)
     return f"{settings.public_base_url}/passord/{make_token(user, settings=settings)}"
 
@@ -74,7 +80,16 @@ def set_password(session: Session, *, token: str, password: str, confirm: str) -
         raise ValidationFailed("passordene er ikke like")
     if len(password) < MIN_PASSWORD:
         raise ValidationFailed(f"passordet må ha minst {MIN_PASSWORD} tegn")
-    user.password_hash = hash_password(password)
+    done = session.execute(
+        update(User)
+        .where(User.id == user.id, User.password_hash == user.password_hash,
+               User.link_version == user.link_version)
+        .values(password_hash=hash_password(password), link_version=User.link_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    if done.rowcount != 1:  # type: ignore[attr-defined]  # someone used the link a moment ago
+        raise InvalidInvite("Lenken er allerede brukt. Be Helse- og KommuneCERT om en ny hvis du trenger det.")
+    session.refresh(user)
     record(session, actor=user.email, action="user.password-set", entity_type="user", entity_id=user.id)
     session.flush()
     return user

@@ -44,7 +44,8 @@ def create_user(
         raise ValidationFailed("passordet må ha minst 8 tegn")
     if session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"brukeren {email} finnes allerede")
-    default_tlp = {"admin": "red", "analyst": "red", "constituent": "amber+strict"}.get(role, "amber")
+    # constituent users may be raised to AMBER+STRICT (about their own organisation), like its e-mail contacts
+    default_tlp = {"admin": "red", "analyst": "red"}.get(role, "amber")
     try:
         ceiling = parse_tlp(tlp_max or default_tlp)
     except ValueError:
@@ -148,6 +149,12 @@ def set_active(session: Session, *, user_id: int, active: bool, actor: str) -> U
     if user is None:
         raise NotFound(f"fant ingen bruker med id {user_id}")
     user.active = active
+    user.link_version = (user.link_version or 0) + 1  # password links made before do not come back
     record(session, actor=actor, action="user.activate" if active else "user.deactivate", entity_type="user",
            entity_id=user.id)
     return user
+
+
+def session_stamp(user: User) -> str:
+    """Kept in a signed-in session; a changed password changes it, which ends older sessions."""
+    return hashlib.sha256(("session|" + user.password_hash).encode()).hexdigest()[:16]

@@ -13,22 +13,21 @@ import csv
 import io
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import stix2
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from certmon import __version__
 from certmon.audit.service import record
 from certmon.errors import ValidationFailed
 from certmon.items.models import StoredItem
-from certmon.matching.models import Match
 from certmon.notify.compose import csv_cell
-from certmon.notify.models import RELEASED, Notification, NotificationMatch
+from certmon.portal.service import released_item_ids
 from certmon.sources.models import Source
 from certmon.tlp import STIX_MARKING_IDS, TLP, parse_tlp
 
@@ -63,7 +62,7 @@ class ExportQuery:
     since: datetime | None = None
     types: Sequence[str] = ()
     source_id: int | None = None
-    constituent_id: int | None = None  # only items in alerts released to this organisation
+    constituent_id: int | None = None  # only what the CERT has alerted this organisation about
     limit: int = DEFAULT_LIMIT
 
 
@@ -76,7 +75,7 @@ class Export:
     tlp: TLP
     media_type: str
     filename: str
-    sources: dict[str, int] = field(default_factory=dict)
+    truncated: bool = False  # the limit was reached: there may be more
 
 
 def check_query(fmt: str, types: Sequence[str], limit: int) -> None:
@@ -90,8 +89,17 @@ def check_query(fmt: str, types: Sequence[str], limit: int) -> None:
         raise ValidationFailed(f"limit må være mellom 1 og {MAX_LIMIT}")
 
 
+def _live(rows: list[StoredItem], q: ExportQuery, stamp: str) -> list[StoredItem]:
+    # the label is the truth (the rank column only narrows the query); expired indicators stay home
+    return [r for r in rows if parse_tlp(r.tlp, TLP.RED) <= q.tlp_max
+            and not ((r.data or {}).get("valid_until") or "9999")[:19] < stamp]
+
+
 def select_indicators(session: Session, q: ExportQuery, *, now: datetime | None = None) -> list[StoredItem]:
-    """Live indicators at or below the ceiling, newest first, at most `limit`."""
+    """Live indicators at or below the ceiling, newest first (by last seen), at most `limit`.
+
+    Expiry lives in the item's JSON, so rows are read in key-ordered batches until `limit` live ones
+    are found or the table is exhausted: a file is short only when there is no more to give."""
     stmt = select(StoredItem).where(StoredItem.kind == "indicator", StoredItem.revoked.is_(False),
                                     StoredItem.tlp_rank <= int(q.tlp_max))
     if q.since is not None:
@@ -100,18 +108,21 @@ def select_indicators(session: Session, q: ExportQuery, *, now: datetime | None 
         stmt = stmt.where(StoredItem.indicator_type.in_(list(q.types)))
     if q.source_id is not None:
         stmt = stmt.where(StoredItem.source_id == q.source_id)
-    if q.constituent_id is not None:  # what the CERT has alerted this organisation about
-        released = (select(Match.item_id)
-                    .join(NotificationMatch, NotificationMatch.match_id == Match.id)
-                    .join(Notification, Notification.id == NotificationMatch.notification_id)
-                    .where(Notification.constituent_id == q.constituent_id, Notification.status.in_(RELEASED),
-                           Match.status.not_in(("false_positive", "retired"))))
-        stmt = stmt.where(StoredItem.id.in_(released))
-    rows = list(session.scalars(stmt.order_by(StoredItem.last_seen.desc(), StoredItem.id.desc()).limit(q.limit)))
+    if q.constituent_id is not None:  # what the CERT has told this organisation (Min side's rule)
+        stmt = stmt.where(StoredItem.id.in_(released_item_ids(q.constituent_id, q.tlp_max)))
+    stmt = stmt.order_by(StoredItem.last_seen.desc(), StoredItem.id.desc())
     stamp = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S")
-    # the label is the truth (the rank column only narrows the query); expired indicators stay home
-    return [r for r in rows if parse_tlp(r.tlp, TLP.RED) <= q.tlp_max
-            and not ((r.data or {}).get("valid_until") or "9999")[:19] < stamp]
+    found: list[StoredItem] = []
+    after: tuple[datetime, int] | None = None
+    while len(found) < q.limit:
+        page = stmt if after is None else stmt.where(or_(
+            StoredItem.last_seen < after[0], and_(StoredItem.last_seen == after[0], StoredItem.id < after[1])))
+        rows = list(session.scalars(page.limit(q.limit)))
+        found += _live(rows, q, stamp)
+        if len(rows) < q.limit:
+            break
+        after = (rows[-1].last_seen, rows[-1].id)
+    return found[:q.limit]
 
 
 def _iso(dt: datetime | None) -> str | None:
@@ -174,10 +185,15 @@ def _csv(rows: list[StoredItem], names: dict[int, str]) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
+JSONL_FIELDS = ("kind", "key", "type", "value", "tlp", "labels", "confidence", "valid_until", "source_format")
+
+
 def _jsonl(rows: list[StoredItem], names: dict[int, str]) -> bytes:
+    # an allow-list: the feed's free text (titles, MISP event descriptions …) stays home
     out = bytearray()
     for r in rows:
-        record_ = dict(r.data or {})
+        data = r.data or {}
+        record_ = {name: data.get(name) for name in JSONL_FIELDS}
         record_.update(source=names.get(r.source_id, ""), first_seen=_iso(r.first_seen), last_seen=_iso(r.last_seen))
         out += orjson.dumps(record_) + b"\n"
     return bytes(out)
@@ -195,5 +211,5 @@ def export_indicators(session: Session, q: ExportQuery, fmt: str, *, actor: str)
     record(session, actor=actor, action="export.indicators", entity_type="export", entity_id=fmt, count=len(rows),
            tlp_max=q.tlp_max.value_str, tlp=top.value_str, constituent_id=q.constituent_id,
            types=list(q.types), since=_iso(q.since), version=__version__)
-    return Export(body=body, count=len(rows), tlp=top, media_type=media_type,
+    return Export(body=body, count=len(rows), tlp=top, media_type=media_type, truncated=len(rows) >= q.limit,
                   filename=f"certmon-indikatorer-{day}-{top.value_str.replace('+', '-')}.{ext}")

@@ -46,6 +46,7 @@ class PortalAlert:
     acknowledged_at: datetime | None
     items: list[ItemView] = field(default_factory=list)
     withheld: int = 0  # matched items above the user's clearance
+    more: int = 0  # items beyond the ITEMS_SHOWN on a page
 
 
 def own_constituent(session: Session, user: User) -> Constituent:
@@ -63,7 +64,12 @@ def user_clearance(user: User) -> TLP:
     return clearance(user)
 
 
-def _released(constituent_id: int, ceiling: TLP):  # type: ignore[no-untyped-def]
+WITHDRAWN = ("false_positive", "retired")  # matches the CERT has taken back since the alert went out
+ITEMS_SHOWN = 200  # per alert on a page; the rest is counted (`more`)
+
+
+def released_alerts(constituent_id: int, ceiling: TLP):  # type: ignore[no-untyped-def]
+    """The organisation's alerts the CERT has let go of, labelled at or below `ceiling`, reminders aside."""
     return (
         select(Notification)
         .where(Notification.constituent_id == constituent_id, Notification.status.in_(RELEASED),
@@ -71,43 +77,63 @@ def _released(constituent_id: int, ceiling: TLP):  # type: ignore[no-untyped-def
     )
 
 
+def released_item_ids(constituent_id: int, ceiling: TLP):  # type: ignore[no-untyped-def]
+    """Ids of the items in those alerts whose matches still stand: what the organisation was told.
+    Min side and the organisation's indicator export use this one rule."""
+    alerts = released_alerts(constituent_id, ceiling).with_only_columns(Notification.id)
+    return (
+        select(Match.item_id)
+        .join(NotificationMatch, NotificationMatch.match_id == Match.id)
+        .where(NotificationMatch.notification_id.in_(alerts), Match.status.not_in(WITHDRAWN))
+    )
+
+
 def list_alerts(session: Session, user: User, *, limit: int = 20, offset: int = 0) -> tuple[list[PortalAlert], int]:
     """A page of the organisation's released alerts, newest first, with their items; and the total."""
     constituent = own_constituent(session, user)
     ceiling = user_clearance(user)
-    stmt = _released(constituent.id, ceiling)
+    stmt = released_alerts(constituent.id, ceiling)
     total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
     rows = list(session.scalars(stmt.order_by(Notification.id.desc()).limit(limit).offset(offset)))
-    return [_with_items(session, n, ceiling) for n in rows], total
+    return _with_items(session, rows, ceiling), total
 
 
 def get_alert(session: Session, user: User, *, reference: str) -> PortalAlert:
     """One of the organisation's released alerts by its reference (HKC-…); NotFound otherwise."""
     constituent = own_constituent(session, user)
     ceiling = user_clearance(user)
-    n = session.scalar(_released(constituent.id, ceiling).where(Notification.reference == reference))
+    n = session.scalar(released_alerts(constituent.id, ceiling).where(Notification.reference == reference))
     if n is None:
         raise NotFound(f"fant ikke varselet {reference}")
-    return _with_items(session, n, ceiling)
+    return _with_items(session, [n], ceiling)[0]
 
 
-def _with_items(session: Session, n: Notification, ceiling: TLP) -> PortalAlert:
+def _with_items(session: Session, alerts: list[Notification], ceiling: TLP) -> list[PortalAlert]:
+    """The alerts with their standing items (one query for the whole page)."""
     rows = session.execute(
-        select(Match, StoredItem, Source.name)
-        .join(NotificationMatch, NotificationMatch.match_id == Match.id)
+        select(NotificationMatch.notification_id, Match, StoredItem, Source.name)
+        .join(Match, NotificationMatch.match_id == Match.id)
         .join(StoredItem, StoredItem.id == Match.item_id)
         .join(Source, Source.id == StoredItem.source_id)
-        .where(NotificationMatch.notification_id == n.id)
+        .where(NotificationMatch.notification_id.in_([n.id for n in alerts]), Match.status.not_in(WITHDRAWN))
         .order_by(Match.id)
     ).all()
-    # the label is the truth (unknown labels count as RED), not the derived rank column
-    visible = [(m, item, source) for m, item, source in rows if parse_tlp(item.tlp, TLP.RED) <= ceiling]
-    withheld = len({item.id for _, item, _ in rows}) - len({item.id for _, item, _ in visible})
-    return PortalAlert(
-        id=n.id, reference=n.reference, subject=n.subject, tlp=n.tlp, severity=n.severity, status=n.status,
-        created_at=n.created_at, sent_at=n.sent_at, response=n.response, acknowledged_at=n.acknowledged_at,
-        items=merge_views(visible), withheld=withheld,
-    )
+    by_alert: dict[int, list[tuple[Match, StoredItem, str]]] = {n.id: [] for n in alerts}
+    for notification_id, match, item, source in rows:
+        by_alert[notification_id].append((match, item, source))
+    out = []
+    for n in alerts:
+        found = by_alert[n.id]
+        # the label is the truth (unknown labels count as RED), not the derived rank column
+        visible = [(m, item, source) for m, item, source in found if parse_tlp(item.tlp, TLP.RED) <= ceiling]
+        withheld = len({item.id for _, item, _ in found}) - len({item.id for _, item, _ in visible})
+        views = merge_views(visible)
+        out.append(PortalAlert(
+            id=n.id, reference=n.reference, subject=n.subject, tlp=n.tlp, severity=n.severity, status=n.status,
+            created_at=n.created_at, sent_at=n.sent_at, response=n.response, acknowledged_at=n.acknowledged_at,
+            items=views[:ITEMS_SHOWN], withheld=withheld, more=max(len(views) - ITEMS_SHOWN, 0),
+        ))
+    return out
 
 
 def answer_alert(session: Session, user: User, *, reference: str, answer: str) -> PortalAlert:
@@ -135,7 +161,7 @@ def contacts_of(session: Session, user: User) -> list[Contact]:
 def summary(session: Session, user: User) -> dict[str, int]:
     """Counts for the page head: released alerts, those not yet answered, assets."""
     constituent = own_constituent(session, user)
-    stmt = _released(constituent.id, user_clearance(user)).subquery()
+    stmt = released_alerts(constituent.id, user_clearance(user)).subquery()
     alerts = int(session.scalar(select(func.count()).select_from(stmt)) or 0)
     unanswered = int(session.scalar(select(func.count()).select_from(stmt).where(stmt.c.response.is_(None))) or 0)
     assets = int(session.scalar(select(func.count()).select_from(Asset)

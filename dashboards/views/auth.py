@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from certmon.api.deps import SessionDep
 from certmon.auth import invites
-from certmon.auth.service import authenticate
+from certmon.auth.service import authenticate, session_stamp
 from certmon.config import get_settings
 from certmon.errors import ValidationFailed
 from dashboards.formatting import gettext as _
@@ -56,6 +56,7 @@ def login(
     session.commit()  # last_login_at
     request.session.clear()
     request.session["user_id"] = user.id
+    request.session["stamp"] = session_stamp(user)  # a later password change ends this session
     request.session["csrf"] = secrets.token_urlsafe(32)
     target = safe_next(next)
     if portal and not target.startswith("/min-side"):

@@ -9,13 +9,13 @@ from fastapi.responses import Response
 
 from certmon.api.deps import SessionDep
 from certmon.auth.models import User
-from certmon.errors import NotFound
+from certmon.errors import Forbidden, NotFound
 from certmon.notify.links import ANSWERS
 from certmon.portal import service
 from certmon.tlp import TLP, max_tlp
 from dashboards.formatting import gettext as _
 from dashboards.formatting import tlp_of
-from dashboards.web import CsrfChecked, LoginRequired, PageError, Pager, back_to, flash, render
+from dashboards.web import CsrfChecked, LoginRequired, PageError, Pager, back_to, flash, render, session_user
 
 router = APIRouter(include_in_schema=False)
 LIMIT = 10
@@ -23,9 +23,8 @@ LIMIT = 10
 
 def portal_user(request: Request, session: SessionDep) -> User:
     """The signed-in user of a constituent; analysts and others are sent to their own pages."""
-    user_id = request.session.get("user_id")
-    user = session.get(User, user_id) if user_id is not None else None
-    if user is None or not user.active:
+    user = session_user(request, session)
+    if user is None:
         raise LoginRequired()
     if user.role != "constituent" or user.constituent_id is None:
         raise PageError(403, _("My organisation is for the organisations' own users. "
@@ -39,7 +38,7 @@ PortalUser = Annotated[User, Depends(portal_user)]
 @router.get("/min-side")
 def portal_page(request: Request, session: SessionDep, user: PortalUser, offset: int = 0) -> Response:
     """The organisation's alerts (newest first, with what matched and why), assets and recipients."""
-    offset = max(offset, 0)
+    offset = min(max(offset, 0), 1_000_000)
     constituent = service.own_constituent(session, user)
     alerts, total = service.list_alerts(session, user, limit=LIMIT, offset=offset)
     page_tlp = max_tlp([tlp_of(a.tlp) for a in alerts] + [tlp_of(v.tlp) for a in alerts for v in a.items])
@@ -60,6 +59,8 @@ def answer_form(request: Request, session: SessionDep, user: PortalUser, referen
         service.answer_alert(session, user, reference=reference, answer=answer)
     except NotFound:
         raise PageError(404, _("No such alert.")) from None
+    except Forbidden as exc:
+        raise PageError(403, exc.message) from None
     session.commit()
     flash(request, _("Thank you – your answer to %(ref)s is recorded.") % {"ref": reference})
     return back_to(f"/min-side#varsel-{reference}", "/min-side")

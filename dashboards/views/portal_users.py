@@ -12,13 +12,14 @@ from certmon.api.deps import SessionDep
 from certmon.auth.invites import make_link
 from certmon.auth.models import User
 from certmon.auth.service import create_user, set_active
-from certmon.errors import CertmonError, NotFound
+from certmon.errors import CertmonError, NotFound, ValidationFailed
 from certmon.registry.service import get_constituent
 from dashboards.formatting import gettext as _
 from dashboards.views.registry import _detail
 from dashboards.web import Admin, CsrfChecked, PageError, back_to, flash
 
 router = APIRouter(include_in_schema=False)
+PORTAL_TLPS = ("clear", "green", "amber", "amber+strict")  # never RED for an organisation's own users
 
 
 def _own_user(session: SessionDep, constituent_id: int, user_id: int) -> User:
@@ -37,20 +38,23 @@ def _with_link(request: Request, session: SessionDep, admin: User, constituent_i
 
 @router.post("/virksomheter/{constituent_id}/brukere", dependencies=[CsrfChecked])
 def add_portal_user(request: Request, session: SessionDep, user: Admin, constituent_id: int,
-                    email: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "") -> Response:
+                    email: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
+                    tlp_max: Annotated[str, Form()] = "amber") -> Response:
     """Create a Min side account for the organisation and show its one-time password link."""
     try:
         get_constituent(session, constituent_id=constituent_id)
     except NotFound:
         raise PageError(404, _("No such organisation.")) from None
     try:
+        if tlp_max not in PORTAL_TLPS:
+            raise ValidationFailed(f"ukjent TLP {tlp_max!r}")
         account = create_user(session, email=email, role="constituent", password=None, name=name.strip(),
-                              constituent_id=constituent_id, actor=user.email)
+                              constituent_id=constituent_id, tlp_max=tlp_max, actor=user.email)
         link = make_link(session, account, actor=user.email)
     except CertmonError as exc:
         session.rollback()
         return _detail(request, session, user, constituent_id, status=422, portal_problems=[exc.message],
-                       portal_form={"email": email, "name": name})
+                       portal_form={"email": email, "name": name, "tlp_max": tlp_max})
     session.commit()
     return _with_link(request, session, user, constituent_id, account, link)
 

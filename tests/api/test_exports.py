@@ -145,3 +145,26 @@ def test_cli_export_defaults_to_tlp_clear(exports, tmp_path):
                                         "--org", "999777121"])
     assert stix_out.exit_code == 0 and '"192.0.2.10' not in stix_out.stdout  # value sits inside a pattern
     assert "ipv4-addr:value = '192.0.2.10'" in stix_out.stdout
+
+
+def test_jsonl_keeps_feed_free_text_home_and_limits_are_marked(exports):
+    with exports.env.factory.begin() as s:
+        from certmon.items.models import StoredItem
+
+        item = s.scalar(select(StoredItem).where(StoredItem.value == "c2.example"))
+        item.data = {**item.data, "title": "Intern beskrivelse som nevner Andvik kommune", "summary": "hemmelig"}
+    body = exports.get("/api/v1/export/indicators", params={"format": "jsonl"}, headers=exports.h("reader")).content
+    assert b"Andvik" not in body and b"hemmelig" not in body and b"c2.example" in body
+    two = exports.get("/api/v1/export/indicators", params={"limit": 2}, headers=exports.h("reader"))
+    assert two.headers["x-truncated"] == "true" and len(_csv_rows(two.content)) == 2
+    everything = exports.get("/api/v1/export/indicators", headers=exports.h("reader"))
+    assert everything.headers["x-truncated"] == "false"
+    assert exports.get("/api/v1/me/indicators", params={"limit": 50_000}, headers=exports.h("own")).status_code == 422
+    far = exports.get("/api/v1/me/indicators", params={"since": "9999-12-31T23:59:59-23:59"}, headers=exports.h("own"))
+    assert far.status_code == 422 and far.json()["detail"]
+
+
+def test_expired_rows_do_not_shorten_a_limited_file(exports):
+    # the newest rows by last_seen are the revoked/expired ones planted last; limit=3 must still give 3
+    r = exports.get("/api/v1/export/indicators", params={"limit": 3, "tlp_max": "clear"}, headers=exports.h("reader"))
+    assert len(_csv_rows(r.content)) == 3

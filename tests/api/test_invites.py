@@ -54,3 +54,29 @@ def test_tampered_expired_and_deactivated_links_are_refused(sqlite_env, monkeypa
         set_active(s, user_id=user.id, active=False, actor="admin@test.invalid")
         with pytest.raises(invites.InvalidInvite, match="deaktivert"):
             invites.user_for_token(s, token)
+
+
+def test_only_the_newest_link_works_and_deactivation_voids_links(sqlite_env):
+    with sqlite_env.factory.begin() as s:
+        user = create_user(s, email="n@test.invalid", role="reader", password=None)
+        first = _token(invites.make_link(s, user, actor="admin@test.invalid"))
+        second = _token(invites.make_link(s, user, actor="admin@test.invalid"))  # the first went astray
+        with pytest.raises(invites.InvalidInvite, match="allerede brukt"):
+            invites.user_for_token(s, first)
+        assert invites.user_for_token(s, second).id == user.id
+        set_active(s, user_id=user.id, active=False, actor="admin@test.invalid")
+        set_active(s, user_id=user.id, active=True, actor="admin@test.invalid")
+        with pytest.raises(invites.InvalidInvite):
+            invites.user_for_token(s, second)  # reactivation does not bring it back
+
+
+def test_a_link_used_meanwhile_cannot_be_used_again(sqlite_env):
+    with sqlite_env.factory.begin() as s:
+        user = create_user(s, email="r@test.invalid", role="reader", password=None)
+        token = _token(invites.make_link(s, user, actor="admin@test.invalid"))
+    with sqlite_env.factory() as first, sqlite_env.factory() as second:
+        invites.user_for_token(second, token)  # the second request has read the user already
+        invites.set_password(first, token=token, password="forste-passord", confirm="forste-passord")
+        first.commit()
+        with pytest.raises(invites.InvalidInvite, match="allerede brukt"):
+            invites.set_password(second, token=token, password="andre-passord", confirm="andre-passord")

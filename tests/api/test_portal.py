@@ -3,6 +3,7 @@ never above their clearance, answer them (audited), and are refused everything m
 
 from __future__ import annotations
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from certmon.api.app import create_app
 from certmon.audit.models import AuditEntry
 from certmon.auth.service import create_user, issue_token
 from certmon.errors import ValidationFailed
+from certmon.items.models import StoredItem
 from certmon.matching.models import Match
 from certmon.notify.models import Notification, NotificationMatch
 from tests.notify.notify_helpers import make_constituent, make_match, make_source
@@ -47,7 +49,7 @@ def portal(request):
         _alert(s, "HKC-2026-000005", own, [m_clear], tlp="clear", mode="reminder")
         _alert(s, "HKC-2026-000006", own, [m_green, m_strict2], tlp="green")
         users = {
-            "own": dict(role="constituent", constituent_id=own.id),
+            "own": dict(role="constituent", constituent_id=own.id, tlp_max="amber+strict"),
             "own-green": dict(role="constituent", constituent_id=own.id, tlp_max="green"),
             "own-red": dict(role="constituent", constituent_id=own.id, tlp_max="red"),
             "analyst": dict(role="analyst"),
@@ -57,9 +59,10 @@ def portal(request):
             user = create_user(s, email=f"{name}@test.invalid", password="passord123", **kw)
             tokens[name] = issue_token(s, user=user)
         ids = {"strict": m_strict.id, "clear": m_clear.id}
+        clear_value = s.get(StoredItem, m_clear.item_id).value
     client = TestClient(create_app())
     client.h = lambda who: {"Authorization": f"Bearer {tokens[who]}"}  # type: ignore[attr-defined]
-    client.env, client.ids = env, ids  # type: ignore[attr-defined]
+    client.env, client.ids, client.clear_value = env, ids, clear_value  # type: ignore[attr-defined]
     return client
 
 
@@ -84,6 +87,16 @@ def test_only_own_released_alerts_at_or_below_clearance(portal):
     for hidden in ("HKC-2026-000002", "HKC-2026-000003", "HKC-2026-000004", "HKC-2026-000005"):
         r = portal.get(f"/api/v1/me/alerts/{hidden}", headers=portal.h("own"))
         assert r.status_code == 404 and r.json()["detail"], hidden
+
+
+def test_withdrawn_matches_leave_the_alert_and_the_export(portal):
+    with portal.env.factory.begin() as s:
+        s.get(Match, portal.ids["clear"]).status = "false_positive"
+    alert = portal.get("/api/v1/me/alerts/HKC-2026-000001", headers=portal.h("own")).json()
+    assert [i["tlp"] for i in alert["items"]] == ["TLP:AMBER+STRICT"]
+    exported = portal.get("/api/v1/me/indicators", params={"format": "jsonl"}, headers=portal.h("own")).content
+    values = {orjson.loads(line)["value"] for line in exported.splitlines()}
+    assert len(values) == 3 and portal.clear_value not in values  # alert 1's strict item, alert 6's two
 
 
 def test_items_above_a_lower_clearance_are_withheld(portal):

@@ -139,3 +139,18 @@ def test_export_links_work_with_the_dashboard_session(dash):
     r = dash.client.get("/api/v1/export/indicators?format=csv&type=ipv4")
     assert r.status_code == 200 and r.headers["x-tlp"] in ("TLP:CLEAR", "TLP:GREEN", "TLP:AMBER")
     assert r.content.startswith(b"type,value,tlp")
+
+
+def test_a_new_password_ends_older_sessions(dash):
+    from certmon.auth import invites
+
+    dash.login(PORTAL_USER)
+    assert dash.client.get("/min-side", follow_redirects=False).status_code == 200
+    with dash.session() as s:
+        user = s.scalar(select(User).where(User.email == PORTAL_USER))
+        token = invites.make_link(s, user, actor="test").rsplit("/passord/", 1)[1]
+        invites.set_password(s, token=token, password="nytt-passord-1", confirm="nytt-passord-1")
+        s.commit()
+    r = dash.client.get("/min-side", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    assert dash.client.get("/api/v1/me").status_code == 401

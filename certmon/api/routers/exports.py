@@ -31,6 +31,7 @@ def as_response(export: Export) -> Response:
     return Response(content=export.body, media_type=export.media_type, headers={
         "Content-Disposition": f'attachment; filename="{export.filename}"',
         "X-TLP": export.tlp.label, "X-Count": str(export.count), "Cache-Control": "no-store",
+        "X-Truncated": "true" if export.truncated else "false",
     })
 
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from certmon.api.deps import CurrentUser, PageDep, SessionDep
 from certmon.api.routers.exports import as_response, ceiling
-from certmon.exports.service import DEFAULT_LIMIT, MAX_LIMIT, ExportQuery, export_indicators
+from certmon.exports.service import DEFAULT_LIMIT, ExportQuery, export_indicators
 from certmon.portal import service
 from certmon.registry.service import display_name
 
@@ -63,6 +63,7 @@ class AlertRead(BaseModel):
     acknowledged_at: datetime | None
     items: list[AlertItemRead]
     withheld: int
+    more: int = 0
 
 
 class AlertPage(BaseModel):
@@ -128,7 +129,7 @@ def my_indicators(
     format: str = Query("csv", description="csv, jsonl eller stix (STIX 2.1-bundle)"),
     since: datetime | None = None,
     tlp_max: str | None = Query(None, description="høyeste TLP i filen (aldri over din klarering)"),
-    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=DEFAULT_LIMIT),
 ) -> Response:
     """The indicators in the alerts sent to the organisation, for its firewall or SIEM; audited."""
     c = service.own_constituent(session, user)
