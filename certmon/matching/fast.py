@@ -164,7 +164,7 @@ class FastResults:
 
     def _fill_ip(self, family: int, cache: dict[int, Any], by_cut: Sequence[tuple[Net, ...]], new: list[int]) -> None:
         """Rows for the new intervals `new`, made in bulk (False where a supplier owns one)."""
-        if not cache and len(new) * 4 >= len(self._networks[family]) > len(self._ip):
+        if not cache and len(new) * 2 >= len(self._networks[family]) > len(self._ip):
             self._ip_rows_for_all(family)  # a cold engine and a large batch: most rows will be needed
         intervals = list(map(by_cut.__getitem__, new))
         cached, suppliers = self._ip.get, self.suppliers
