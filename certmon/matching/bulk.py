@@ -41,8 +41,12 @@ def match_many(engine: MatchEngine, items: Sequence[Item]) -> list[MatchResult]:
     handlers = {"ipv4": partial(match_addresses, engine, 4), "ipv6": partial(match_addresses, engine, 6),
                 "domain": partial(match_domains, engine)}
     for kind, (group, values) in groups.items():
-        for start in range(0, len(group), CHUNK):
-            handlers[kind](group[start:start + CHUNK], values[start:start + CHUNK], results)
+        # Chunks of the values only: a slice of the items would write a reference count into every
+        # item, and only the hits are read (by offset).
+        count = len(group)
+        for start in range(0, count, CHUNK):
+            part = values if count <= CHUNK else values[start:start + CHUNK]
+            handlers[kind](group, part, start, results)
     match = engine.match
     for item in others:
         results.extend(match(item))
@@ -103,12 +107,19 @@ def locate_addresses(index: FamilyIndex, packed: bytes) -> tuple[list[int], list
     return np.flatnonzero(hit).tolist(), cuts[hit].tolist()
 
 
+def _at(items: Sequence[Item], offset: int, positions: list[int]) -> list[Item]:
+    """The items at chunk positions (a chunk starts at `offset` in `items`)."""
+    if offset:
+        positions = [offset + pos for pos in positions]
+    return list(map(items.__getitem__, positions))
+
+
 def match_addresses(engine: MatchEngine, family: int, items: Sequence[Item], values: list[str | None],
-                    out: list[MatchResult]) -> None:
-    """Address indicators of one family (and their values), appended to `out`."""
+                    offset: int, out: list[MatchResult]) -> None:
+    """Address indicators of one family, appended to `out`: `values` are those of items[offset:…]."""
     packed = pack_addresses(family, values)  # type: ignore[arg-type]
-    if packed is None:  # a malformed or mistyped value: sort the batch out per item
-        for item in items:
+    if packed is None:  # a malformed or mistyped value: sort the chunk out per item
+        for item in items[offset:offset + len(values)]:
             out.extend(engine.match(item))
         return
     index = engine.networks.family(family)
@@ -117,7 +128,7 @@ def match_addresses(engine: MatchEngine, family: int, items: Sequence[Item], val
         texts = list(map(cast(list[str], values).__getitem__, positions))
     else:
         texts = [socket.inet_ntop(socket.AF_INET6, packed[16 * pos:16 * pos + 16]) for pos in positions]
-    hits = list(map(items.__getitem__, positions))
+    hits = _at(items, offset, positions)
     for k in engine.fast.add_address_items(family, index.by_bisect, hits, texts, cuts, out):
         out.extend(engine.match(hits[k]))
 
@@ -139,19 +150,23 @@ def clean_names(values: list[str]) -> tuple[str, list[str] | None] | None:
     return joined, names
 
 
-def match_domains(engine: MatchEngine, items: Sequence[Item], values: list[str | None],
+def match_domains(engine: MatchEngine, items: Sequence[Item], values: list[str | None], offset: int,
                   out: list[MatchResult]) -> None:
-    """Domain indicators (and their values), appended to `out`."""
+    """Domain indicators, appended to `out`: `values` are those of items[offset:…]."""
     ranges = engine.domain_ranges
-    texts = [value or "" for value in values]
-    cleaned = clean_names(texts)
+    texts = cast(list[str], values)
+    try:
+        cleaned = clean_names(texts)
+    except TypeError:  # a value is None
+        texts = [value or "" for value in values]
+        cleaned = clean_names(texts)
     if cleaned is None or not ranges.usable:
-        for item in items:
+        for item in items[offset:offset + len(values)]:
             out.extend(engine.match(item))
         return
     joined, names = cleaned
     positions, cuts = ranges.find(joined, len(texts))
-    hits = list(map(items.__getitem__, positions))
+    hits = _at(items, offset, positions)
     hit_names = (list(map(names.__getitem__, positions)) if names is not None
                  else list(map(str.lower, map(texts.__getitem__, positions))))
     for k in engine.fast.add_domain_items(ranges.hits, hits, hit_names, cuts, out):

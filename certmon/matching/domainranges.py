@@ -111,6 +111,7 @@ class DomainRanges:
         found = [(m.start(), m.group(1)) for m in pattern.finditer(backwards)]
         if not found:
             return [], []
+        found.reverse()  # the first name first: the caller then reads its items in memory order
         starts, domains = zip(*found, strict=True)
         lines = np.flatnonzero(np.frombuffer(backwards, dtype=np.uint8) == 10)
         positions = cast(list[int], (count - 1 - np.searchsorted(lines, starts)).tolist())

@@ -83,3 +83,20 @@ def test_mixed_batch_with_odd_items() -> None:
     assert {r.item_key for r in expected} >= {"a", "b", "d", "e", "f", "j", "k"}
     assert sorted(engine.match_many(items), key=repr) == expected
     assert sorted(IndicatorHistory(items).rematch(engine), key=repr) == expected
+
+
+def test_chunks_read_their_items_by_offset(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from certmon.matching import bulk
+
+    monkeypatch.setattr(bulk, "CHUNK", 3)
+    engine = build([(1, "network", "203.0.113.0/24"), (2, "domain", "oslo.kommune.no"),
+                    (3, "network", "2001:db8::/32"), (4, "network", "203.0.113.128/25")])
+    values = [("ipv4", f"203.0.113.{n}") for n in range(120, 135)] + [("ipv4", "203.0.113.x"), ("ipv4", "10.0.0.1")]
+    values += [("ipv6", f"2001:db8::{n:x}") for n in range(7)] + [("ipv6", "2001:db9::1")]
+    values += [("domain", f"h{n}.oslo.kommune.no") for n in range(7)] + [("domain", "oslo.kommune.no.")]
+    items = [indicator(kind, value, key=f"k{i}") for i, (kind, value) in enumerate(values)]
+    items.append(Item(kind="indicator", key="none", tlp="clear", source_format="test", type="domain"))
+    for batch in (items, items[::-1], [item for item in items if item.type == "ipv4"]):
+        expected = per_item(engine, batch)
+        assert sorted(engine.match_many(batch), key=repr) == expected
+    assert len(per_item(engine, items)) == 15 + 7 + 7 + 8  # /24, /25 from .128 on, IPv6, domains
