@@ -30,8 +30,9 @@ CHUNK = 1 << 17
 _AF = {4: socket.AF_INET, 6: socket.AF_INET6}
 _CODE = {"ipv4": 1, "ipv6": 2, "domain": 3}  # 0: everything else, matched item by item
 _POS_MASK = np.uint64(0xFFFFFFFF)
-# A batch of ASCII names needs no per-name normalisation unless one of these occurs in it.
-_UNCLEAN = (" ", "\t", "\r", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1f", "\x00", ".\n")
+# A batch of ASCII names needs no per-name normalisation unless one holds a byte from this set
+# (str.strip() would remove it; NUL cannot be carried), ends in '.', or holds a newline.
+_UNCLEAN_BYTES = b" \t\r\x0b\x0c\x1c\x1d\x1e\x1f\x00"
 
 
 def match_many(engine: MatchEngine, items: Sequence[Item]) -> list[MatchResult]:
@@ -141,8 +142,11 @@ def clean_names(values: list[str]) -> tuple[str, list[str] | None] | None:
     newline or NUL, which the batch lookup cannot carry.
     """
     joined = "\n".join(values)
-    if joined.isascii() and not joined.endswith(".") and not any(map(joined.__contains__, _UNCLEAN)):
-        return joined.lower(), None
+    if (joined.isascii() and not joined.endswith(".") and ".\n" not in joined
+            and joined.count("\n") == len(values) - 1):
+        raw = joined.encode("ascii")
+        if len(raw.translate(None, _UNCLEAN_BYTES)) == len(raw):  # one pass for all of them
+            return joined.lower(), None
     names = list(map(normalise_domain, values))
     joined = "\n".join(names)
     if joined.count("\n") != len(names) - 1 or "\x00" in joined:

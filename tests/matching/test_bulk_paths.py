@@ -100,3 +100,13 @@ def test_chunks_read_their_items_by_offset(monkeypatch) -> None:  # type: ignore
         expected = per_item(engine, batch)
         assert sorted(engine.match_many(batch), key=repr) == expected
     assert len(per_item(engine, items)) == 15 + 7 + 7 + 8  # /24, /25 from .128 on, IPv6, domains
+
+
+def test_a_newline_inside_a_clean_batch_of_names() -> None:
+    engine = build([(1, "domain", "oslo.kommune.no"), (2, "domain", "bergen.kommune.no")])
+    names = ["a.oslo.kommune.no", "x\noslo.kommune.no", "b.bergen.kommune.no", "bergen.kommune.no"]
+    items = [indicator("domain", value, key=f"k{i}") for i, value in enumerate(names)]
+    expected = per_item(engine, items)
+    assert [r.item_key for r in expected] == ["k0", "k2", "k3"]  # "x\noslo" is one label
+    assert sorted(engine.match_many(items), key=repr) == expected
+    assert sorted(IndicatorHistory(items).rematch(engine), key=repr) == expected
