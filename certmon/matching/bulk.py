@@ -71,15 +71,16 @@ def partition(items: Sequence[Item]) -> tuple[dict[str, tuple[Sequence[Item], li
         if len(values) == count:  # one type, all live: no copying
             return {first: (items, values)}, []
     buckets: dict[str, tuple[list[Item], list[str | None]]] = {kind: ([], []) for kind in _CODE}
+    adders = {kind: (group.append, values.append) for kind, (group, values) in buckets.items()}
     others: list[Item] = []
-    get = buckets.get
+    get, other = adders.get, others.append
     for item in items:
-        bucket = get(item.type)  # type: ignore[arg-type]
-        if bucket is not None and item.kind == "indicator" and not item.revoked:
-            bucket[0].append(item)
-            bucket[1].append(item.value)
+        add = get(item.type)  # type: ignore[arg-type]
+        if add is not None and item.kind == "indicator" and not item.revoked:
+            add[0](item)
+            add[1](item.value)
         else:
-            others.append(item)
+            other(item)
     return {kind: bucket for kind, bucket in buckets.items() if bucket[0]}, others
 
 
