@@ -8,6 +8,10 @@ do not overlap. So a sweep cuts the key space into elementary intervals, as the 
 and each interval keeps the owners any name inside it gets: the most specific registered domain per
 constituent. A batch lookup is then one `numpy.searchsorted` over UTF-8 bytes (byte order is code
 point order) instead of a Python walk per name.
+
+Large batches skip the searchsorted: `suffix_pattern` is one regular expression, the trie of the
+reversed registered domains, that finds each name's longest registered domain in one scan of the
+whole batch written backwards; that domain's key starts an interval holding its owners.
 """
 
 from __future__ import annotations
