@@ -110,3 +110,16 @@ def test_a_newline_inside_a_clean_batch_of_names() -> None:
     assert [r.item_key for r in expected] == ["k0", "k2", "k3"]  # "x\noslo" is one label
     assert sorted(engine.match_many(items), key=repr) == expected
     assert sorted(IndicatorHistory(items).rematch(engine), key=repr) == expected
+
+
+def test_rows_made_in_bulk_read_as_rows_made_one_by_one() -> None:
+    # Two engines over one registry: the batch fills one engine's rows in bulk (every network's
+    # row at once, domain rows from the sentence pieces), the other is only ever matched per item.
+    assets = [(1, "network", "203.0.113.0/24"), (2, "network", "203.0.113.128/25"), (3, "network", "2001:db8::/32"),
+              (1, "domain", "oslo.kommune.no"), (2, "domain", "kommune.no"), (3, "domain", "bø.kommune.no")]
+    values = [("ipv4", "203.0.113.7"), ("ipv4", "203.0.113.200"), ("ipv6", "2001:db8::7"),
+              ("domain", "oslo.kommune.no"), ("domain", "www.oslo.kommune.no"), ("domain", "xn--b-5ga.kommune.no")]
+    items = [indicator(kind, value, key=f"k{i}") for i, (kind, value) in enumerate(values)]
+    bulk_first = build(assets).match_many(items)
+    assert sorted(bulk_first, key=repr) == per_item(build(assets), items)
+    assert len(bulk_first) == 10
