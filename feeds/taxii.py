@@ -11,7 +11,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -149,11 +149,26 @@ def _later(a: str | None, b: str | None) -> str | None:
         return max(a, b)
 
 
+def _just_before(value: str) -> str:
+    """One microsecond before a TAXII timestamp: `added_after` is strict, so this asks again for that instant."""
+    try:
+        dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return value
+    return (dt - timedelta(microseconds=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
 def _collect_collection(collection: Collection, adapter: _FetcherAdapter, batch: TaxiiBatch,
                         added_after: str | None, per_request: int, limits: _RunLimits) -> tuple[str | None, bool]:
-    """Page through one collection into `batch`; return the latest date_added seen and whether a limit
-    stopped it. Every collection gets at least its first page, so none is starved by another."""
+    """Page through one collection into `batch`; return the cursor to resume from and whether a limit
+    stopped it. Every collection gets at least its first page, so none is starved by another.
+
+    `added_after` is strictly after, and a bulk upload gives many objects one `date_added`. So where
+    paging or a limit cuts inside an instant, the next request (or run) asks from just before that
+    instant: its objects come again (storing is idempotent) instead of being skipped. Only when a
+    whole run's budget stays inside one instant does the cursor pass it, with a warning."""
     latest: str | None = None
+    run_first: str | None = None
     next_token: str | None = None
     while True:
         query: dict[str, Any] = {"limit": per_request}
@@ -166,20 +181,29 @@ def _collect_collection(collection: Collection, adapter: _FetcherAdapter, batch:
         if envelope.get("objects"):
             batch.pages.append(adapter.last.content)
         headers = adapter.last.headers
-        page_last = headers.get("x-taxii-date-added-last") or headers.get("x-taxii-date-added-first")
+        page_first = headers.get("x-taxii-date-added-first")
+        page_last = headers.get("x-taxii-date-added-last") or page_first
+        run_first = run_first or page_first
         latest = _later(latest, page_last)
         if not envelope.get("more"):
             return latest, False
         spent = limits.spent(batch)
         if spent:
-            log.warning("TAXII %s: stopped at %s; the cursor resumes next run", collection.url, spent)
             batch.truncated = True
+            if latest and run_first and latest != run_first:
+                log.warning("TAXII %s: stopped at %s; the next run resumes in %s", collection.url, spent, latest)
+                return _just_before(latest), True
+            log.warning("TAXII %s: stopped at %s inside objects that share date_added %s; any of them not "
+                        "read in this run are skipped (raise the run limits)", collection.url, spent, latest)
             return latest, True
         next_token = envelope.get("next")
-        if not next_token:  # servers without `next`: continue from the last date seen
+        if not next_token:  # servers without `next`: continue from the last instant seen
             if not latest or latest == added_after:
                 return latest, False
-            added_after = latest
+            again = _just_before(latest) if page_first and page_first != page_last else latest
+            if added_after and _later(again, added_after) == added_after:
+                again = latest  # one page was one instant: move past it (cannot page inside it)
+            added_after = again
 
 
 def _translate(exc: Exception, url: str) -> FeedError:

@@ -13,7 +13,7 @@ import pytest
 
 from certmon.errors import FeedBlocked, FeedUnavailable
 from feeds.fetcher import set_politeness_interval
-from feeds.taxii import collect_taxii, list_taxii_collections
+from feeds.taxii import _just_before, collect_taxii, list_taxii_collections
 
 pytestmark = pytest.mark.slow
 
@@ -22,6 +22,7 @@ COLLECTION_ID = "91a7b528-80eb-42ed-a74d-c6fbd5a26116"
 CLOSED_ID = "64993447-4d7e-4f70-b94d-d7f33742ee63"
 USER, PASSWORD = "reader", "s3cret-passord"  # medallion compares ASCII only
 MAX_PAGE_SIZE = 4
+BULK_ID = "5d0c6a4e-7b1f-4e37-8a8e-1c7f6b2a9d03"
 SPLIT_IDS = ("0b7a2c5e-1f3d-4c4e-9a51-2f6a8d1e7c01", "0b7a2c5e-1f3d-4c4e-9a51-2f6a8d1e7c02")
 
 
@@ -49,7 +50,17 @@ def _data_file(base: str) -> dict:
          "objects": objects[part], "manifest": manifest[part]}
         for n, (cid, part) in enumerate(zip(SPLIT_IDS, (slice(0, 8), slice(8, None)), strict=True))
     ]
+    bulk_dates = [_date_added(0)] + [_date_added(1)] * 4 + [_date_added(5)]  # a bulk upload at :01
+    bulk_objects = [{**obj, "_date_added": d} for obj, d in zip(_stix_objects()[:6], bulk_dates, strict=True)]
+    bulk_manifest = [{**m, "date_added": d} for m, d in zip(manifest[:6], bulk_dates, strict=True)]
     return {
+        "api3": {
+            "information": {"title": "api3", "description": "a bulk upload", "max_content_length": 9765625,
+                            "versions": ["application/taxii+json;version=2.1"]},
+            "status": [],
+            "collections": [{"id": BULK_ID, "title": "Bulk", "can_read": True, "can_write": False,
+                             "media_types": media, "objects": bulk_objects, "manifest": bulk_manifest}],
+        },
         "/discovery": {"title": "certmon test TAXII", "description": "medallion for tests",
                        "default": f"{base}/api1/", "api_roots": [f"{base}/api1/"]},
         "api1": {
@@ -115,6 +126,10 @@ def no_politeness_delay():
     set_politeness_interval(0)
 
 
+def _unique(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
 def _ids(pages: list[bytes]) -> list[str]:
     return [obj["id"] for page in pages for obj in json.loads(page)["objects"]]
 
@@ -164,9 +179,9 @@ def test_max_pages_stops_early_and_the_cursor_resumes(medallion_server):
     url = f"{medallion_server}/api1/collections/{COLLECTION_ID}"
     first = _collect(url, per_request=2, max_pages=2)
     assert len(_ids(first.pages)) == 4
-    assert first.next_added_after == _date_added(3)
+    assert first.next_added_after == _just_before(_date_added(3))  # the last instant is asked for again
     rest = _collect(url, per_request=2, added_after=first.next_added_after)
-    assert _ids(first.pages) + _ids(rest.pages) == [o["id"] for o in _stix_objects()]
+    assert _unique(_ids(first.pages) + _ids(rest.pages)) == [o["id"] for o in _stix_objects()]
 
 
 def test_wrong_password_is_a_clear_feed_unavailable(medallion_server):
@@ -201,7 +216,7 @@ def test_run_limits_count_over_every_collection_and_the_cursor_skips_nothing(med
         assert runs < 10
     assert set(seen) == {o["id"] for o in _stix_objects()}  # the 8-object collection lost nothing
     first = _collect(url, per_request=2, max_pages=2)
-    assert first.truncated and first.next_added_after == _date_added(3)  # not the other collection's 9
+    assert first.truncated and first.next_added_after == _just_before(_date_added(3))  # not the other's 9
 
 
 def test_total_bytes_of_a_run_are_limited(medallion_server):
@@ -209,13 +224,26 @@ def test_total_bytes_of_a_run_are_limited(medallion_server):
     page = len(_collect(url, per_request=2, max_pages=1).pages[0])
     batch = _collect(url, per_request=2, max_bytes=int(page * 1.5))
     assert len(batch.pages) == 2 and batch.truncated
-    assert batch.next_added_after == _date_added(3)
+    assert batch.next_added_after == _just_before(_date_added(3))
     rest = _collect(url, per_request=2, added_after=batch.next_added_after)
-    assert _ids(batch.pages) + _ids(rest.pages) == [o["id"] for o in _stix_objects()]
+    assert _unique(_ids(batch.pages) + _ids(rest.pages)) == [o["id"] for o in _stix_objects()]
 
 
 def test_run_time_limit_stops_after_the_first_page(medallion_server):
     url = f"{medallion_server}/api1/collections/{COLLECTION_ID}/"
     batch = _collect(url, per_request=2, max_duration=0)
     assert len(batch.pages) == 1 and batch.truncated
-    assert batch.next_added_after == _date_added(1)
+    assert batch.next_added_after == _just_before(_date_added(1))
+
+
+def test_a_limit_inside_a_bulk_upload_skips_nothing(medallion_server):
+    """Four objects share one date_added; runs of two pages of two still collect all six."""
+    url = f"{medallion_server}/api3/collections/{BULK_ID}/"
+    cursor, seen = None, []
+    for _run in range(5):
+        batch = _collect(url, added_after=cursor, per_request=2, max_pages=2)
+        seen += _ids(batch.pages)
+        if not batch.truncated:
+            break
+        cursor = batch.next_added_after
+    assert set(seen) == {o["id"] for o in _stix_objects()[:6]}
