@@ -73,3 +73,58 @@ def test_analyst_signs_in_triages_a_match_and_filters_municipalities(chromium_pa
     shot = tmp_path / "virksomheter.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_admin_gives_min_side_access_and_the_municipality_answers_an_alert(chromium_page, live_server: str) -> None:
+    from playwright.sync_api import expect
+    from sqlalchemy import select
+
+    from certmon.db import session_factory
+    from certmon.items.models import StoredItem
+    from certmon.matching.models import Match
+    from certmon.notify.models import Notification, NotificationMatch
+    from certmon.registry.models import Constituent
+
+    with session_factory()() as s:  # one sent alert to Bergen, as after a delivery
+        bergen = s.scalar(select(Constituent).where(Constituent.name == "Bergen", Constituent.kind == "kommune"))
+        match = s.scalar(select(Match).join(StoredItem, StoredItem.id == Match.item_id)
+                         .where(Match.constituent_id == bergen.id, StoredItem.tlp != "red").order_by(Match.id))
+        alert = Notification(reference="HKC-2026-990100", constituent_id=bergen.id, mode="immediate", tlp="amber",
+                             status="sent", subject="Testvarsel til Bergen", severity="high",
+                             dedupe_key="browser-test")
+        s.add(alert)
+        s.flush()
+        s.add(NotificationMatch(notification_id=alert.id, match_id=match.id))
+        s.commit()
+        bergen_id = bergen.id
+
+    page = chromium_page
+    page.goto("/login")
+    page.fill("#email", "admin@demo.invalid")
+    page.fill("#password", "demo")
+    page.get_by_role("button", name="Logg inn").click()
+    page.goto(f"/virksomheter/{bergen_id}#brukere")
+    page.fill("#b-email", "ny.kontakt@bergen.example")
+    page.fill("#b-name", "Ny Kontakt")
+    page.get_by_role("button", name="Gi tilgang").click()
+    link = page.locator("code.secret-link").inner_text()
+    assert "/passord/" in link
+    page.get_by_role("button", name="Logg ut").click()
+
+    page.goto("/passord/" + link.rsplit("/passord/", 1)[1])
+    expect(page.get_by_role("heading", name="Sett passord")).to_be_visible()
+    page.fill("#password", "et-godt-passord")
+    page.fill("#confirm", "et-godt-passord")
+    page.get_by_role("button", name="Lagre passordet").click()
+    expect(page.locator(".flash-ok")).to_contain_text("Passordet er lagret")
+    page.fill("#email", "ny.kontakt@bergen.example")
+    page.fill("#password", "et-godt-passord")
+    page.get_by_role("button", name="Logg inn").click()
+
+    expect(page.get_by_role("heading", name="Bergen kommune")).to_be_visible()
+    card = page.locator("#varsel-HKC-2026-990100")
+    expect(card).to_contain_text("Testvarsel til Bergen")
+    expect(page.locator(".main-nav a")).to_have_count(1)  # Min side only
+    card.get_by_role("button", name="Mottatt").click()
+    expect(page.locator(".flash-ok")).to_contain_text("HKC-2026-990100")
+    expect(page.locator("#varsel-HKC-2026-990100")).to_contain_text("Deres svar: Mottatt")
