@@ -95,7 +95,8 @@ def serve(
         out.print(f"worker og planlegger startet (pid {child.pid})")
     out.print(f"certmon kjører på [bold]http://{settings.host}:{settings.port}/[/] — Ctrl-C stopper alt")
     if settings.demo:
-        out.print("[bold yellow]DEMO[/]: logg inn som analytiker@demo.invalid med passordet «demo»")
+        out.print("[bold yellow]DEMO[/]: logg inn som analytiker@demo.invalid med passordet «demo» "
+                  "(Min side for Bergen kommune: kommune@demo.invalid)")
     try:
         uvicorn.run("certmon.api.app:create_app", factory=True, host=settings.host, port=settings.port,
                     log_level=settings.log_level.lower(), proxy_headers=False)
