@@ -59,11 +59,6 @@ def own_constituent(session: Session, user: User) -> Constituent:
     return constituent
 
 
-def user_clearance(user: User) -> TLP:
-    """The ceiling for a constituent user: their own setting, never above AMBER+STRICT."""
-    return clearance(user)
-
-
 WITHDRAWN = ("false_positive", "retired")  # matches the CERT has taken back since the alert went out
 ITEMS_SHOWN = 200  # per alert on a page; the rest is counted (`more`)
 
@@ -91,7 +86,7 @@ def released_item_ids(constituent_id: int, ceiling: TLP):  # type: ignore[no-unt
 def list_alerts(session: Session, user: User, *, limit: int = 20, offset: int = 0) -> tuple[list[PortalAlert], int]:
     """A page of the organisation's released alerts, newest first, with their items; and the total."""
     constituent = own_constituent(session, user)
-    ceiling = user_clearance(user)
+    ceiling = clearance(user)
     stmt = released_alerts(constituent.id, ceiling)
     total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
     rows = list(session.scalars(stmt.order_by(Notification.id.desc()).limit(limit).offset(offset)))
@@ -101,7 +96,7 @@ def list_alerts(session: Session, user: User, *, limit: int = 20, offset: int = 
 def get_alert(session: Session, user: User, *, reference: str) -> PortalAlert:
     """One of the organisation's released alerts by its reference (HKC-…); NotFound otherwise."""
     constituent = own_constituent(session, user)
-    ceiling = user_clearance(user)
+    ceiling = clearance(user)
     n = session.scalar(released_alerts(constituent.id, ceiling).where(Notification.reference == reference))
     if n is None:
         raise NotFound(f"fant ikke varselet {reference}")
@@ -161,7 +156,7 @@ def contacts_of(session: Session, user: User) -> list[Contact]:
 def summary(session: Session, user: User) -> dict[str, int]:
     """Counts for the page head: released alerts, those not yet answered, assets."""
     constituent = own_constituent(session, user)
-    stmt = released_alerts(constituent.id, user_clearance(user)).subquery()
+    stmt = released_alerts(constituent.id, clearance(user)).subquery()
     alerts = int(session.scalar(select(func.count()).select_from(stmt)) or 0)
     unanswered = int(session.scalar(select(func.count()).select_from(stmt).where(stmt.c.response.is_(None))) or 0)
     assets = int(session.scalar(select(func.count()).select_from(Asset)

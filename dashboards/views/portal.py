@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from certmon.api.deps import SessionDep
 from certmon.auth.models import User
+from certmon.auth.service import clearance
 from certmon.errors import Forbidden, NotFound
 from certmon.notify.links import ANSWERS
 from certmon.portal import service
@@ -46,7 +47,7 @@ def portal_page(request: Request, session: SessionDep, user: PortalUser, offset:
                   constituent=constituent, alerts=alerts, total=total, pager=Pager(request, total, LIMIT, offset),
                   summary=service.summary(session, user), assets=service.assets_of(session, user),
                   contacts=service.contacts_of(session, user), answers=ANSWERS,
-                  ceiling=service.user_clearance(user))
+                  ceiling=clearance(user))
 
 
 @router.post("/min-side/varsler/{reference}/svar", dependencies=[CsrfChecked])

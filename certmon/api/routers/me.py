@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from certmon.api.deps import CurrentUser, PageDep, SessionDep
 from certmon.api.routers.exports import as_response, ceiling
+from certmon.auth.service import clearance
 from certmon.exports.service import DEFAULT_LIMIT, ExportQuery, export_indicators
 from certmon.portal import service
 from certmon.registry.service import display_name
@@ -95,7 +96,7 @@ def me(session: SessionDep, user: CurrentUser) -> MeRead:
         c = service.own_constituent(session, user)
         org = OrganisationRead(id=c.id, org_number=c.org_number, name=display_name(c), kind=c.kind)
     return MeRead(email=user.email, name=user.name or "", role=user.role,
-                  clearance=service.user_clearance(user).value_str, organisation=org)
+                  clearance=clearance(user).value_str, organisation=org)
 
 
 @router.get("/alerts", response_model=AlertPage)
