@@ -29,6 +29,9 @@ class User(Base):
     last_login_at: Mapped[datetime | None]
     # bumped by every password link and by (de)activation: only the newest link works
     link_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # wrong passwords in a row; at LOCK_AFTER the account is locked until `locked_until`
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None]
 
 
 class ApiToken(Base):

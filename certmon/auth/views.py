@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from certmon.api.deps import CurrentUser, SessionDep, Unauthorized, user_clearance
-from certmon.auth.service import authenticate, issue_token, revoke_token
+from certmon.auth.service import LOCK_AFTER, authenticate, issue_token, revoke_token
 
 router = APIRouter(prefix="/api/v1/auth", tags=["innlogging"])
 
@@ -34,7 +34,9 @@ def token(body: TokenRequest, session: SessionDep) -> TokenResponse:
     """A new bearer token for scripts (shown once; only its hash is kept)."""
     user = authenticate(session, email=body.email, password=body.password)
     if user is None:
-        raise Unauthorized("feil e-postadresse eller passord")
+        session.commit()  # keep the count of wrong passwords (the error would roll it back)
+        raise Unauthorized(
+            f"feil e-postadresse eller passord (etter {LOCK_AFTER} feil på rad stenges kontoen en stund)")
     return TokenResponse(token=issue_token(session, user=user, name=body.name))
 
 

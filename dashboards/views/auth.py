@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from certmon.api.deps import SessionDep
 from certmon.auth import invites
-from certmon.auth.service import authenticate, session_stamp
+from certmon.auth.service import LOCK_AFTER, authenticate, session_stamp
 from certmon.config import get_settings
 from certmon.errors import ValidationFailed
 from dashboards.formatting import gettext as _
@@ -48,7 +48,8 @@ def login(
     user = authenticate(session, email=email, password=password)
     if user is None:
         return _login_page(request, next_path=next, email=email, status=401,
-                           error=_("Wrong e-mail address or password."))
+                           error=_("Wrong e-mail address or password. After %(n)s failed attempts in a row "
+                                   "the account is locked for a while.") % {"n": LOCK_AFTER})
     portal = user.role == "constituent" and user.constituent_id is not None
     if user.role not in DASHBOARD_ROLES and not portal:
         return _login_page(request, next_path=next, email=email, status=403,

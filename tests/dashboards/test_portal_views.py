@@ -154,3 +154,15 @@ def test_a_new_password_ends_older_sessions(dash):
     r = dash.client.get("/min-side", follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"].startswith("/login")
     assert dash.client.get("/api/v1/me").status_code == 401
+
+
+def test_dashboard_login_locks_after_repeated_wrong_passwords(dash):
+    from certmon.auth.service import LOCK_AFTER
+
+    for _ in range(LOCK_AFTER):
+        r = dash.client.post("/login", data={"csrf_token": dash.csrf(), "email": PORTAL_USER, "password": "feil",
+                                             "next": "/"}, follow_redirects=False)
+        assert r.status_code == 401 and "stenges kontoen en stund" in r.text
+    r = dash.client.post("/login", data={"csrf_token": dash.csrf(), "email": PORTAL_USER, "password": "demo",
+                                         "next": "/"}, follow_redirects=False)
+    assert r.status_code == 401
