@@ -32,6 +32,7 @@ class KeyFigures:
     matches_new: int
     alerts_sent_7d: int
     sources_unhealthy: int
+    alerts_unanswered: int = 0
 
 
 def key_figures(session: Session, *, ceiling: TLP) -> KeyFigures:
@@ -48,12 +49,13 @@ def key_figures(session: Session, *, ceiling: TLP) -> KeyFigures:
         .where(visible, Match.status == "new")) or 0
     alerts = session.scalar(select(func.count(Notification.id)).where(
         Notification.sent_at >= week_ago, Notification.tlp.in_(visible_tlps(ceiling)))) or 0
+    unanswered = list_notifications(session, tlp_max=ceiling, unanswered=True, limit=1)[1]
     unhealthy = session.scalar(select(func.count(Source.id)).where(
         Source.enabled.is_(True), Source.consecutive_failures > 0)) or 0
     return KeyFigures(
         advisories_7d=count_items(StoredItem.kind == "advisory", StoredItem.first_seen >= week_ago),
         known_exploited=count_items(StoredItem.kind == "vulnerability", StoredItem.known_exploited.is_(True)),
-        matches_new=matches_new, alerts_sent_7d=alerts, sources_unhealthy=unhealthy)
+        matches_new=matches_new, alerts_sent_7d=alerts, sources_unhealthy=unhealthy, alerts_unanswered=unanswered)
 
 
 def counties(session: Session) -> list[tuple[str, str]]:
@@ -94,11 +96,11 @@ def contacts_of(session: Session, *, constituent_id: int) -> list[Contact]:
 
 def list_visible_notifications(
     session: Session, *, ceiling: TLP, status: str | None = None, constituent_id: int | None = None,
-    limit: int = 25, offset: int = 0,
+    unanswered: bool = False, limit: int = 25, offset: int = 0,
 ) -> tuple[list[tuple[Notification, Constituent]], int]:
     """Notifications the reader is cleared for, newest first, each with its constituent."""
     rows, total = list_notifications(session, status=status, constituent_id=constituent_id, tlp_max=ceiling,
-                                     limit=limit, offset=offset)
+                                     unanswered=unanswered, limit=limit, offset=offset)
     ids = {n.constituent_id for n in rows}
     owners = {c.id: c for c in session.scalars(select(Constituent).where(Constituent.id.in_(ids)))}
     return [(n, owners[n.constituent_id]) for n in rows], total

@@ -27,14 +27,19 @@ def list_notifications(
     status: str | None = None,
     constituent_id: int | None = None,
     tlp_max: TLP | None = None,
+    unanswered: bool = False,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Notification], int]:
     """A page of notifications (newest first) and the total matching the filters.
 
-    `tlp_max` (the reader's clearance) leaves out alerts labelled above it, in SQL.
+    `tlp_max` (the reader's clearance) leaves out alerts labelled above it, in SQL. `unanswered`
+    keeps the sent alerts (not reminders) the organisation has not answered yet.
     """
     stmt = select(Notification)
+    if unanswered:
+        stmt = stmt.where(Notification.status == "sent", Notification.mode != "reminder",
+                          Notification.response.is_(None))
     if tlp_max is not None:
         stmt = stmt.where(notification_tlp_rank <= int(tlp_max))
     if status:

@@ -25,16 +25,16 @@ LIMIT = 20
 
 @router.get("/utsendte-varsler")
 def notifications_page(request: Request, session: SessionDep, user: Viewer, status: str | None = None,
-                       offset: int = 0) -> Response:
-    """Alerts, newest first, each with its recipients."""
+                       ubesvart: bool = False, offset: int = 0) -> Response:
+    """Alerts, newest first, each with its recipients; `ubesvart=1` keeps the unanswered sent ones."""
     offset = max(offset, 0)
     chosen = status if status in STATUSES else None
     rows, total = list_visible_notifications(session, ceiling=tlp_ceiling(user), status=chosen,
-                                             limit=LIMIT, offset=offset)
+                                             unanswered=ubesvart, limit=LIMIT, offset=offset)
     deliveries = deliveries_by_notification(session, [n.id for n, _c in rows])
     return render(request, user, "notifications.html", page_tlp=max_tlp([tlp_of(n.tlp) for n, _c in rows]),
                   rows=rows, deliveries=deliveries, pager=Pager(request, total, LIMIT, offset),
-                  total=total, status=chosen or "", statuses=STATUSES)
+                  total=total, status=chosen or "", statuses=STATUSES, unanswered=ubesvart)
 
 
 @router.post("/utsendte-varsler/{notification_id}/send-igjen", dependencies=[CsrfChecked])

@@ -166,3 +166,19 @@ def test_dashboard_login_locks_after_repeated_wrong_passwords(dash):
     r = dash.client.post("/login", data={"csrf_token": dash.csrf(), "email": PORTAL_USER, "password": "demo",
                                          "next": "/"}, follow_redirects=False)
     assert r.status_code == 401
+
+
+def test_analysts_see_unanswered_alerts_and_the_answers(dash):
+    amber_ref, _red_ref = _plant_alerts(dash)
+    dash.login("analytiker@demo.invalid")
+    overview = dash.client.get("/").text
+    assert "sendte varsler som ikke er besvart" in overview and "/utsendte-varsler?ubesvart=1" in overview
+    assert amber_ref in dash.client.get("/utsendte-varsler?ubesvart=1").text
+    with dash.session() as s:
+        from certmon.notify.service import record_response
+
+        n = s.scalar(select(Notification).where(Notification.reference == amber_ref))
+        record_response(s, notification_id=n.id, answer="utbedret", actor="test")
+        s.commit()
+    assert amber_ref not in dash.client.get("/utsendte-varsler?ubesvart=1").text
+    assert "Utbedret" in dash.client.get(f"/virksomheter/{_bergen_id(dash)}").text

@@ -118,8 +118,9 @@ def list_notifications(
     page: PageDep,
     status: str | None = None,
     constituent_id: int | None = Query(None, alias="constituent"),
+    unanswered: bool = Query(False, description="bare sendte varsler virksomheten ikke har svart på"),
 ) -> dict[str, Any]:
-    """Alerts, newest first: `{"items": [...], "total": N}`; filters `status`, `constituent`.
+    """Alerts, newest first: `{"items": [...], "total": N}`; filters `status`, `constituent`, `unanswered`.
 
     Only alerts at or below the reader's clearance are listed (every role, filtered in SQL).
     """
@@ -132,6 +133,7 @@ def list_notifications(
         status=status,
         constituent_id=constituent_id,
         tlp_max=user_clearance(user),
+        unanswered=unanswered,
         limit=page.limit,
         offset=page.offset,
     )
