@@ -29,6 +29,7 @@ ROUTERS = (
     "certmon.api.routers.responses",
     "certmon.api.routers.me",
     "certmon.api.routers.exports",
+    "certmon.audit.views",
     "certmon.reports.views",
     "certmon.incidents.views",
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from dashboards.views import (
+    audit,
     auth,
     incidents,
     items,
@@ -21,4 +22,4 @@ from dashboards.views import (
 ROUTERS: tuple[APIRouter, ...] = (auth.router, overview.router, matches.router, items.router,
                                   sources.router, registry.router, notifications.router,
                                   reports.router, incidents.router, portal.router,
-                                  portal_users.router)
+                                  portal_users.router, audit.router)

@@ -182,3 +182,17 @@ def test_analysts_see_unanswered_alerts_and_the_answers(dash):
         s.commit()
     assert amber_ref not in dash.client.get("/utsendte-varsler?ubesvart=1").text
     assert "Utbedret" in dash.client.get(f"/virksomheter/{_bergen_id(dash)}").text
+
+
+def test_audit_log_page_is_for_admins(dash):
+    token = dash.login("admin@demo.invalid")
+    bergen = _bergen_id(dash)
+    dash.client.post(f"/virksomheter/{bergen}/brukere", data={"csrf_token": token, "email": "a@bergen.example"})
+    page = dash.client.get("/revisjon?action=user.create")
+    assert page.status_code == 200 and "<code>user.create</code>" in page.text
+    assert "<code>user.password-link</code>" not in page.text  # filtered to one action
+    assert "Revisjonslogg" in page.text and "admin@demo.invalid" in page.text
+    dash.client.post("/logout", data={"csrf_token": token})
+    dash.login("analytiker@demo.invalid")
+    assert dash.client.get("/revisjon").status_code == 403
+    assert "/revisjon" not in dash.client.get("/").text
