@@ -69,12 +69,14 @@ def user_for_token(session: Session, token: str, *, settings: Settings | None = 
     if user is None or not user.active:
         raise InvalidInvite("Kontoen finnes ikke eller er deaktivert.")
     if _fingerprint(user) != data["f"]:
-        raise InvalidInvite("Lenken er allerede brukt. Be Helse- og KommuneCERT om en ny hvis du trenger det.")
+        raise InvalidInvite("Lenken er allerede brukt eller erstattet av en nyere. "
+                            "Be Helse- og KommuneCERT om en ny hvis du trenger det.")
     return user
 
 
 def set_password(session: Session, *, token: str, password: str, confirm: str) -> User:
-    """Use a link: check it and the new password, store the password (which spends the link); audited."""
+    """Use a link: check it and the new password, store the password (which spends the link and lifts a
+    lock from wrong passwords); audited."""
     user = user_for_token(session, token)
     if password != confirm:
         raise ValidationFailed("passordene er ikke like")
@@ -84,7 +86,9 @@ def set_password(session: Session, *, token: str, password: str, confirm: str) -
         update(User)
         .where(User.id == user.id, User.password_hash == user.password_hash,
                User.link_version == user.link_version)
-        .values(password_hash=hash_password(password), link_version=User.link_version + 1)
+        # a valid link proves who this is: it also lifts a lock from wrong passwords
+        .values(password_hash=hash_password(password), link_version=User.link_version + 1, failed_logins=0,
+                locked_until=None)
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]  # someone used the link a moment ago

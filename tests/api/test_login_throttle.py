@@ -53,3 +53,16 @@ def test_the_api_keeps_the_count_although_it_answers_401(sqlite_env):
     with sqlite_env.factory() as s:
         user = s.scalar(select(User).where(User.email == "kari@test.invalid"))
         assert user.failed_logins == LOCK_AFTER and user.locked_until is not None
+
+
+def test_a_password_link_lifts_the_lock(sqlite_env):
+    from certmon.auth import invites
+
+    with sqlite_env.factory.begin() as s:
+        user = create_user(s, email="per@test.invalid", role="reader", password=PASSWORD)
+        for _ in range(LOCK_AFTER):
+            authenticate(s, email="per@test.invalid", password="feil")
+        assert user.locked_until is not None
+        token = invites.make_link(s, user, actor="admin@test.invalid").rsplit("/passord/", 1)[1]
+        invites.set_password(s, token=token, password="nytt-passord-2", confirm="nytt-passord-2")
+        assert authenticate(s, email="per@test.invalid", password="nytt-passord-2") is user
