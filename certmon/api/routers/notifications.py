@@ -124,10 +124,6 @@ def list_notifications(
 
     Only alerts at or below the reader's clearance are listed (every role, filtered in SQL).
     """
-    if user.role == "constituent":
-        if user.constituent_id is None:  # a constituent user not tied to an organisation sees nothing
-            return {"items": [], "total": 0}
-        constituent_id = user.constituent_id
     rows, total = service.list_notifications(
         session,
         status=status,
