@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from certmon.api.deps import SessionDep
 from certmon.auth.models import User
-from certmon.auth.service import clearance, has_role, session_stamp
+from certmon.auth.service import clearance, has_role, user_for_session
 from certmon.config import get_settings
 from certmon.i18n import translations
 from certmon.tlp import TLP
@@ -93,11 +93,7 @@ def flash(request: Request, message: str, kind: str = "ok") -> None:
 
 def session_user(request: Request, session: Session) -> User | None:
     """The active user of the signed session cookie whose password has not changed since sign-in."""
-    user_id = request.session.get("user_id") if "session" in request.scope else None
-    user = session.get(User, user_id) if user_id is not None else None
-    if user is None or not user.active or request.session.get("stamp") != session_stamp(user):
-        return None
-    return user
+    return user_for_session(session, request.session) if "session" in request.scope else None
 
 
 def signed_in_user(request: Request, session: SessionDep) -> User:

@@ -9,7 +9,7 @@ from fastapi import Depends, Query, Request
 from sqlalchemy.orm import Session
 
 from certmon.auth.models import User
-from certmon.auth.service import clearance, has_role, session_stamp, user_for_token
+from certmon.auth.service import clearance, has_role, user_for_session, user_for_token
 from certmon.db import session_scope
 from certmon.errors import CertmonError, Forbidden
 from certmon.tlp import TLP
@@ -41,10 +41,8 @@ def current_user(request: Request, session: SessionDep) -> User:
     if user_id is not None and request.method not in SAFE_METHODS:
         # the dashboard's cookie carries no CSRF token to the JSON API: changes need an API key
         raise Unauthorized("endringer via API-et krever en API-nøkkel (Authorization: Bearer …)")
-    if user_id is not None:
-        user = session.get(User, user_id)
-        if user is not None and user.active and request.session.get("stamp") == session_stamp(user):
-            return user
+    if user_id is not None and (user := user_for_session(session, request.session)) is not None:
+        return user
     raise Unauthorized("innlogging kreves")
 
 

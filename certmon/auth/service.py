@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -182,3 +184,13 @@ def set_active(session: Session, *, user_id: int, active: bool, actor: str) -> U
 def session_stamp(user: User) -> str:
     """Kept in a signed-in session; a changed password changes it, which ends older sessions."""
     return hashlib.sha256(("session|" + user.password_hash).encode()).hexdigest()[:16]
+
+
+def user_for_session(session: Session, cookie: Mapping[str, Any]) -> User | None:
+    """The active user a signed session cookie names, if the password has not changed since sign-in
+    (the dashboard and the read-only API share this rule)."""
+    user_id = cookie.get("user_id")
+    user = session.get(User, user_id) if user_id is not None else None
+    if user is None or not user.active or cookie.get("stamp") != session_stamp(user):
+        return None
+    return user
