@@ -7,7 +7,7 @@ import secrets
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from certmon.errors import ConfigError
@@ -26,7 +26,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     base_url: str = ""  # default: http://<host>:<port>
     secret_key: SecretStr = SecretStr("")  # default: generated once into <data_dir>/secret_key
-    demo: bool = False  # load the demo scenario and point sources at the bundled samples
+    # load the demo scenario and point sources at the bundled samples; unset, a data directory that
+    # was set up in demo mode (it holds demo.json) keeps every command there in demo mode
+    demo: bool = False
     log_level: str = "INFO"
 
     smtp_host: str = ""  # empty: write mail to <data_dir>/mail (a Maildir) instead of sending
@@ -60,6 +62,14 @@ class Settings(BaseSettings):
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must start with sqlite:/// or postgresql+psycopg://")
         return value
+
+    @model_validator(mode="after")
+    def _demo_from_data_dir(self) -> Settings:
+        if "demo" not in self.model_fields_set:
+            from certmon.demo.dates import is_demo_dir
+
+            self.demo = is_demo_dir(self.data_dir.expanduser().resolve())
+        return self
 
     # Derived values ---------------------------------------------------------------------------
     @property

@@ -30,6 +30,8 @@ from feeds.formats import iter_bytes
 
 log = logging.getLogger(__name__)
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+DEMO_ONLY = ("lokale filer (file://) kan bare brukes i demomodus: start med `make run`, sett CERTMON_DEMO=1, "
+             "eller bruk datamappen demoen ble satt opp i")
 
 
 @dataclass
@@ -51,12 +53,16 @@ def read_local(url: str) -> bytes:
     """Read a `file://` URL: only in demo mode, and only the bundled samples or `<data dir>/feeds`."""
     settings = get_settings()
     if not settings.demo:
-        raise FeedBlocked("lokale filer (file://) kan bare brukes i demomodus (CERTMON_DEMO=1)")
+        raise FeedBlocked(DEMO_ONLY)
     path = Path(unquote(urlparse(url).path)).resolve()
     allowed = (SAMPLES_DIR, settings.data_path / "feeds")
     if not any(path.is_relative_to(root) for root in allowed):
         raise FeedBlocked(f"lokale filer kan bare leses fra {SAMPLES_DIR} eller {allowed[1]}")
     try:
+        if path.is_relative_to(SAMPLES_DIR / "demo"):
+            from certmon.demo.dates import read_sample
+
+            return read_sample(path, settings.data_path)
         return path.read_bytes()
     except OSError as exc:
         raise FeedUnavailable(f"kunne ikke lese {path}: {exc.strerror}") from None
@@ -147,6 +153,9 @@ def run_source(
     started = time.monotonic()
     with factory.begin() as session:
         source = sources.get_source(session, source_id=source_id)
+        if source.url.startswith("file://") and not get_settings().demo and documents is None:
+            # the caller's mode, not the source, is wrong: refuse without recording a failed run
+            return RunReport(source=source.name, outcome="refused", error=DEMO_ONLY)
         if not sources.claim_source(session, source):
             return RunReport(source=source.name, outcome="skipped",
                              error="kilden hentes allerede av en annen kjøring")

@@ -27,9 +27,14 @@ def setup() -> None:
         seeded = seed_registry(session)
         created, _ = sync_catalogue(session, plugins.feeds().catalogue(demo=settings.demo))
     out.print(f"database klar; register: {seeded.created} nye virksomheter; {created} nye kilder")
+    from certmon.demo.dates import clear_marker, record_loaded
+
+    if not settings.demo:
+        clear_marker(settings.data_path)
     if settings.demo:
         from certmon.demo.load import load_demo
 
+        record_loaded(settings.data_path)  # the CLI in another terminal sees demo mode; samples dated now
         with session_scope() as session:
             added = load_demo(session)
         out.print(f"[bold yellow]DEMO[/]: demoscenario lastet ({added['assets']} ressurser, "
