@@ -2,6 +2,11 @@
 
 Only what is at or below the report's TLP ceiling is counted: items by `tlp_rank`, matches by their
 item's rank, alerts by their own label (the highest of the items they carried).
+
+Each figure is counted by when its event happened, not by when certmon stored it: advisories and KEV
+entries by their publication (KEV: dateAdded), matches by their item's event time (published,
+observed by the scan, or valid from), falling back to when certmon first saw the item; alerts by when
+they were sent. So a week's exploitation counts in that week even when it was collected the next.
 """
 
 from __future__ import annotations
@@ -102,7 +107,8 @@ class Figures:
 
 
 def _when(item: type[StoredItem] = StoredItem) -> ColumnElement[datetime]:
-    """When an item appeared: its published date (KEV: dateAdded), else when certmon first saw it."""
+    """When an item's event happened: published (KEV: dateAdded), observed or valid from (all stored as
+    `published_at`), else when certmon first saw it."""
     return func.coalesce(item.published_at, item.first_seen)
 
 
@@ -127,7 +133,7 @@ def _counts(session: Session, start: datetime, end: datetime, rank: int) -> dict
         return int(session.scalar(stmt) or 0)
 
     kev = (StoredItem.kind == "vulnerability") & StoredItem.known_exploited.is_(True)
-    match_rows = (Match.status.in_(COUNTED_MATCH), _in(Match.created_at, start, end), visible)
+    match_rows = (Match.status.in_(COUNTED_MATCH), _in(_when(), start, end), visible)
     return {
         "advisories": one(select(func.count(StoredItem.id)).where(
             StoredItem.kind == "advisory", visible, _in(_when(), start, end))),
@@ -154,7 +160,7 @@ def _grouped(session: Session, column: Any, start: datetime, end: datetime, rank
     stmt = (select(column, counted).select_from(Match)
             .join(StoredItem, StoredItem.id == Match.item_id)
             .join(Constituent, Constituent.id == Match.constituent_id)
-            .where(Match.status.in_(COUNTED_MATCH), _in(Match.created_at, start, end),
+            .where(Match.status.in_(COUNTED_MATCH), _in(_when(), start, end),
                    StoredItem.tlp_rank <= rank, *where)
             .group_by(column))
     rows = [(str(label) if label is not None else "", int(n)) for label, n in session.execute(stmt)]
@@ -169,7 +175,7 @@ def _included_tlp(session: Session, start: datetime, end: datetime, rank: int) -
             (StoredItem.kind == "advisory") | StoredItem.known_exploited.is_(True))),
         session.scalar(select(func.max(StoredItem.tlp_rank)).join(Match, Match.item_id == StoredItem.id)
                        .where(StoredItem.tlp_rank <= rank, Match.status.in_(COUNTED_MATCH),
-                              _in(Match.created_at, start, end))),
+                              _in(_when(), start, end))),
     ]
     labels = [TLP(int(r)) for r in ranks if r is not None]
     sent = session.scalars(select(Notification.tlp).distinct().where(_in(Notification.sent_at, start, end)))

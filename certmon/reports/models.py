@@ -28,6 +28,8 @@ class Report(Base):
     title: Mapped[str] = mapped_column(String(300))
     tlp_max: Mapped[str] = mapped_column(String(20), default="amber")  # nothing above this is counted
     tlp: Mapped[str] = mapped_column(String(20), default="clear")  # the label: highest TLP included
+    # the analysts' own marking of their assessment text; the label is never below it
+    assessment_tlp: Mapped[str] = mapped_column(String(20), default="clear", server_default="clear")
     status: Mapped[str] = mapped_column(String(20), default="draft", index=True)
     assessment: Mapped[str] = mapped_column(Text, default="")
     created_by: Mapped[str] = mapped_column(String(320))

@@ -14,7 +14,7 @@ from certmon.i18n import CODE_LABELS, N_, translations
 from certmon.reports.charts import bar_chart, compare_chart
 from certmon.reports.figures import Bar, Figures
 from certmon.reports.periods import OSLO, Period
-from certmon.tlp import TLP, parse_tlp
+from certmon.tlp import TLP, max_tlp, parse_tlp
 
 LABELS: dict[str, dict[str, str]] = {
     **CODE_LABELS,
@@ -125,12 +125,13 @@ def _figure(svg: Markup) -> Markup:
 def render_html(*, report: Any, period: Period, figures: Figures, generated_at: datetime) -> str:
     """The whole report as one self-contained HTML document (inline CSS and SVG, no external assets).
 
-    The label is the highest TLP of what the figures count."""
-    tlp = parse_tlp(figures.tlp, TLP.AMBER)
+    The label is the highest TLP of what the figures count, raised to the assessment's own marking."""
+    marking = parse_tlp(getattr(report, "assessment_tlp", None), TLP.CLEAR)
+    tlp = max_tlp([parse_tlp(figures.tlp, TLP.AMBER), marking])
     context = {
         "report": report, "period": period, "figures": figures, "charts": charts(figures),
         "tlp": tlp, "tlp_colour": TLP_COLOURS[tlp], "ceiling": parse_tlp(figures.ceiling, TLP.AMBER),
-        "draft": report.status != "approved", "generated_at": generated_at,
+        "draft": report.status != "approved", "generated_at": generated_at, "assessment_marking": marking,
     }
     return environment().get_template("report.html").render(context)
 

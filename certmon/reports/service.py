@@ -16,7 +16,7 @@ from certmon.reports.figures import Figures, compute_figures
 from certmon.reports.models import Report
 from certmon.reports.periods import Period, current_week, custom_period, parse_period
 from certmon.reports.render import gettext, render_html, render_pdf
-from certmon.tlp import TLP, parse_tlp
+from certmon.tlp import TLP, max_tlp, parse_tlp
 
 DEFAULT_CEILING = TLP.AMBER
 MAX_ASSESSMENT = 20_000
@@ -50,9 +50,27 @@ def _ceiling(tlp: str | TLP | None) -> TLP:
     return ceiling
 
 
+def label_of(report: Report, data_tlp: str) -> str:
+    """A report's label: the highest TLP of what it counts, raised to the assessment's own marking."""
+    return max_tlp([parse_tlp(data_tlp, TLP.AMBER), parse_tlp(report.assessment_tlp, TLP.CLEAR)]).value_str
+
+
+def _assessment_tlp(tlp: str | TLP | None, ceiling: TLP) -> str:
+    """The analysts' marking of their text: within the report's ceiling (who may read it) and never RED."""
+    try:
+        marking = parse_tlp(tlp) if tlp not in (None, "") else TLP.CLEAR
+    except ValueError as exc:
+        raise ValidationFailed(f"ugyldig TLP for vurderingen: {exc}") from None
+    if marking > ceiling:
+        raise ValidationFailed(f"vurderingen kan ikke merkes over rapportens grense ({ceiling.label}); "
+                               "lag en rapport med høyere grense")
+    return marking.value_str
+
+
 def create_report(
     session: Session, *, actor: str, period: str | None = None, first_day: date | None = None,
     last_day: date | None = None, tlp: str | TLP | None = None, title: str | None = None, assessment: str = "",
+    assessment_tlp: str | TLP | None = None,
 ) -> Report:
     """A draft report for a period (`2026-W47`, `2026-11`, `2026-T3`) or for `first_day`..`last_day`."""
     if period:
@@ -65,10 +83,11 @@ def create_report(
     text = (title or "").strip() or f"{gettext('Situation report')} {chosen.label()}"
     report = Report(period_kind=chosen.kind, period_key=chosen.key, period_start=chosen.start_utc,
                     period_end=chosen.end_utc, title=text[:300], tlp_max=ceiling.value_str, tlp="clear",
-                    status="draft", assessment=_checked_text(assessment), created_by=actor)
+                    status="draft", assessment=_checked_text(assessment), created_by=actor,
+                    assessment_tlp=_assessment_tlp(assessment_tlp, ceiling))
     session.add(report)
     session.flush()
-    report.tlp = compute_figures(session, period=chosen, ceiling=ceiling).tlp
+    report.tlp = label_of(report, compute_figures(session, period=chosen, ceiling=ceiling).tlp)
     record(session, actor=actor, action="report.create", entity_type="report", entity_id=report.id,
            period=chosen.key, tlp_max=ceiling.value_str)
     return report
@@ -110,14 +129,16 @@ def _draft(report: Report) -> Report:
 
 
 def update_report(session: Session, *, report: Report, actor: str, assessment: str | None = None,
-                  title: str | None = None) -> Report:
-    """Change a draft's assessment text or title; an approved report never changes (Conflict)."""
+                  title: str | None = None, assessment_tlp: str | TLP | None = None) -> Report:
+    """Change a draft's assessment text, its marking or the title; an approved report never changes."""
     _draft(report)
     if assessment is not None:
         report.assessment = _checked_text(assessment)
+    if assessment_tlp is not None:
+        report.assessment_tlp = _assessment_tlp(assessment_tlp, parse_tlp(report.tlp_max, TLP.AMBER))
     if title is not None and title.strip():
         report.title = title.strip()[:300]
-    report.tlp = live_figures(session, report).tlp
+    report.tlp = label_of(report, live_figures(session, report).tlp)
     report.updated_at = utcnow()
     record(session, actor=actor, action="report.update", entity_type="report", entity_id=report.id)
     return report
@@ -151,7 +172,8 @@ def approve_report(session: Session, *, report: Report, actor: str, now: datetim
     now = now or utcnow()
     period = period_of(report)
     figures = live_figures(session, report)
-    report.status, report.approved_by, report.approved_at, report.tlp = "approved", actor, now, figures.tlp
+    report.status, report.approved_by, report.approved_at = "approved", actor, now
+    report.tlp = label_of(report, figures.tlp)
     html = render_html(report=report, period=period, figures=figures, generated_at=now)
     pdf = render_pdf(html)
     report.figures = figures.to_dict()

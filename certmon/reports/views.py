@@ -31,6 +31,7 @@ class ReportRead(BaseModel):
     title: str
     tlp: str
     tlp_max: str
+    assessment_tlp: str
     status: str
     created_by: str
     created_at: datetime
@@ -58,6 +59,8 @@ class ReportCreate(BaseModel):
     tlp: str = "amber"
     title: str | None = None
     assessment: str = ""
+    assessment_tlp: str = Field("clear", description="the assessment text's own marking; the report's label "
+                                "is never below it, and it may not exceed `tlp`")
 
 
 class ReportUpdate(BaseModel):
@@ -65,6 +68,7 @@ class ReportUpdate(BaseModel):
 
     assessment: str | None = None
     title: str | None = None
+    assessment_tlp: str | None = None
 
 
 def _detail(session: SessionDep, report: Report) -> ReportDetail:
@@ -119,7 +123,7 @@ def create_report(body: ReportCreate, session: SessionDep, user: Analyst) -> Rep
     """Create a draft for a period; `tlp` is the highest TLP it may count (default amber, never red)."""
     report = service.create_report(session, actor=user.email, period=body.period, first_day=body.from_date,
                                    last_day=body.to_date, tlp=body.tlp, title=body.title,
-                                   assessment=body.assessment)
+                                   assessment=body.assessment, assessment_tlp=body.assessment_tlp)
     return _detail(session, report)
 
 
@@ -127,7 +131,8 @@ def create_report(body: ReportCreate, session: SessionDep, user: Analyst) -> Rep
 def update_report(report_id: int, body: ReportUpdate, session: SessionDep, user: Analyst) -> ReportDetail:
     """Edit a draft's assessment or title (409 once approved)."""
     report = service.get_report(session, report_id=report_id, clearance=user_clearance(user))
-    service.update_report(session, report=report, actor=user.email, assessment=body.assessment, title=body.title)
+    service.update_report(session, report=report, actor=user.email, assessment=body.assessment, title=body.title,
+                          assessment_tlp=body.assessment_tlp)
     return _detail(session, report)
 
 

@@ -62,19 +62,24 @@ def report_page(request: Request, session: SessionDep, user: Viewer, report_id: 
     report = _visible(session, user, report_id)
     figures = service.report_figures(session, report)
     data = figures.to_dict() if isinstance(figures, Figures) else figures
-    label = tlp_of(str(data.get("tlp") or report.tlp))
+    label = tlp_of(service.label_of(report, str(data.get("tlp") or report.tlp)) if report.status == "draft"
+                   else report.tlp)
+    ceiling = tlp_of(report.tlp_max)
     return render(request, user, "reports_detail.html", page_tlp=label, report=report, label=label,
+                  assessment_levels=[t for t in CEILINGS if t <= ceiling],
                   figures=data, period=service.period_of(report),
                   assessment=assessment_html(report.assessment))
 
 
 @router.post("/rapporter/{report_id}/vurdering", dependencies=[CsrfChecked])
 def save_assessment(request: Request, session: SessionDep, user: Analyst, report_id: int,
-                    assessment: Annotated[str, Form()] = "", title: Annotated[str, Form()] = "") -> Response:
-    """Save a draft's assessment text and title."""
+                    assessment: Annotated[str, Form()] = "", title: Annotated[str, Form()] = "",
+                    assessment_tlp: Annotated[str, Form()] = "") -> Response:
+    """Save a draft's assessment text, its marking and the title."""
     report = _visible(session, user, report_id)
     try:
-        service.update_report(session, report=report, actor=user.email, assessment=assessment, title=title)
+        service.update_report(session, report=report, actor=user.email, assessment=assessment, title=title,
+                              assessment_tlp=assessment_tlp or None)
     except CertmonError as exc:
         flash(request, exc.message, "error")
     else:
