@@ -25,6 +25,10 @@ def get_session() -> Iterator[Session]:
         yield session
 
 
+# Marks a route that sends or exports data (`openapi_extra=SENDS` / `EXPORTS`): the TLP property test
+# (tests/api/test_tlp_doors.py) finds every such route and runs it with users of each clearance.
+SENDS = {"x-certmon-tlp-door": "sends"}
+EXPORTS = {"x-certmon-tlp-door": "exports"}
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SessionDep = Annotated[Session, Depends(get_session)]
 

@@ -158,6 +158,20 @@ def clearance(user: User) -> TLP:
     return min(own, cap)
 
 
+def may_handle(user: User, tlp: TLP | str | None, constituent_id: int | None = None) -> bool:
+    """The one clearance rule for everything a user sends, shows or exports: the label is within the
+    user's clearance, and a constituent's own user handles nothing about another organisation (nor
+    AMBER+STRICT that concerns no organisation). Unknown labels count as RED."""
+    label = parse_tlp(tlp, TLP.RED) if not isinstance(tlp, TLP) else tlp
+    if label > clearance(user):
+        return False
+    if user.role != "constituent":
+        return True
+    if constituent_id is not None:
+        return constituent_id == user.constituent_id
+    return label < TLP.AMBER_STRICT
+
+
 def has_role(user: User, *roles: str) -> bool:
     """True if the user's role is one of `roles`, or admin (who may do everything)."""
     return user.role in roles or user.role == "admin"

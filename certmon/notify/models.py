@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from certmon.db import Base, utcnow
 
-STATUSES = ("queued", "sending", "sent", "failed", "cancelled", "held")
+STATUSES = ("queued", "sending", "sent", "failed", "cancelled", "held", "awaiting_approval")
 RELEASED = ("sending", "sent", "failed")  # alerts the CERT has let go of (seen on Min side, exported)
 
 

@@ -9,6 +9,8 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from certmon.audit.service import record
+from certmon.auth.models import User
+from certmon.auth.service import may_handle
 from certmon.db import utcnow
 from certmon.errors import Conflict, NotFound
 from certmon.matching.models import Match
@@ -90,11 +92,15 @@ def notification_detail(session: Session, *, notification_id: int) -> dict[str, 
 
 
 def resend(
-    session: Session, *, notification_id: int, actor: str, delivery_ids: list[int] | None = None
+    session: Session, *, notification_id: int, user: User, delivery_ids: list[int] | None = None
 ) -> list[Delivery]:
-    """Queue the chosen (default: failed or cancelled) deliveries again with fresh Message-IDs; audited."""
+    """Queue the chosen (default: failed or cancelled) deliveries again with fresh Message-IDs; audited.
+
+    An alert above the user's clearance answers as missing (its recipients are not revealed)."""
     n = get_notification(session, notification_id=notification_id)
-    if n.status in ("queued", "held"):
+    if not may_handle(user, n.tlp, n.constituent_id):
+        raise NotFound(f"varsel {notification_id} finnes ikke")
+    if n.status in ("queued", "held", "awaiting_approval"):
         raise Conflict(f"varsel {n.reference} er ikke sendt ennå")
     chosen = [
         d
@@ -111,7 +117,7 @@ def resend(
     n.status = "sending"  # never `queued`: a resent alert must not take in new matches
     record(
         session,
-        actor=actor,
+        actor=user.email,
         action="notification.resend",
         entity_type="notification",
         entity_id=n.id,

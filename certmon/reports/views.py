@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from certmon.api.deps import Analyst, PageDep, Reader, SessionDep, user_clearance
+from certmon.api.deps import EXPORTS, Analyst, PageDep, Reader, SessionDep, user_clearance
 from certmon.reports import service
 from certmon.reports.figures import Figures
 from certmon.reports.models import Report
@@ -86,7 +86,7 @@ def list_reports(session: SessionDep, user: Reader, page: PageDep) -> dict[str, 
     return {"items": [ReportRead.model_validate(r) for r in rows], "total": total}
 
 
-@router.get("/reports/{report_id}.pdf", response_class=Response)
+@router.get("/reports/{report_id}.pdf", response_class=Response, openapi_extra=EXPORTS)
 def report_pdf(report_id: int, session: SessionDep, user: Reader) -> Response:
     """The report as PDF (the archived bytes once approved)."""
     report = service.get_report(session, report_id=report_id, clearance=user_clearance(user))
@@ -94,7 +94,7 @@ def report_pdf(report_id: int, session: SessionDep, user: Reader) -> Response:
     return Response(pdf, media_type="application/pdf", headers=_download_headers(report, "pdf"))
 
 
-@router.get("/reports/{report_id}.html", response_class=Response)
+@router.get("/reports/{report_id}.html", response_class=Response, openapi_extra=EXPORTS)
 def report_html(report_id: int, session: SessionDep, user: Reader) -> Response:
     """The report as one self-contained HTML document (the archived text once approved)."""
     report = service.get_report(session, report_id=report_id, clearance=user_clearance(user))

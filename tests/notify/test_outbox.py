@@ -5,15 +5,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from certmon.audit.models import AuditEntry
-from certmon.errors import Forbidden
 from certmon.notify.models import Delivery, Notification, NotificationMatch
-from certmon.notify.outbox import queue_alerts, send_manual
+from certmon.notify.outbox import queue_alerts
 from certmon.notify.policy import AlertPolicy, load_policy, save_policy
 from tests.notify.notify_helpers import make_constituent, make_contact, make_match
 
@@ -114,21 +111,3 @@ def test_policy_round_trip(any_engine: Engine) -> None:
         weak = make_match(s, c, confidence=60)
         assert queue_alerts(s, match_ids=[weak.id], now=NOW)
 
-
-def test_send_manual_red(any_engine: Engine) -> None:
-    with Session(any_engine) as s:
-        c = make_constituent(s)
-        make_contact(s, c, "green@x.no", tlp_max="green")
-        red = make_match(s, c, tlp="red")
-        n = send_manual(s, match_ids=[red.id], recipients=["Leder@X.no"], actor="analyst@cert.no")
-        s.commit()
-        assert n.mode == "manual" and n.tlp == "red" and n.created_by == "analyst@cert.no"
-        (d,) = s.scalars(select(Delivery).where(Delivery.notification_id == n.id)).all()
-        assert d.email == "leder@x.no" and d.tlp == "red"
-        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "notification.send_manual"))
-        strict = make_match(s, c, tlp="amber+strict")
-        with pytest.raises(Forbidden):
-            send_manual(s, match_ids=[strict.id], recipients=["outsider@y.no"], actor="analyst@cert.no")
-        amber = make_match(s, c, tlp="amber")
-        with pytest.raises(Forbidden):
-            send_manual(s, match_ids=[amber.id], recipients=["green@x.no"], actor="analyst@cert.no")

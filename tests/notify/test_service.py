@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from certmon.auth.models import User
 from certmon.errors import Conflict, ValidationFailed
 from certmon.matching.models import Match
 from certmon.notify.deliver import deliver_due, send_reminders
@@ -18,6 +19,7 @@ from certmon.notify.service import list_notifications, record_response, resend
 from tests.notify.notify_helpers import make_constituent, make_contact, make_match, near
 
 NOW = datetime(2026, 3, 10, 12, 3, tzinfo=UTC)
+ANALYST = User(email="analyst@cert.no", role="analyst", tlp_max="red")
 LATER = NOW + timedelta(minutes=10)
 
 
@@ -79,11 +81,11 @@ def test_answer_reminder_and_resend(factory, smtp_server, smtp_settings) -> None
         items, total = list_notifications(s, status="sent")
         assert total == 2 and items[0].id > items[1].id
         with pytest.raises(Conflict):
-            resend(s, notification_id=original.id, actor="analyst@cert.no")  # nothing failed
+            resend(s, notification_id=original.id, user=ANALYST)  # nothing failed
         (_d,) = resend(
             s,
             notification_id=original.id,
-            actor="analyst@cert.no",
+            user=ANALYST,
             delivery_ids=[
                 s.scalars(select(Delivery.id).where(Delivery.notification_id == original.id)).one()
             ],

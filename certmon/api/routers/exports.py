@@ -6,7 +6,7 @@ from datetime import datetime
 
 from fastapi import APIRouter, Query, Response
 
-from certmon.api.deps import Reader, SessionDep, user_clearance
+from certmon.api.deps import EXPORTS, Reader, SessionDep, user_clearance
 from certmon.auth.models import User
 from certmon.errors import ValidationFailed
 from certmon.exports.service import DEFAULT_LIMIT, MAX_LIMIT, Export, ExportQuery, export_indicators
@@ -35,7 +35,7 @@ def as_response(export: Export) -> Response:
     })
 
 
-@router.get("/indicators", response_class=Response)
+@router.get("/indicators", response_class=Response, openapi_extra=EXPORTS)
 def export_indicator_file(
     session: SessionDep, user: Reader,
     format: str = Query("csv", description="csv, jsonl eller stix (STIX 2.1-bundle)"),

@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict
 
-from certmon.api.deps import CurrentUser, PageDep, SessionDep
+from certmon.api.deps import EXPORTS, CurrentUser, PageDep, SessionDep
 from certmon.api.routers.exports import as_response, ceiling
 from certmon.auth.service import clearance
 from certmon.exports.service import DEFAULT_LIMIT, ExportQuery, export_indicators
@@ -124,7 +124,7 @@ def my_assets(session: SessionDep, user: CurrentUser) -> list[AssetRead]:
     return [AssetRead.model_validate(a) for a in service.assets_of(session, user)]
 
 
-@router.get("/indicators", response_class=Response)
+@router.get("/indicators", response_class=Response, openapi_extra=EXPORTS)
 def my_indicators(
     session: SessionDep, user: CurrentUser,
     format: str = Query("csv", description="csv, jsonl eller stix (STIX 2.1-bundle)"),

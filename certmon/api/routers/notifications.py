@@ -8,15 +8,15 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict
 
-from certmon.api.deps import Admin, Analyst, PageDep, Reader, SessionDep, user_clearance
+from certmon.api.deps import SENDS, Admin, Analyst, PageDep, Reader, SessionDep, user_clearance
 from certmon.auth.models import User
+from certmon.auth.service import may_handle
 from certmon.errors import NotFound
 from certmon.notify import contacts as contact_service
 from certmon.notify import service
+from certmon.notify.manual import approve_manual, reject_manual, send_manual
 from certmon.notify.models import Notification
-from certmon.notify.outbox import send_manual
 from certmon.notify.policy import AlertPolicy, load_policy, parse_policy, save_policy
-from certmon.tlp import TLP, parse_tlp
 
 router = APIRouter(prefix="/api/v1", tags=["varsler"])
 
@@ -82,6 +82,12 @@ class ManualIn(BaseModel):
     language: str = "nb"
 
 
+class RejectIn(BaseModel):
+    """Why a hand-sent alert is turned down."""
+
+    reason: str = ""
+
+
 class ContactRead(BaseModel):
     """A contact as the API shows it."""
 
@@ -99,9 +105,7 @@ class ContactRead(BaseModel):
 
 
 def _visible(user: User, n: Notification) -> bool:
-    if user.role == "constituent" and user.constituent_id != n.constituent_id:
-        return False
-    return parse_tlp(n.tlp, TLP.RED) <= user_clearance(user)
+    return may_handle(user, n.tlp, n.constituent_id)
 
 
 def _get_visible(session: SessionDep, user: User, notification_id: int) -> Notification:
@@ -148,25 +152,35 @@ def get_notification(notification_id: int, session: SessionDep, user: Reader) ->
     )
 
 
-@router.post("/notifications/{notification_id}/resend", response_model=list[DeliveryRead])
+@router.post("/notifications/{notification_id}/resend", response_model=list[DeliveryRead],
+             openapi_extra=SENDS)
 def resend(notification_id: int, body: ResendIn, session: SessionDep, user: Analyst) -> list[DeliveryRead]:
-    """Queue deliveries again (fresh Message-IDs); the send task picks them up."""
-    chosen = service.resend(
-        session, notification_id=notification_id, actor=user.email, delivery_ids=body.delivery_ids
-    )
+    """Queue deliveries again (fresh Message-IDs); 404 for an alert above the caller's clearance."""
+    chosen = service.resend(session, notification_id=notification_id, user=user, delivery_ids=body.delivery_ids)
     return [DeliveryRead.model_validate(d) for d in chosen]
 
 
-@router.post("/notifications/manual", response_model=NotificationRead, status_code=201)
+@router.post("/notifications/manual", response_model=NotificationRead, status_code=201, openapi_extra=SENDS)
 def create_manual(body: ManualIn, session: SessionDep, user: Analyst) -> NotificationRead:
-    """Send matches by hand to named recipients (audited; TLP:RED only this way)."""
-    n = send_manual(
-        session,
-        match_ids=body.match_ids,
-        recipients=body.recipients,
-        actor=user.email,
-        language=body.language,
-    )
+    """Send matches by hand to named recipients, within the sender's clearance (audited).
+
+    TLP:RED goes only to the organisation's own contacts cleared for RED, and waits for another
+    analyst's approval (`POST /notifications/{id}/approve`)."""
+    n = send_manual(session, match_ids=body.match_ids, recipients=body.recipients, sender=user,
+                    language=body.language)
+    return NotificationRead.model_validate(n)
+
+
+@router.post("/notifications/{notification_id}/approve", response_model=NotificationRead, openapi_extra=SENDS)
+def approve(notification_id: int, session: SessionDep, user: Analyst) -> NotificationRead:
+    """A second analyst releases a hand-sent TLP:RED alert (four eyes; the sender cannot; audited)."""
+    return NotificationRead.model_validate(approve_manual(session, notification_id=notification_id, approver=user))
+
+
+@router.post("/notifications/{notification_id}/reject", response_model=NotificationRead)
+def reject(notification_id: int, body: RejectIn, session: SessionDep, user: Analyst) -> NotificationRead:
+    """Turn down (or withdraw) a hand-sent alert awaiting approval; audited."""
+    n = reject_manual(session, notification_id=notification_id, user=user, reason=body.reason)
     return NotificationRead.model_validate(n)
 
 
