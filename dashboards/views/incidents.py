@@ -92,7 +92,8 @@ def _form_page(request: Request, session: Session, user: User, form: dict[str, s
     match_id = form.get("match", "")
     return render(request, user, "incident_new.html", http_status=status, form=form, problems=problems,
                   severities=SEVERITIES, tlps=TLPS, models=clocks.MODELS, labels=_labels(),
-                  match=_visible_match(session, user, match_id) if match_id else None)
+                  match=_visible_match(session, user, match_id) if match_id else None,
+                  now_local=utcnow().astimezone(OSLO).strftime("%d.%m.%Y %H:%M"))
 
 
 def _visible_match(session: Session, user: User, match_id: str) -> Match | None:
@@ -110,8 +111,11 @@ def new_incident(request: Request, session: SessionDep, user: Analyst, match: st
     form: dict[str, str] = {"severity": "medium", "tlp": "amber", "model": "norsk", "match": match}
     found = _visible_match(session, user, match)
     if found is not None:
+        item = session.get_one(StoredItem, found.item_id)
         form["severity"] = found.severity if found.severity in SEVERITIES else "medium"
-        form["title"] = found.explanation[:300]
+        form["title"] = (item.title or item.value or item.key)[:300]
+        form["tlp"] = max(tlp_of(item.tlp), TLP.AMBER).value_str  # never below what the item carries
+        constituent = constituent or str(found.constituent_id)
     target = session.get(Constituent, int(constituent)) if constituent.isdigit() else None
     if target is not None and target.org_number:
         form["orgs"] = target.org_number
@@ -119,14 +123,17 @@ def new_incident(request: Request, session: SessionDep, user: Analyst, match: st
 
 
 def _parse_local(text: str) -> datetime | None:
-    """A `datetime-local` value (Oslo time) as an aware datetime; empty means now."""
-    if not text.strip():
+    """A Norwegian `dd.mm.åååå tt:mm` (or ISO 8601) time in Oslo time as an aware datetime; empty is now."""
+    text = " ".join(text.split())
+    if not text:
         return None
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise CertmonError(_("The time of awareness must look like 2026-03-01T10:00.")) from None
-    return value.replace(tzinfo=OSLO) if value.tzinfo is None else value
+    for form in ("%d.%m.%Y %H:%M", "%d.%m.%Y kl. %H:%M", "iso"):
+        try:
+            value = datetime.fromisoformat(text) if form == "iso" else datetime.strptime(text, form)
+        except ValueError:
+            continue
+        return value.replace(tzinfo=OSLO) if value.tzinfo is None else value
+    raise CertmonError(_("The time of awareness must look like 01.03.2026 10:00 (dd.mm.åååå tt:mm).")) from None
 
 
 def _org_ids(session: Session, text: str) -> list[int]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 from sqlalchemy import select
 
 from certmon.incidents.models import Incident, IncidentEvent
+from certmon.items.models import StoredItem
 from certmon.matching.models import Match
+from certmon.registry.models import Constituent
 
 ANALYST, READER = "analytiker@demo.invalid", "leser@demo.invalid"
 
@@ -155,3 +158,17 @@ def test_triage_rows_offer_to_open_an_incident_for_analysts_only(dash):
     assert found is not None
     form = dash.client.get(f"/hendelser/ny?match={found.group(1)}").text
     assert f'name="match" value="{found.group(1)}"' in form and "Treffet blir koblet til:" in form
+    with dash.session() as session:  # the item's title and the match's organisation are filled in
+        match = session.get_one(Match, int(found.group(1)))
+        item, owner = session.get_one(StoredItem, match.item_id), session.get_one(Constituent, match.constituent_id)
+    assert f'value="{html.escape(item.title or item.key)}"' in form
+    assert f'name="orgs" value="{owner.org_number}"' in form
+    assert 'placeholder="' in form and "dd.mm.åååå tt:mm" in form
+
+
+def test_awareness_time_in_norwegian_form(dash):
+    token = dash.login(ANALYST)
+    incident_id = _id(_open(dash, token, aware_at=" 05.01.2026  08:30 ", title="Norsk tid"))
+    assert "05.01.2026 kl. 08:30" in dash.client.get(f"/hendelser/{incident_id}").text
+    r = _open(dash, token, aware_at="5/1/2026 8:30")
+    assert r.status_code == 422 and "dd.mm.åååå tt:mm" in r.text
