@@ -108,6 +108,11 @@ _TEXT_ENV = _env(html=False)
 _HTML_ENV = _env(html=True)
 
 
+def render_page(template: str, context: dict[str, object]) -> str:
+    """An autoescaped HTML template from the e-mail templates folder (the answer page)."""
+    return _HTML_ENV.get_template(template).render(context)
+
+
 def _context(content: AlertContent) -> dict[str, object]:
     return {
         "c": content,

@@ -95,6 +95,32 @@ def test_response_link_get_shows_post_records(api, sqlite_env) -> None:
     assert api.get("/svar/forged.token").status_code == 400
 
 
+def test_answer_page_speaks_the_recipients_language_and_says_which_answer_is_stored(api, sqlite_env) -> None:
+    from certmon.notify.models import Delivery
+
+    with sqlite_env.factory.begin() as s:
+        n = s.scalars(select(Notification).order_by(Notification.id)).first()
+        delivery = s.scalars(select(Delivery).where(Delivery.notification_id == n.id)).first()
+        delivery.language, delivery.tlp = "en", "amber"
+        received, fixed = (make_token(n.id, a, delivery_id=delivery.id) for a in ("mottatt", "utbedret"))
+    response = api.get(f"/svar/{received}")
+    nonce = response.headers["content-security-policy"].split("'nonce-")[1].split("'")[0]
+    page = response.text
+    assert f'<style nonce="{nonce}">' in page and "unsafe-inline" not in response.headers["content-security-policy"]
+    assert '<html lang="en">' in page and "Confirm: Received" in page and "certmon" in page
+    assert '<span class="tlp">TLP:AMBER</span>' in page
+    assert "Thank you" in api.post(f"/svar/{received}").text
+    assert "Answer stored now: “Received”" in api.get(f"/svar/{fixed}").text
+    second = api.post(f"/svar/{fixed}").text
+    assert "Stored answer for alert" in second and "“Fixed”" in second
+    assert "replaces the earlier answer “Received”" in second
+    with sqlite_env.factory.begin() as s:
+        s.get(Delivery, delivery.id).language = "nn"
+    assert "Stadfest: Motteke" in api.get(f"/svar/{received}").text
+    broken = api.get("/svar/forged.token")
+    assert broken.status_code == 400 and "Lenken virker ikke" in broken.text and "certmon" in broken.text
+
+
 def test_response_link_names_the_recipient_in_the_audit_log(api, sqlite_env) -> None:
     from certmon.audit.models import AuditEntry
     from certmon.notify.models import Delivery

@@ -5,34 +5,51 @@ GET only shows a page with a button (mail scanners and link previews follow GETs
 
 from __future__ import annotations
 
-from html import escape
+import secrets
+from typing import Any
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
 from certmon.api.deps import SessionDep
+from certmon.config import get_settings
 from certmon.errors import CertmonError
+from certmon.i18n import LANGUAGES
+from certmon.notify.compose import render_page
 from certmon.notify.content import origin_of
 from certmon.notify.links import InvalidResponseLink, verify
 from certmon.notify.models import Delivery, Notification
 from certmon.notify.service import get_notification, record_response
+from certmon.tlp import TLP, parse_tlp
 
 router = APIRouter(tags=["svar"])
 
-ANSWER_TEXT = {"mottatt": "Mottatt", "utbedret": "Utbedret", "ikke-relevant": "Ikke relevant"}
 
-
-def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
-    html = (
-        '<!DOCTYPE html><html lang="nb"><head><meta charset="utf-8">'
-        '<meta name="robots" content="noindex">'
-        f"<title>{escape(title)}</title></head><body><main><h1>{escape(title)}</h1>{body}</main></body></html>"
-    )
-    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+def _page(state: str, *, lang: str = "nb", status: int = 200, **values: object) -> HTMLResponse:
+    """The answer page in the recipient's language, styled like the product (name, TLP, demo ribbon)."""
+    lang = lang if lang in LANGUAGES else "nb"
+    nonce = secrets.token_urlsafe(16)  # the page's one inline style block; nothing else may load
+    context = {"lang": lang, "state": state, "demo": get_settings().demo, "tlp_label": "", "tlp_word": "",
+               "reference": "", "answer": "", "previous": None, "token": "", "message": "", "nonce": nonce,
+               **values}
+    html = render_page(f"{lang}/answer.html", context)
+    csp = (f"default-src 'none'; style-src 'nonce-{nonce}'; form-action 'self'; frame-ancestors 'none'; "
+           "base-uri 'none'")
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store",
+                                                           "Content-Security-Policy": csp})
 
 
 def _error(exc: CertmonError) -> HTMLResponse:
-    return _page("Lenken virker ikke", f"<p>{escape(exc.message)} Svar på e-posten i stedet.</p>", exc.status)
+    return _page("error", message=exc.message, status=exc.status)
+
+
+def _recipient(session: SessionDep, delivery_id: int | None) -> dict[str, Any]:
+    """The language and TLP of what the recipient got (the alert's own label for old links)."""
+    delivery = session.get(Delivery, delivery_id) if delivery_id is not None else None
+    if delivery is None:
+        return {"lang": "nb"}
+    tlp = parse_tlp(delivery.tlp, TLP.CLEAR)
+    return {"lang": delivery.language, "tlp_label": tlp.label, "tlp_word": tlp.value_str}
 
 
 def _answered_by(session: SessionDep, notification_id: int, delivery_id: int | None) -> str:
@@ -48,33 +65,25 @@ def _answered_by(session: SessionDep, notification_id: int, delivery_id: int | N
 
 @router.get("/svar/{token}", response_class=HTMLResponse)
 def confirm_page(token: str, session: SessionDep) -> HTMLResponse:
-    """Show what will be recorded and a button to confirm."""
+    """Show what will be recorded (and what is stored now) and a button to confirm."""
     try:
         answer = verify(token)
         n = get_notification(session, notification_id=answer.notification_id)
     except CertmonError as exc:
         return _error(exc)
-    text = ANSWER_TEXT[answer.answer]
-    body = (
-        f"<p>Varsel <strong>{escape(n.reference)}</strong>: registrer svaret «{escape(text)}»?</p>"
-        f'<form method="post" action="/svar/{escape(token)}">'
-        f'<button type="submit">Bekreft: {escape(text)}</button></form>'
-    )
-    if n.response:
-        body += f"<p>Tidligere svar: {escape(ANSWER_TEXT.get(n.response, n.response))}.</p>"
-    return _page(f"Svar på {n.reference}", body)
+    return _page("confirm", **_recipient(session, answer.delivery_id), reference=n.reference,
+                 answer=answer.answer, previous=origin_of(session, n).response, token=token)
 
 
 @router.post("/svar/{token}", response_class=HTMLResponse)
 def record(token: str, session: SessionDep) -> HTMLResponse:
-    """Record the answer on the alert and its matches (idempotent)."""
+    """Record the answer on the alert and its matches (idempotent); say which answer is now stored."""
     try:
         answer = verify(token)
         actor = _answered_by(session, answer.notification_id, answer.delivery_id)
+        previous = origin_of(session, get_notification(session, notification_id=answer.notification_id)).response
         n = record_response(session, notification_id=answer.notification_id, answer=answer.answer, actor=actor)
     except CertmonError as exc:
         return _error(exc)
-    return _page(
-        "Takk for svaret",
-        f"<p>Vi har registrert «{escape(ANSWER_TEXT[answer.answer])}» for varsel {escape(n.reference)}.</p>",
-    )
+    return _page("recorded", **_recipient(session, answer.delivery_id), reference=n.reference,
+                 answer=n.response or answer.answer, previous=previous)
