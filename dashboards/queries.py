@@ -33,6 +33,10 @@ class KeyFigures:
     alerts_sent_7d: int
     sources_unhealthy: int
     alerts_unanswered: int = 0
+    matches_new_critical: int = 0  # awaiting triage, severity critical
+    matches_new_high: int = 0
+    alerts_unanswered_critical: int = 0
+    matches_new_hidden: int = 0  # new matches of items above the reader's clearance (counted, not shown)
 
 
 def key_figures(session: Session, *, ceiling: TLP) -> KeyFigures:
@@ -44,18 +48,24 @@ def key_figures(session: Session, *, ceiling: TLP) -> KeyFigures:
     def count_items(*conds: object) -> int:
         return session.scalar(select(func.count(StoredItem.id)).where(visible, live, *conds)) or 0  # type: ignore[arg-type]
 
-    matches_new = session.scalar(
-        select(func.count(Match.id)).join(StoredItem, StoredItem.id == Match.item_id)
-        .where(visible, Match.status == "new")) or 0
+    new_by_severity = dict(session.execute(  # type: ignore[arg-type]
+        select(Match.severity, func.count(Match.id)).join(StoredItem, StoredItem.id == Match.item_id)
+        .where(visible, Match.status == "new").group_by(Match.severity)).all())
+    matches_new = sum(new_by_severity.values())
+    all_new = session.scalar(select(func.count(Match.id)).where(Match.status == "new")) or 0
     alerts = session.scalar(select(func.count(Notification.id)).where(
         Notification.sent_at >= week_ago, Notification.tlp.in_(visible_tlps(ceiling)))) or 0
     unanswered = list_notifications(session, tlp_max=ceiling, unanswered=True, limit=1)[1]
+    unanswered_critical = list_notifications(session, tlp_max=ceiling, unanswered=True, severity="critical",
+                                             limit=1)[1]
     unhealthy = session.scalar(select(func.count(Source.id)).where(
         Source.enabled.is_(True), Source.consecutive_failures > 0)) or 0
     return KeyFigures(
         advisories_7d=count_items(StoredItem.kind == "advisory", StoredItem.first_seen >= week_ago),
         known_exploited=count_items(StoredItem.kind == "vulnerability", StoredItem.known_exploited.is_(True)),
-        matches_new=matches_new, alerts_sent_7d=alerts, sources_unhealthy=unhealthy, alerts_unanswered=unanswered)
+        matches_new=matches_new, alerts_sent_7d=alerts, sources_unhealthy=unhealthy, alerts_unanswered=unanswered,
+        matches_new_critical=new_by_severity.get("critical", 0), matches_new_high=new_by_severity.get("high", 0),
+        alerts_unanswered_critical=unanswered_critical, matches_new_hidden=all_new - matches_new)
 
 
 def counties(session: Session) -> list[tuple[str, str]]:
@@ -96,11 +106,11 @@ def contacts_of(session: Session, *, constituent_id: int) -> list[Contact]:
 
 def list_visible_notifications(
     session: Session, *, ceiling: TLP, status: str | None = None, constituent_id: int | None = None,
-    unanswered: bool = False, limit: int = 25, offset: int = 0,
+    unanswered: bool = False, severity: str | None = None, limit: int = 25, offset: int = 0,
 ) -> tuple[list[tuple[Notification, Constituent]], int]:
     """Notifications the reader is cleared for, newest first, each with its constituent."""
     rows, total = list_notifications(session, status=status, constituent_id=constituent_id, tlp_max=ceiling,
-                                     unanswered=unanswered, limit=limit, offset=offset)
+                                     unanswered=unanswered, severity=severity, limit=limit, offset=offset)
     ids = {n.constituent_id for n in rows}
     owners = {c.id: c for c in session.scalars(select(Constituent).where(Constituent.id.in_(ids)))}
     return [(n, owners[n.constituent_id]) for n in rows], total

@@ -30,6 +30,7 @@ def list_notifications(
     constituent_id: int | None = None,
     tlp_max: TLP | None = None,
     unanswered: bool = False,
+    severity: str | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Notification], int]:
@@ -48,6 +49,8 @@ def list_notifications(
         stmt = stmt.where(Notification.status == status)
     if constituent_id is not None:
         stmt = stmt.where(Notification.constituent_id == constituent_id)
+    if severity:
+        stmt = stmt.where(Notification.severity == severity)
     total = int(session.scalar(select(func.count()).select_from(stmt.subquery())) or 0)
     rows = session.scalars(stmt.order_by(Notification.id.desc()).limit(limit).offset(offset)).all()
     return list(rows), total

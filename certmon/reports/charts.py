@@ -75,3 +75,47 @@ def _svg(title: str, height: int, body: Markup) -> Markup:
         '<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" width="{w}" height="{h}" '
         'viewBox="0 0 {w} {h}" font-family="DejaVu Sans, sans-serif"><title>{t}</title>{body}</svg>'
     ).format(w=WIDTH, h=height, t=escape(title), body=body)
+
+
+def column_chart(labels: Sequence[str], series: Sequence[tuple[str, str, Sequence[int]]], *, title: str,
+                 width: int = 460, height: int = 150) -> Markup:
+    """Stacked columns, one per label (e.g. a day), each series (name, colour, values) stacked in order,
+    with a legend, the highest total on the axis and every seventh label under the columns."""
+    if not labels or not series:
+        return Markup("")
+    totals = [sum(values[i] for _n, _c, values in series) for i in range(len(labels))]
+    top = max(max(totals), 1)
+    left, legend_h, axis_h = 34, 18, 16
+    plot_h = height - legend_h - axis_h
+    right = 16  # room for the last label, centred under the last column
+    step = (width - left - right) / len(labels)
+    parts = [Markup('<text x="{x}" y="{y}" font-size="10" text-anchor="end">{v}</text>'
+                    '<line x1="{l}" y1="{y0}" x2="{w}" y2="{y0}" stroke="#9aa9b8" stroke-width="0.5"/>'
+                    '<line x1="{l}" y1="{yb}" x2="{w}" y2="{yb}" stroke="#1c1c1c" stroke-width="0.8"/>')
+             .format(x=left - 4, y=legend_h + 9, v=_fmt(top), l=left, w=width - right, y0=legend_h + 1,
+                     yb=legend_h + plot_h)]
+    x = left
+    for name, colour, _values in series:
+        parts.append(Markup('<rect x="{x}" y="3" width="9" height="9" fill="{c}"/>'
+                            '<text x="{tx}" y="11" font-size="10">{n}</text>')
+                     .format(x=x, c=colour, tx=x + 12, n=name))
+        x += 18 + 6 * len(name)
+    for i, label in enumerate(labels):
+        base = legend_h + plot_h
+        for name, colour, values in series:
+            value = values[i]
+            if not value:
+                continue
+            h = max(plot_h * value / top, 1)
+            base -= h
+            parts.append(Markup('<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" fill="{c}">'
+                                '<title>{label}: {n} {v}</title></rect>')
+                         .format(x=left + i * step + 1, y=base, w=max(step - 2, 1), h=h, c=colour, label=label,
+                                 n=name, v=_fmt(value)))
+        if i % 7 == (len(labels) - 1) % 7:
+            parts.append(Markup('<text x="{x:.1f}" y="{y}" font-size="10" text-anchor="middle">{t}</text>')
+                         .format(x=left + (i + 0.5) * step, y=height - 3, t=label))
+    return Markup(
+        '<svg xmlns="http://www.w3.org/2000/svg" class="chart trend" role="img" width="{w}" height="{h}" '
+        'viewBox="0 0 {w} {h}" font-family="DejaVu Sans, sans-serif"><title>{t}</title>{body}</svg>'
+    ).format(w=width, h=height, t=escape(title), body=Markup("").join(parts))

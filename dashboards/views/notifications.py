@@ -15,8 +15,8 @@ from certmon.notify.manual import approve_manual, reject_manual
 from certmon.notify.models import STATUSES, Notification
 from certmon.notify.service import resend
 from certmon.tlp import max_tlp
+from dashboards.formatting import LABELS, tlp_of
 from dashboards.formatting import gettext as _
-from dashboards.formatting import tlp_of
 from dashboards.queries import deliveries_by_notification, list_visible_notifications
 from dashboards.web import Analyst, CsrfChecked, PageError, Pager, Viewer, back_to, flash, render, tlp_ceiling
 
@@ -27,16 +27,19 @@ LIMIT = 20
 
 @router.get("/utsendte-varsler")
 def notifications_page(request: Request, session: SessionDep, user: Viewer, status: str | None = None,
-                       ubesvart: bool = False, offset: int = 0) -> Response:
-    """Alerts, newest first, each with its recipients; `ubesvart=1` keeps the unanswered sent ones."""
+                       ubesvart: bool = False, severity: str | None = None, offset: int = 0) -> Response:
+    """Alerts, newest first, each with its recipients; `ubesvart=1` keeps the unanswered sent ones,
+    `severity=critical` the critical ones."""
     offset = max(offset, 0)
     chosen = status if status in STATUSES else None
+    severity = severity if severity in LABELS["severity"] else None
     rows, total = list_visible_notifications(session, ceiling=tlp_ceiling(user), status=chosen,
-                                             unanswered=ubesvart, limit=LIMIT, offset=offset)
+                                             unanswered=ubesvart, severity=severity, limit=LIMIT, offset=offset)
     deliveries = deliveries_by_notification(session, [n.id for n, _c in rows])
     return render(request, user, "notifications.html", page_tlp=max_tlp([tlp_of(n.tlp) for n, _c in rows]),
                   rows=rows, deliveries=deliveries, pager=Pager(request, total, LIMIT, offset),
-                  total=total, status=chosen or "", statuses=STATUSES, unanswered=ubesvart)
+                  total=total, status=chosen or "", statuses=STATUSES, unanswered=ubesvart,
+                  severity=severity or "", severities=list(LABELS["severity"]))
 
 
 @router.post("/utsendte-varsler/{notification_id}/send-igjen", dependencies=[CsrfChecked], openapi_extra=SENDS)

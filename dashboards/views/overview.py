@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from certmon.api.deps import SessionDep
 from certmon.items.service import list_items
 from certmon.matching.service import list_matches
+from certmon.reports.charts import column_chart
 from certmon.sources.service import list_sources
-from certmon.tlp import max_tlp
-from dashboards.formatting import tlp_of
+from certmon.tlp import TLP, max_tlp
+from dashboards.formatting import gettext as _
+from dashboards.formatting import label, tlp_of
 from dashboards.queries import key_figures
+from dashboards.trends import SEVERITIES, trends
 from dashboards.views.incidents import overdue_card
 from dashboards.web import Viewer, render, tlp_ceiling
 
@@ -34,4 +39,27 @@ def situation(request: Request, session: SessionDep, user: Viewer) -> Response:
                   figures=key_figures(session, ceiling=ceiling), advisories=advisories, matches=newest,
                   sources_enabled=len(enabled), sources_disabled=len(sources) - len(enabled),
                   sources_never_run=sum(1 for s in enabled if s.last_run_at is None),
-                  unhealthy=unhealthy, late_incidents=late_incidents)
+                  unhealthy=unhealthy, late_incidents=late_incidents, charts=trend_charts(session, ceiling))
+
+
+SEVERITY_COLOURS = {"critical": "#7a1414", "high": "#c9302c", "medium": "#e09a1f", "low": "#3d7ab8",
+                    "info": "#9aa9b8"}
+
+
+def trend_charts(session: SessionDep, ceiling: TLP) -> list[dict[str, Any]]:
+    """The three trend charts of the last 30 days, each with the rows of its text table."""
+    t = trends(session, ceiling=ceiling)
+    days = [d.strftime("%d.%m") for d in t.days]
+    severity = [(label(s, "severity"), SEVERITY_COLOURS[s], t.matches[s]) for s in SEVERITIES]
+    alerts = [(_("sent"), "#1f5f8b", t.alerts_sent), (_("answered"), "#4caf50", t.alerts_answered)]
+    failing = [(_("sources with failed runs"), "#b3261e", t.sources_failing)]
+    charts = []
+    for title, definition, series in (
+            (_("New matches by severity"), _("by the day certmon made the match"), severity),
+            (_("Alerts sent and answered"), _("by the day the alert was sent, and the day it was answered"), alerts),
+            (_("Sources failing"), _("sources with at least one failed run that day"), failing)):
+        shown = [s for s in series if any(s[2])] or series[:1]
+        charts.append({"title": title, "definition": definition, "days": days, "series": shown,
+                       "total": sum(sum(v) for _n, _c, v in series),
+                       "svg": column_chart(days, shown, title=f"{title} – {_('last 30 days')}")})
+    return charts
