@@ -101,7 +101,7 @@ def column_chart(labels: Sequence[str], series: Sequence[tuple[str, str, Sequenc
                      .format(x=x, c=colour, tx=x + 12, n=name))
         x += 18 + 6 * len(name)
     for i, label in enumerate(labels):
-        base = legend_h + plot_h
+        base: float = legend_h + plot_h
         for name, colour, values in series:
             value = values[i]
             if not value:
