@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from certmon.audit.service import record
@@ -28,16 +28,6 @@ class Links:
     constituents: list[Constituent] = field(default_factory=list)
     items: list[StoredItem] = field(default_factory=list)
     matches: list[tuple[Match, StoredItem, Constituent]] = field(default_factory=list)
-
-
-def tlp_floor(session: Session, *, incident_id: int) -> TLP:
-    """The most restrictive TLP among the incident's linked items and the items of its linked matches."""
-    direct = session.scalar(select(func.max(StoredItem.tlp_rank)).join(
-        IncidentItem, IncidentItem.item_id == StoredItem.id).where(IncidentItem.incident_id == incident_id))
-    via_match = session.scalar(select(func.max(StoredItem.tlp_rank)).join(Match, Match.item_id == StoredItem.id)
-                               .join(IncidentMatch, IncidentMatch.match_id == Match.id)
-                               .where(IncidentMatch.incident_id == incident_id))
-    return TLP(max(direct or 0, via_match or 0))
 
 
 def _raise_tlp(session: Session, incident: Incident, item: StoredItem, actor: str, now: datetime) -> None:

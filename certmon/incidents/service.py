@@ -14,8 +14,10 @@ from certmon.audit.service import record
 from certmon.db import utcnow
 from certmon.errors import NotFound, ValidationFailed
 from certmon.incidents import clocks
-from certmon.incidents.models import Incident, IncidentConstituent, IncidentEvent
+from certmon.incidents.models import Incident, IncidentConstituent, IncidentEvent, IncidentItem, IncidentMatch
 from certmon.incidents.schemas import IncidentCreate, IncidentUpdate
+from certmon.items.models import StoredItem
+from certmon.matching.models import Match
 from certmon.registry.models import Constituent
 from certmon.tlp import TLP, parse_tlp
 
@@ -87,11 +89,19 @@ def find_incident(session: Session, *, ref: str, tlp_max: TLP) -> Incident:
         raise NotFound(f"fant ingen hendelse med referanse {ref}") from None
 
 
+def tlp_floor(session: Session, *, incident_id: int) -> TLP:
+    """The most restrictive TLP among the incident's linked items and the items of its linked matches."""
+    direct = session.scalar(select(func.max(StoredItem.tlp_rank)).join(
+        IncidentItem, IncidentItem.item_id == StoredItem.id).where(IncidentItem.incident_id == incident_id))
+    via_match = session.scalar(select(func.max(StoredItem.tlp_rank)).join(Match, Match.item_id == StoredItem.id)
+                               .join(IncidentMatch, IncidentMatch.match_id == Match.id)
+                               .where(IncidentMatch.incident_id == incident_id))
+    return TLP(max(direct or 0, via_match or 0))
+
+
 def update_incident(session: Session, *, incident: Incident, data: IncidentUpdate, actor: str,
                     clearance: TLP = TLP.RED, now: datetime | None = None) -> Incident:
     """Change fields; status and severity changes go on the timeline; every change is audited."""
-    from certmon.incidents.links import tlp_floor
-
     now = now or utcnow()
     requested = data.model_dump(exclude_unset=True)
     if "aware_at" in requested:

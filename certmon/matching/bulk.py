@@ -14,7 +14,7 @@ import socket
 from collections.abc import Sequence
 from functools import partial
 from itertools import repeat
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 import numpy as np
 
@@ -23,8 +23,19 @@ from certmon.matching.domainindex import normalise_domain
 from certmon.matching.snapshot import MatchResult
 
 if TYPE_CHECKING:
-    from certmon.matching.engine import MatchEngine
-    from certmon.matching.netindex import FamilyIndex
+    from certmon.matching.domainranges import DomainRanges
+    from certmon.matching.fast import FastResults
+    from certmon.matching.netindex import FamilyIndex, NetworkIndex
+
+
+class MatchEngine(Protocol):
+    """What the bulk path needs of `certmon.matching.engine.MatchEngine` (which imports this module)."""
+
+    networks: NetworkIndex
+    domain_ranges: DomainRanges
+    fast: FastResults
+
+    def match(self, item: Item) -> list[MatchResult]: ...
 
 CHUNK = 1 << 17
 _AF = {4: socket.AF_INET, 6: socket.AF_INET6}

@@ -197,7 +197,7 @@ def incident_page(request: Request, session: SessionDep, user: Viewer, incident_
                   linked=linked, clocks=_clock_rows(found, now), open_deadlines=[d for d in found if not d.sent_at],
                   timeline=list(reversed(service.timeline(session, incident_id=incident.id))),
                   labels=_labels(), statuses=STATUSES, severities=SEVERITIES, tlps=TLPS,
-                  tlp_floor=links.tlp_floor(session, incident_id=incident.id))
+                  tlp_floor=service.tlp_floor(session, incident_id=incident.id))
 
 
 def _done(request: Request, session: Session, message: str, incident_id: int, anchor: str) -> Response:

@@ -69,7 +69,7 @@ def test_linking_raises_tlp_to_the_linked_items_and_it_cannot_be_lowered(any_env
         links.link(session, incident=incident, kind="match", target_id=world.red_match_id, actor="a",
                    clearance=TLP.RED)
         assert incident.tlp == "red" and incident.tlp_rank == int(TLP.RED)
-        assert links.tlp_floor(session, incident_id=incident.id) == TLP.RED
+        assert service.tlp_floor(session, incident_id=incident.id) == TLP.RED
         with pytest.raises(ValidationFailed, match="TLP:RED"):
             service.update_incident(session, incident=incident, actor="a", data=IncidentUpdate(tlp="amber"))
         linked = links.linked(session, incident_id=incident.id, clearance=TLP.RED)
@@ -78,7 +78,7 @@ def test_linking_raises_tlp_to_the_linked_items_and_it_cannot_be_lowered(any_env
         assert not links.link(session, incident=incident, kind="match", target_id=world.red_match_id, actor="a",
                               clearance=TLP.RED)  # already linked
         links.unlink(session, incident=incident, kind="match", target_id=world.red_match_id, actor="a")
-        assert links.tlp_floor(session, incident_id=incident.id) == TLP.CLEAR
+        assert service.tlp_floor(session, incident_id=incident.id) == TLP.CLEAR
         service.update_incident(session, incident=incident, actor="a", data=IncidentUpdate(tlp="amber"))
         assert incident.tlp_rank == int(TLP.AMBER)
 
