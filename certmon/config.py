@@ -30,6 +30,11 @@ class Settings(BaseSettings):
     # was set up in demo mode (it holds demo.json) keeps every command there in demo mode
     demo: bool = False
     log_level: str = "INFO"
+    # connections per process: enough for every request thread (anyio's 40) so a request never waits
+    # long on the pool; past db_pool_timeout_s it answers 503 with Retry-After instead of hanging
+    db_pool_size: int = Field(default=20, ge=1)
+    db_pool_overflow: int = Field(default=20, ge=0)
+    db_pool_timeout_s: float = Field(default=5.0, gt=0)
 
     smtp_host: str = ""  # empty: write mail to <data_dir>/mail (a Maildir) instead of sending
     smtp_port: int = Field(default=25, ge=1, le=65535)

@@ -91,6 +91,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         path = make_url(url).database
         if path and path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        else:  # one shared connection: no pool to size
+            for option in ("pool_size", "max_overflow", "pool_timeout"):
+                kwargs.pop(option, None)
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -103,10 +106,12 @@ _lock = threading.Lock()
 
 def get_engine(settings: Settings | None = None) -> Engine:
     """One engine per database URL per process."""
-    url = (settings or get_settings()).db_url
+    settings = settings or get_settings()
+    url = settings.db_url
     with _lock:
         if url not in _engines:
-            _engines[url] = make_engine(url)
+            _engines[url] = make_engine(url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_overflow,
+                                        pool_timeout=settings.db_pool_timeout_s)
         return _engines[url]
 
 

@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -82,9 +83,20 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "ugyldig forespørsel", "problems": problems}, status_code=422)
 
 
+RETRY_AFTER_S = "5"
+
+
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
     log.error("database error: %s", str(exc).splitlines()[0])
-    return JSONResponse({"detail": "databasen er ikke tilgjengelig"}, status_code=503)
+    return JSONResponse({"detail": "databasen er ikke tilgjengelig"}, status_code=503,
+                        headers={"Retry-After": RETRY_AFTER_S})
+
+
+async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    # every pooled connection busy for db_pool_timeout_s: the service is overloaded, not broken
+    log.warning("no database connection free within the pool timeout on %s", request.url.path)
+    return JSONResponse({"detail": "tjenesten er overbelastet akkurat nå; prøv igjen om litt"}, status_code=503,
+                        headers={"Retry-After": RETRY_AFTER_S})
 
 
 async def _conflict(request: Request, exc: Exception) -> JSONResponse:
@@ -124,6 +136,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(CertmonError, _certmon_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OperationalError, _database_down)
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
     app.add_exception_handler(IntegrityError, _conflict)
     app.add_exception_handler(DataError, _bad_value)
     app.add_exception_handler(OverflowError, _bad_value)

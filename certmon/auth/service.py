@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from certmon.audit.service import record
+from certmon.auth import usage
 from certmon.auth.models import ROLES, ApiToken, User
 from certmon.db import utcnow
 from certmon.errors import Conflict, NotFound, ValidationFailed
@@ -115,14 +116,15 @@ def issue_token(session: Session, *, user: User, name: str = "") -> str:
 
 
 def user_for_token(session: Session, token: str) -> User | None:
-    """The active user owning a bearer token."""
+    """The active user owning a bearer token. Reads only: the use is noted for an out-of-band write
+    (`certmon.auth.usage`, at most once a minute per token), never in the caller's transaction."""
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == _digest(token)))
     if row is None:
         return None
     user = session.get(User, row.user_id)
     if user is None or not user.active:
         return None
-    row.last_used_at = utcnow()
+    usage.recorder.note(session.get_bind().engine, row.id, row.last_used_at)
     return user
 
 
