@@ -37,6 +37,10 @@ LABELS: dict[str, dict[str, str]] = {
              "constituent": N_("Constituent")},
     "mode": {"immediate": N_("Immediately"), "digest": N_("Digest"), "manual": N_("Manual")},
     "response": {"mottatt": N_("Received"), "utbedret": N_("Fixed"), "ikke-relevant": N_("Not relevant")},
+    "indicator_type": {"ipv4": N_("IPv4 address"), "ipv6": N_("IPv6 address"), "cidr": N_("Network range"),
+                       "domain": N_("Domain name"), "url": N_("URL"), "email": N_("E-mail address"),
+                       "md5": N_("MD5 hash"), "sha1": N_("SHA-1 hash"), "sha256": N_("SHA-256 hash"),
+                       "asn": N_("AS number")},
 }
 
 
@@ -112,6 +116,34 @@ def item_label(item: Any) -> str:
     return str(item.value or item.cve or item.key)
 
 
+def item_facts(item: Any, sources: dict[int, str] | None = None, asset: str | None = None) -> str:
+    """What a row is about, so rows that share a title can be told apart: CVE ids, the product and
+    version (the organisation's own when a product match names it), the indicator's type in bokmål,
+    the exposure's report type, and the source's display name."""
+    data = item.data if isinstance(getattr(item, "data", None), dict) else {}
+    facts: list[str] = []
+    cves = [c for c in [item.cve, *data.get("cves", [])] if c]
+    if cves:
+        facts.append(", ".join(dict.fromkeys(cves[:3])) + (" …" if len(set(cves)) > 3 else ""))
+    if asset and getattr(item, "kind", "") in ("advisory", "vulnerability"):
+        facts.append(asset)
+    elif data.get("product"):
+        facts.append(" ".join(str(p) for p in (data.get("vendor"), data["product"], data.get("version")) if p))
+    elif data.get("products"):
+        first = data["products"][0]
+        if isinstance(first, dict):
+            facts.append(" ".join(str(first[k]) for k in ("vendor", "product", "version") if first.get(k)))
+    if item.kind == "indicator" and item.indicator_type:
+        facts.append(label(item.indicator_type, "indicator_type") + (f" {item.value}" if item.title and item.value
+                                                                      else ""))
+    if item.kind == "exposure" and item.report_type:
+        facts.append(f"{gettext('Exposure')}: {item.report_type}")
+    source = (sources or {}).get(item.source_id)
+    if source:
+        facts.append(source)
+    return " · ".join(f for f in facts if f)
+
+
 def safe_url(value: str | None) -> str | None:
     """Only http(s) URLs become links."""
     if value and value.strip().lower().startswith(("https://", "http://")):
@@ -122,5 +154,5 @@ def safe_url(value: str | None) -> str | None:
 FILTERS: dict[str, Any] = {
     "oslo": oslo, "oslo_date": oslo_date, "number": number, "duration_ms": duration_ms,
     "tlp_badge": tlp_badge, "safe_html": safe_html, "safe_url": safe_url, "label": label,
-    "display_name": display_name, "item_label": item_label,
+    "display_name": display_name, "item_label": item_label, "item_facts": item_facts,
 }

@@ -68,6 +68,11 @@ def key_figures(session: Session, *, ceiling: TLP) -> KeyFigures:
         alerts_unanswered_critical=unanswered_critical, matches_new_hidden=all_new - matches_new)
 
 
+def source_titles(session: Session) -> dict[int, str]:
+    """Every source's display name (its title, else its key) by id, for rows that name their source."""
+    return {i: title or name for i, name, title in session.execute(select(Source.id, Source.name, Source.title))}
+
+
 def counties(session: Session) -> list[tuple[str, str]]:
     """(county number, county name) pairs present in the registry, by number."""
     rows = session.execute(select(Constituent.county_number, func.max(Constituent.county_name))

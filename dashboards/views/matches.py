@@ -15,7 +15,7 @@ from certmon.matching.service import list_matches, triage
 from certmon.tlp import max_tlp
 from dashboards.formatting import LABELS, N_, tlp_of
 from dashboards.formatting import gettext as _
-from dashboards.queries import matched_constituents
+from dashboards.queries import matched_constituents, source_titles
 from dashboards.web import Analyst, CsrfChecked, PageError, Pager, Viewer, back_to, flash, render, tlp_ceiling
 
 router = APIRouter(include_in_schema=False)
@@ -48,7 +48,7 @@ def match_queue(
                   filters={"status": status, "rule": rule or "", "severity": severity or "",
                            "constituent": constituent or ""},
                   statuses=STATUSES, rules=list(LABELS["rule"]), severities=list(LABELS["severity"]),
-                  constituents=matched_constituents(session, ceiling=ceiling))
+                  constituents=matched_constituents(session, ceiling=ceiling), sources=source_titles(session))
 
 
 @router.post("/treff/{match_id}", dependencies=[CsrfChecked])

@@ -15,7 +15,7 @@ from certmon.sources.service import list_sources
 from certmon.tlp import TLP, max_tlp
 from dashboards.formatting import gettext as _
 from dashboards.formatting import label, tlp_of
-from dashboards.queries import key_figures
+from dashboards.queries import key_figures, source_titles
 from dashboards.trends import SEVERITIES, trends
 from dashboards.views.incidents import overdue_card
 from dashboards.web import Viewer, render, tlp_ceiling
@@ -39,7 +39,8 @@ def situation(request: Request, session: SessionDep, user: Viewer) -> Response:
                   figures=key_figures(session, ceiling=ceiling), advisories=advisories, matches=newest,
                   sources_enabled=len(enabled), sources_disabled=len(sources) - len(enabled),
                   sources_never_run=sum(1 for s in enabled if s.last_run_at is None),
-                  unhealthy=unhealthy, late_incidents=late_incidents, charts=trend_charts(session, ceiling))
+                  unhealthy=unhealthy, late_incidents=late_incidents, charts=trend_charts(session, ceiling),
+                  sources=source_titles(session))
 
 
 SEVERITY_COLOURS = {"critical": "#7a1414", "high": "#c9302c", "medium": "#e09a1f", "low": "#3d7ab8",

@@ -20,7 +20,7 @@ from certmon.registry.service import get_constituent, list_constituents
 from certmon.tlp import max_tlp
 from dashboards.formatting import gettext as _
 from dashboards.formatting import tlp_of
-from dashboards.queries import assets_of, contacts_of, counties, list_visible_notifications
+from dashboards.queries import assets_of, contacts_of, counties, list_visible_notifications, source_titles
 from dashboards.web import Admin, CsrfChecked, PageError, Pager, Viewer, back_to, flash, render, tlp_ceiling
 
 router = APIRouter(include_in_schema=False)
@@ -71,7 +71,8 @@ def _detail(request: Request, session: SessionDep, user: User, constituent_id: i
                   form=form or {}, problems=problems or [], contact_form=contact_form or {},
                   contact_problems=contact_problems or [], languages=LANGUAGES, modes=MODES,
                   contact_tlps=CONTACT_TLPS,
-                  portal_users=users_of_constituent(session, c.id) if has_role(user) else [], **extra)
+                  portal_users=users_of_constituent(session, c.id) if has_role(user) else [],
+                  sources=source_titles(session), **extra)
 
 
 @router.get("/virksomheter/{constituent_id}")

@@ -56,3 +56,17 @@ def test_column_chart_is_escaped_svg_with_a_title() -> None:
     svg = str(column_chart(["01.03", "02.03"], [("<b>x</b>", "#000", [1, 2])], title="T & <t>"))
     assert svg.startswith("<svg") and "<title>T &amp; &lt;t&gt;</title>" in svg and "<b>" not in svg
     assert column_chart([], [], title="empty") == ""
+
+
+def test_item_facts_tell_rows_with_one_title_apart() -> None:
+    from types import SimpleNamespace
+
+    from dashboards.formatting import item_facts
+
+    vuln = SimpleNamespace(kind="vulnerability", cve="CVE-2021-26857", data={"cves": ["CVE-2021-26857"]},
+                           indicator_type=None, report_type=None, title="Exchange RCE", value=None, source_id=3)
+    assert item_facts(vuln, {3: "CISA KEV"}, "microsoft:exchange server 2019") == \
+        "CVE-2021-26857 · microsoft:exchange server 2019 · CISA KEV"
+    ioc = SimpleNamespace(kind="indicator", cve=None, data={}, indicator_type="ipv4", report_type=None,
+                          title=None, value="192.0.2.1", source_id=9)
+    assert item_facts(ioc, {}) == "IPv4-adresse"
