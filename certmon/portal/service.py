@@ -106,7 +106,7 @@ def get_alert(session: Session, user: User, *, reference: str) -> PortalAlert:
 def _with_items(session: Session, alerts: list[Notification], ceiling: TLP) -> list[PortalAlert]:
     """The alerts with their standing items (one query for the whole page)."""
     rows = session.execute(
-        select(NotificationMatch.notification_id, Match, StoredItem, Source.name)
+        select(NotificationMatch.notification_id, Match, StoredItem, func.coalesce(Source.title, Source.name))
         .join(Match, NotificationMatch.match_id == Match.id)
         .join(StoredItem, StoredItem.id == Match.item_id)
         .join(Source, Source.id == StoredItem.source_id)

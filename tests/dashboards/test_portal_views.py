@@ -196,3 +196,23 @@ def test_audit_log_page_is_for_admins(dash):
     dash.login("analytiker@demo.invalid")
     assert dash.client.get("/revisjon").status_code == 403
     assert "/revisjon" not in dash.client.get("/").text
+
+
+def test_an_alerts_title_counts_only_what_the_reader_may_see(dash):
+    """An AMBER alert that also carried a RED finding: the portal user (at most AMBER+STRICT) is told of
+    one finding, by its own title, never of two; the source is named by its display name."""
+    amber_ref, _red_ref = _plant_alerts(dash)
+    with dash.session() as s:
+        n = s.scalar(select(Notification).where(Notification.reference == amber_ref))
+        s.add(NotificationMatch(notification_id=n.id, match_id=dash.prepared.red_match_id))
+        n.subject = "[TLP:RED] Varsel: 2 nye funn (Bergen kommune)"
+        s.commit()
+    dash.login(PORTAL_USER)
+    page = dash.client.get("/min-side").text
+    card = page[page.index(f'id="varsel-{amber_ref}"'):]
+    card = card[: card.index("</article>")]
+    title = re.search(r'<h3 class="match-title">(.*?)</h3>', card, re.S).group(1)  # type: ignore[union-attr]
+    assert title.startswith("Varsel inn: DEMO: Kritisk sårbarhet i Fortinet FortiOS")  # the one it may see
+    assert "2 nye funn" not in card and "2 funn" not in card and "TLP:RED" not in title
+    assert "1 element(er) i dette varselet" in card  # the withheld one is counted, not shown
+    assert "Kilde: NSM NCSC – varsler og råd" in card and "Kilde: nsm-ncsc" not in card  # display name, not key
