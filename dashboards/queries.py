@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from certmon.audit.models import AuditEntry
 from certmon.db import utcnow
 from certmon.items.models import StoredItem
 from certmon.matching.models import Match
@@ -66,6 +67,36 @@ def key_figures(session: Session, *, ceiling: TLP) -> KeyFigures:
         matches_new=matches_new, alerts_sent_7d=alerts, sources_unhealthy=unhealthy, alerts_unanswered=unanswered,
         matches_new_critical=new_by_severity.get("critical", 0), matches_new_high=new_by_severity.get("high", 0),
         alerts_unanswered_critical=unanswered_critical, matches_new_hidden=all_new - matches_new)
+
+
+@dataclass
+class SourceNote:
+    """What /kilder says beside a source: why it is off, and when it runs next."""
+
+    disabled_by: str | None = None  # who switched it off (audit), if anyone did
+    disabled_at: datetime | None = None
+    next_run: datetime | None = None  # None: not scheduled (disabled) or due at the next scheduler tick
+
+
+def source_notes(session: Session, sources: list[Source]) -> dict[int, SourceNote]:
+    """Per source: the audited switch-off (the newest update that set enabled to false) and the next run."""
+    offs: dict[str, tuple[str, datetime]] = {}
+    for entity_id, actor, at, detail in session.execute(
+            select(AuditEntry.entity_id, AuditEntry.actor, AuditEntry.at, AuditEntry.detail)
+            .where(AuditEntry.entity_type == "source", AuditEntry.action == "source.update")
+            .order_by(AuditEntry.at)):
+        if isinstance(detail, dict) and "enabled" in detail:
+            if detail["enabled"] is False:
+                offs[entity_id] = (actor, at)
+            else:
+                offs.pop(entity_id, None)
+    notes = {}
+    for s in sources:
+        who = offs.get(str(s.id)) if not s.enabled else None
+        due = s.last_run_at + timedelta(seconds=s.interval_s) if s.enabled and s.last_run_at else None
+        notes[s.id] = SourceNote(disabled_by=who[0] if who else None, disabled_at=who[1] if who else None,
+                                 next_run=due)
+    return notes
 
 
 def source_titles(session: Session) -> dict[int, str]:

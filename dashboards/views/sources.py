@@ -11,11 +11,14 @@ from sqlalchemy.orm import Session
 
 from certmon import plugins
 from certmon.api.deps import SessionDep
+from certmon.db import utcnow
 from certmon.errors import CertmonError
 from certmon.sources.models import Source
 from certmon.sources.schemas import SourceUpdate
 from certmon.sources.service import get_source, list_sources, update_source
+from dashboards.formatting import N_
 from dashboards.formatting import gettext as _
+from dashboards.queries import source_notes
 from dashboards.web import Admin, Analyst, CsrfChecked, PageError, Viewer, back_to, flash, render
 
 router = APIRouter(include_in_schema=False)
@@ -27,7 +30,21 @@ def sources_page(request: Request, session: SessionDep, user: Viewer) -> Respons
     """Sources with last success, last error and its reason, failures in a row, items and duration."""
     rows, total = list_sources(session, limit=500)
     unhealthy = [s for s in rows if s.enabled and not s.healthy]
-    return render(request, user, "sources.html", rows=rows, total=total, unhealthy=len(unhealthy))
+    return render(request, user, "sources.html", rows=rows, total=total, unhealthy=len(unhealthy),
+                  notes=source_notes(session, rows), now=utcnow(), plain=PLAIN_OUTCOME)
+
+
+# what each failed outcome means, for people (the technical reason is shown beside it)
+PLAIN_OUTCOME = {
+    "unavailable": N_("The source did not answer, or answered with an error: the network, the server or the "
+                      "address may be down or wrong. certmon tries again at the next run."),
+    "blocked": N_("certmon refused to fetch the address, because it points to an internal or forbidden network "
+                  "or uses a scheme that is not allowed."),
+    "too-large": N_("The answer was larger than the size limit (CERTMON_FETCH_MAX_BYTES)."),
+    "parse-error": N_("The answer arrived but could not be read as the source's format; nothing from it was "
+                      "stored. The provider may have changed the format."),
+    "error": N_("An unexpected error stopped the run; nothing from it was stored."),
+}
 
 
 def _source_or_404(session: Session, source_id: int) -> Source:

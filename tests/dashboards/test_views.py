@@ -240,6 +240,13 @@ def test_run_now_dispatches_and_admin_toggles_a_source(dash, monkeypatch):
     assert "er deaktivert" in r.text
     with dash.session() as s:
         assert s.get(Source, source_id).enabled is False
+    row = _row(dash.client.get("/kilder").text, f'id="kilde-{source_id}"')
+    assert "Deaktivert" in row and f"av {ADMIN}" in row  # who switched it off, from the audit log
+
+
+def _row(page: str, marker: str) -> str:
+    start = page.index(marker)
+    return page[start:page.index("</tr>", start)]
 
 
 def test_source_health_shows_the_last_error_and_reason(dash):
@@ -250,6 +257,9 @@ def test_source_health_shows_the_last_error_and_reason(dash):
     dash.login(READER)
     page = dash.client.get("/kilder").text
     assert "HTTP 503 fra www.cisa.gov" in page and "Utilgjengelig" in page
+    row = _row(page, f'id="kilde-{src.id}"')
+    assert "Kilden svarte ikke" in row and "Teknisk detalj" in row  # plain words, then the detail
+    assert "Tidene er norsk tid." in page and "Neste kjøring" in page
     overview = dash.client.get("/").text
     assert "3 feil på rad" in overview and "HTTP 503 fra www.cisa.gov" in overview
 
