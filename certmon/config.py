@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=20, ge=1)
     db_pool_overflow: int = Field(default=20, ge=0)
     db_pool_timeout_s: float = Field(default=5.0, gt=0)
+    session_lifetime_hours: float = Field(default=12.0, gt=0, le=24 * 30)  # absolute: no sliding past it
 
     smtp_host: str = ""  # empty: write mail to <data_dir>/mail (a Maildir) instead of sending
     smtp_port: int = Field(default=25, ge=1, le=65535)

@@ -146,6 +146,6 @@ def create_app() -> FastAPI:
         web.mount(app)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret(), session_cookie="certmon_session",
                        same_site="strict", https_only=settings.public_base_url.startswith("https"),
-                       max_age=12 * 3600)
+                       max_age=int(settings.session_lifetime_hours * 3600))
     app.add_middleware(SecurityHeaders)
     return app

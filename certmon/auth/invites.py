@@ -88,7 +88,7 @@ def set_password(session: Session, *, token: str, password: str, confirm: str) -
                User.link_version == user.link_version)
         # a valid link proves who this is: it also lifts a lock from wrong passwords
         .values(password_hash=hash_password(password), link_version=User.link_version + 1, failed_logins=0,
-                locked_until=None)
+                locked_until=None, session_version=User.session_version + 1)
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]  # someone used the link a moment ago

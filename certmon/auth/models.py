@@ -32,6 +32,8 @@ class User(Base):
     # wrong passwords in a row; at LOCK_AFTER the account is locked until `locked_until`
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     locked_until: Mapped[datetime | None]
+    # bumped by sign-out, "sign out everywhere", a role change and (de)activation: older cookies stop working
+    session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ApiToken(Base):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from certmon.audit.service import record
 from certmon.auth import usage
 from certmon.auth.models import ROLES, ApiToken, User
+from certmon.config import get_settings
 from certmon.db import utcnow
 from certmon.errors import Conflict, NotFound, ValidationFailed
 from certmon.tlp import TLP, parse_tlp
@@ -186,15 +187,41 @@ def users_of_constituent(session: Session, constituent_id: int) -> list[User]:
 
 
 def set_active(session: Session, *, user_id: int, active: bool, actor: str) -> User:
-    """Deactivate (or reactivate) an account; a deactivated one can neither sign in nor use its tokens. Audited."""
+    """Deactivate (or reactivate) an account; a deactivated one can neither sign in nor use its tokens,
+    and its signed-in sessions end. Audited."""
     user = session.get(User, user_id)
     if user is None:
         raise NotFound(f"fant ingen bruker med id {user_id}")
     user.active = active
     user.link_version = (user.link_version or 0) + 1  # password links made before do not come back
+    user.session_version = (user.session_version or 0) + 1
     record(session, actor=actor, action="user.activate" if active else "user.deactivate", entity_type="user",
            entity_id=user.id)
     return user
+
+
+def set_role(session: Session, *, email: str, role: str, actor: str, tlp_max: str | None = None) -> User:
+    """Change a staff account's role (and TLP ceiling); its signed-in sessions end. Audited."""
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(f"fant ingen bruker {email}")
+    if role not in ROLES or role == "constituent" or user.role == "constituent":
+        raise ValidationFailed(f"rollen kan endres mellom admin, analyst og reader, ikke til/fra {role!r}")
+    try:
+        ceiling = parse_tlp(tlp_max or user.tlp_max)
+    except ValueError:
+        raise ValidationFailed(f"ukjent TLP {tlp_max!r}; gyldige: clear, green, amber, amber+strict, red") from None
+    record(session, actor=actor, action="user.role", entity_type="user", entity_id=user.id, before=user.role,
+           role=role, tlp_max=ceiling.value_str)
+    user.role, user.tlp_max = role, ceiling.value_str
+    user.session_version = (user.session_version or 0) + 1
+    return user
+
+
+def end_sessions(session: Session, *, user: User, actor: str) -> None:
+    """Sign a user out everywhere: every session cookie issued before now stops working. Audited."""
+    user.session_version = (user.session_version or 0) + 1
+    record(session, actor=actor, action="user.sessions-ended", entity_type="user", entity_id=user.id)
 
 
 def session_stamp(user: User) -> str:
@@ -202,11 +229,27 @@ def session_stamp(user: User) -> str:
     return hashlib.sha256(("session|" + user.password_hash).encode()).hexdigest()[:16]
 
 
-def user_for_session(session: Session, cookie: Mapping[str, Any]) -> User | None:
-    """The active user a signed session cookie names, if the password has not changed since sign-in
-    (the dashboard and the read-only API share this rule)."""
-    user_id = cookie.get("user_id")
-    user = session.get(User, user_id) if user_id is not None else None
+def session_claims(user: User, now: datetime | None = None) -> dict[str, Any]:
+    """What a new signed-in session keeps in its signed cookie: who, the password stamp, the server-side
+    session version, and when it began (for the absolute lifetime)."""
+    return {"user_id": user.id, "stamp": session_stamp(user), "ver": user.session_version or 0,
+            "iat": int((now or utcnow()).timestamp())}
+
+
+def user_for_session(session: Session, cookie: Mapping[str, Any], now: datetime | None = None) -> User | None:
+    """The active user a signed session cookie names (the dashboard and the read-only API share this rule).
+
+    Refused when the password changed, the session version moved on (sign-out, sign out everywhere,
+    role change, deactivation), or the session began longer ago than CERTMON_SESSION_LIFETIME_HOURS."""
+    user_id, began = cookie.get("user_id"), cookie.get("iat")
+    if not isinstance(user_id, int) or not isinstance(began, int):
+        return None
+    age = (now or utcnow()).timestamp() - began
+    if not 0 <= age < get_settings().session_lifetime_hours * 3600:
+        return None
+    user = session.get(User, user_id)
     if user is None or not user.active or cookie.get("stamp") != session_stamp(user):
+        return None
+    if cookie.get("ver") != (user.session_version or 0):
         return None
     return user

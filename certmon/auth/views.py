@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from certmon.api.deps import CurrentUser, SessionDep, Unauthorized, user_clearance
-from certmon.auth.service import LOCK_AFTER, authenticate, issue_token, revoke_token
+from certmon.auth.service import LOCK_AFTER, authenticate, end_sessions, issue_token, revoke_token
 
 router = APIRouter(prefix="/api/v1/auth", tags=["innlogging"])
 
@@ -47,6 +47,12 @@ def revoke(request: Request, session: SessionDep, user: CurrentUser) -> None:
     if not auth.lower().startswith("bearer "):
         raise Unauthorized("bare en API-nøkkel kan tilbakekalles (Authorization: Bearer …)")
     revoke_token(session, token=auth[7:].strip(), actor=user.email)
+
+
+@router.delete("/sessions", status_code=204)
+def sign_out_everywhere(session: SessionDep, user: CurrentUser) -> None:
+    """Sign out everywhere: every dashboard session of the caller's account ends (API tokens stay)."""
+    end_sessions(session, user=user, actor=user.email)
 
 
 @router.get("/me", response_model=Me)

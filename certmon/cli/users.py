@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from certmon.auth.invites import make_link
 from certmon.auth.models import User
-from certmon.auth.service import create_user, issue_token, revoke_user_tokens
+from certmon.auth.service import create_user, end_sessions, issue_token, revoke_user_tokens, set_role
 from certmon.cli.common import constituent_id_for, db_session, out
 from certmon.errors import NotFound, ValidationFailed
 
@@ -72,3 +72,26 @@ def users_revoke_tokens(email: str = typer.Option(..., "--email")) -> None:
     with db_session() as session:
         count = revoke_user_tokens(session, email=email, actor="cli")
     out.print(f"{count} API-nøkler tilbakekalt for {email}")
+
+
+@app.command("set-role")
+def users_set_role(
+    email: str = typer.Option(..., "--email"),
+    role: str = typer.Option(..., "--role", help="admin, analyst eller reader"),
+    tlp_max: str | None = typer.Option(None, "--tlp-max", help="ny høyeste TLP (uendret uten)"),
+) -> None:
+    """Change a staff user's role (and TLP ceiling); the user's signed-in sessions end."""
+    with db_session() as session:
+        user = set_role(session, email=email, role=role, tlp_max=tlp_max, actor="cli")
+    out.print(f"{user.email} har nå rollen {user.role} (TLP {user.tlp_max}); innloggede økter er avsluttet")
+
+
+@app.command("sign-out")
+def users_sign_out(email: str = typer.Option(..., "--email")) -> None:
+    """Sign a user out everywhere: every dashboard session of the account ends now."""
+    with db_session() as session:
+        user = session.scalar(select(User).where(User.email == email.strip().lower()))
+        if user is None:
+            raise NotFound(f"fant ingen bruker {email}")
+        end_sessions(session, user=user, actor="cli")
+    out.print(f"alle innloggede økter for {user.email} er avsluttet")

@@ -10,11 +10,11 @@ from fastapi.responses import RedirectResponse, Response
 
 from certmon.api.deps import SessionDep
 from certmon.auth import invites
-from certmon.auth.service import LOCK_AFTER, authenticate, session_stamp
+from certmon.auth.service import LOCK_AFTER, authenticate, end_sessions, session_claims
 from certmon.config import get_settings
 from certmon.errors import ValidationFailed
 from dashboards.formatting import gettext as _
-from dashboards.web import DASHBOARD_ROLES, CsrfChecked, flash, render, safe_next
+from dashboards.web import DASHBOARD_ROLES, CsrfChecked, flash, render, safe_next, session_user
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,8 +56,7 @@ def login(
                            error=_("This account has no access to the analyst dashboard."))
     session.commit()  # last_login_at
     request.session.clear()
-    request.session["user_id"] = user.id
-    request.session["stamp"] = session_stamp(user)  # a later password change ends this session
+    request.session.update(session_claims(user))  # version and start time: see auth.user_for_session
     request.session["csrf"] = secrets.token_urlsafe(32)
     target = safe_next(next)
     if portal and not target.startswith("/min-side"):
@@ -66,8 +65,13 @@ def login(
 
 
 @router.post("/logout", dependencies=[CsrfChecked])
-def logout(request: Request) -> Response:
-    """End the session."""
+def logout(request: Request, session: SessionDep) -> Response:
+    """End the session on the server too: the account's session version moves on, so a copied cookie
+    (and the account's sessions on other devices) stop working."""
+    user = session_user(request, session)
+    if user is not None:
+        end_sessions(session, user=user, actor=user.email)
+        session.commit()
     request.session.clear()
     flash(request, _("You are signed out."))
     return RedirectResponse("/login", status_code=303)
