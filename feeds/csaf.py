@@ -1,23 +1,48 @@
-"""CSAF 2.0 advisories → one advisory plus one vulnerability per CVE; ROLIE/provider-metadata → none.
+"""CSAF 2.0 and 2.1 advisories (and VEX documents) → one advisory plus one vulnerability per entry.
 
-Fields used: document.title, document.tracking (id, initial_release_date, current_release_date),
-document.references (category `self`), document.distribution.tlp.label (TLP 1.0 words, WHITE is
-CLEAR), product_tree.branches (vendor → product_name → product_version/product_version_range),
-vulnerabilities[] (cve, title, notes, scores[].cvss_v3/cvss_v2 baseScore).
+Read the way vendors mean them (docs/feeds.md lists every field):
+- the whole product tree: `branches` (vendor → product_family → product_name → product_version /
+  product_version_range, architecture, …; the nearest product name or family names the product),
+  `full_product_names`, `relationships` (the full product name a relationship creates is a product:
+  the component, with the product it is part of or installed on as its platform), `product_groups`,
+  and `product_identification_helper` (CPE 2.2/2.3, purl; hashes, model and serial numbers kept);
+- per vulnerability the product status: known_affected / first_affected / last_affected →
+  affected (first/last become ranges), fixed / first_fixed → fixed (first_fixed: that version and
+  later), known_not_affected → not_affected with the VEX flag or impact statement as justification,
+  under_investigation, recommended; remediations, threats, CVSS 2/3/4 scores (2.0 `scores`, 2.1
+  `metrics`);
+- TLP from `distribution.tlp.label` (TLP 1.0 words in 2.0, TLP 2.0 words in 2.1; an unknown label
+  is RED, never more open than written).
+
+Each vulnerability item carries its own products and statuses; the advisory carries them all
+(each status with the CVEs it is for), and the advisory is what matching uses, so an
+organisation gets one match per advisory however many CVEs it lists.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from msgspec.structs import replace as with_fields
+
 from certmon.items.schemas import Item, Product
-from certmon.tlp import parse_tlp
+from certmon.tlp import TLP, parse_tlp
 from feeds.base import ParseContext
 from feeds.common import fail, iso_utc, load_json, sanitise_html
 
-MAX_PRODUCTS = 200  # a vendor tree can list thousands of builds; matching needs the families
-_MAX_DEPTH = 12
+MAX_PRODUCTS = 3000  # per item; affected ones are kept first when a tree is larger
+MAX_REMEDIATIONS = 50
+_MAX_DEPTH = 30
+_STATUS = {
+    "known_affected": "affected", "first_affected": "affected", "last_affected": "affected",
+    "fixed": "fixed", "first_fixed": "fixed", "known_not_affected": "not_affected",
+    "under_investigation": "under_investigation", "recommended": "recommended",
+}
+_RANK = {"affected": 0, "under_investigation": 1, "fixed": 2, "not_affected": 3, "recommended": 4}
+_PURL = re.compile(r"^pkg:(?P<type>[^/]+)/(?:(?P<ns>.+)/)?(?P<name>[^/@?#]+)(?:@(?P<ver>[^?#]+))?")
 
 
 def is_csaf_index(data: bytes) -> str | None:
@@ -35,6 +60,22 @@ def is_csaf_index(data: bytes) -> str | None:
     return None
 
 
+@dataclass
+class _Info:
+    """What the tree says of one product id."""
+
+    vendor: str = ""
+    product: str = ""
+    version: str | None = None
+    range: str | None = None
+    name: str = ""
+    cpe: str | None = None
+    purl: str | None = None
+    platform: str | None = None
+    relation: str | None = None
+    helper: dict[str, Any] = field(default_factory=dict)
+
+
 def parse(data: bytes, ctx: ParseContext) -> Iterator[Item]:
     """Yield the advisory and its vulnerabilities; nothing for a discovery (index) document."""
     doc = load_json(data, ctx)
@@ -48,37 +89,79 @@ def parse(data: bytes, ctx: ParseContext) -> Iterator[Item]:
     if not tracking_id:
         raise fail(ctx, "document.tracking.id", "missing tracking id")
     tlp = _tlp(meta, ctx)
+    tree: dict[str, Any] = doc["product_tree"] if isinstance(doc.get("product_tree"), dict) else {}
+    infos = _products(tree)
+    groups = _groups(tree)
     vulns = [v for v in doc.get("vulnerabilities") or [] if isinstance(v, dict)]
+    published = iso_utc(tracking.get("initial_release_date"))
+    updated = iso_utc(tracking.get("current_release_date"))
+    revision = str(tracking.get("version") or "") or None
+    url = _self_url(meta)
+    per_vuln = []
+    for n, vuln in enumerate(vulns, start=1):
+        label = _vuln_label(vuln, n)
+        products = _statuses(vuln, infos, groups, label)
+        per_vuln.append((vuln, label, products))
     cves = sorted({str(v["cve"]).strip().upper() for v in vulns if v.get("cve")})
     scores = [s for v in vulns if (s := _max_score(v)) is not None]
     top = max(scores, default=None)
-    published = iso_utc(tracking.get("initial_release_date"))
+    advisory_products = _merge([p for _, _, ps in per_vuln for p in ps])
+    if not vulns:  # a tree without vulnerabilities says nothing of status: name the products only
+        advisory_products = [_product(i) for i in infos.values()]
+    truncated = len(advisory_products) > MAX_PRODUCTS
+    extra: dict[str, Any] = {
+        "tracking_id": tracking_id, "publisher": (meta.get("publisher") or {}).get("name"),
+        "csaf_version": meta.get("csaf_version"), "category": meta.get("category"),
+    }
+    if revision:
+        extra["revision"] = revision
+    if truncated:
+        extra["products_truncated"] = len(advisory_products)
+    remediations = _dedupe([r for v, _, _ in per_vuln for r in _remediations(v, infos, groups)])
+    if remediations:
+        extra["remediations"] = remediations[:MAX_REMEDIATIONS]
+    exploited = any(_exploited(v) for v in vulns)
+    if exploited:
+        extra["actively_exploited"] = True
     yield Item(
         kind="advisory", key=f"csaf:{tracking_id}", tlp=tlp, source_format="csaf",
-        title=str(meta.get("title") or tracking_id), url=_self_url(meta) or tracking_id,
-        published=published, updated=iso_utc(tracking.get("current_release_date")),
-        summary=sanitise_html(_note(meta.get("notes"), ("summary", "description"))),
-        cves=cves, products=_products(doc.get("product_tree")), cvss=top, severity=_severity(top),
-        extra={"tracking_id": tracking_id, "publisher": (meta.get("publisher") or {}).get("name")},
+        title=str(meta.get("title") or tracking_id), url=url or tracking_id,
+        published=published, updated=updated,
+        summary=sanitise_html(_note(meta.get("notes"), ("summary", "description", "general"))),
+        cves=cves, products=_cap(advisory_products), cvss=top, severity=_severity(top), extra=extra,
     )
-    for vuln in vulns:
-        cve = str(vuln.get("cve") or "").strip().upper()
-        if not cve:
-            continue
+    for n, (vuln, label, products) in enumerate(per_vuln, start=1):
+        cve = str(vuln.get("cve") or "").strip().upper() or None
         score = _max_score(vuln)
+        vextra: dict[str, Any] = {"tracking_id": tracking_id, "advisory_key": f"csaf:{tracking_id}"}
+        if revision:
+            vextra["revision"] = revision
+        if rems := _remediations(vuln, infos, groups):
+            vextra["remediations"] = rems[:MAX_REMEDIATIONS]
+        if threats := _threats(vuln):
+            vextra["threats"] = threats
+        if not cve:
+            vextra["id"] = label
         yield Item(
-            kind="vulnerability", key=f"csaf:{tracking_id}:{cve}", tlp=tlp, source_format="csaf",
-            cve=cve, cves=[cve], title=vuln.get("title") or None, published=published,
-            summary=sanitise_html(_note(vuln.get("notes"), ("description", "summary"))),
-            cvss=score, severity=_severity(score), url=_self_url(meta),
-            known_exploited=None, extra={"tracking_id": tracking_id},
+            kind="vulnerability", key=f"csaf:{tracking_id}:{cve or f'vuln-{n}'}", tlp=tlp, source_format="csaf",
+            cve=cve, cves=[cve] if cve else [], title=vuln.get("title") or None, published=published,
+            updated=updated,
+            summary=sanitise_html(_note(vuln.get("notes"), ("description", "summary", "general"))),
+            cvss=score, severity=_severity(score), url=url,
+            products=_cap([with_fields(p, cves=()) for p in products]),
+            known_exploited=True if _exploited(vuln) else None, extra=vextra,
         )
 
 
 def _tlp(meta: dict[str, Any], ctx: ParseContext) -> str:
     dist = meta.get("distribution")
     label = ((dist or {}).get("tlp") or {}).get("label") if isinstance(dist, dict) else None
-    return parse_tlp(label, ctx.default_tlp).value_str if label else ctx.default_tlp.value_str
+    if not label:
+        return ctx.default_tlp.value_str
+    try:
+        return parse_tlp(str(label)).value_str
+    except ValueError:
+        return TLP.RED.value_str  # a label we cannot read is never treated as more open than written
 
 
 def _self_url(meta: dict[str, Any]) -> str | None:
@@ -96,43 +179,300 @@ def _note(notes: Any, categories: tuple[str, ...]) -> str | None:
     return None
 
 
+def _vuln_label(vuln: dict[str, Any], n: int) -> str:
+    if vuln.get("cve"):
+        return str(vuln["cve"]).strip().upper()
+    for ident in vuln.get("ids") or []:
+        if isinstance(ident, dict) and ident.get("text"):
+            return str(ident["text"])
+    return f"#{n}"
+
+
 def _max_score(vuln: dict[str, Any]) -> float | None:
+    """The highest CVSS base score: 2.0 `scores[]`, 2.1 `metrics[].content` (CVSS 4.0, 3.x, 2.0)."""
     found: list[float] = []
-    for score in vuln.get("scores") or []:
-        for name in ("cvss_v3", "cvss_v2"):
-            base = (score.get(name) or {}).get("baseScore") if isinstance(score, dict) else None
-            if isinstance(base, int | float):
+    holders = [s for s in vuln.get("scores") or [] if isinstance(s, dict)]
+    holders += [m["content"] for m in vuln.get("metrics") or []
+                if isinstance(m, dict) and isinstance(m.get("content"), dict)]
+    for holder in holders:
+        for name in ("cvss_v4", "cvss_v3", "cvss_v2"):
+            base = (holder.get(name) or {}).get("baseScore") if isinstance(holder.get(name), dict) else None
+            if isinstance(base, int | float) and not isinstance(base, bool):
                 found.append(float(base))
+                break  # the newest CVSS version a holder gives is the one it means
     return max(found, default=None)
 
 
 def _severity(score: float | None) -> str | None:
     if score is None:
         return None
-    return "critical" if score >= 9 else "high" if score >= 7 else "medium" if score >= 4 else "low"
+    return "critical" if score >= 9 else "high" if score >= 7 else "medium" if score >= 4 else "low" \
+        if score > 0 else None
 
 
-def _products(tree: Any) -> list[Product]:
-    found: dict[tuple[str, str, str | None], Product] = {}
+def _exploited(vuln: dict[str, Any]) -> bool:
+    for threat in vuln.get("threats") or []:
+        if isinstance(threat, dict) and threat.get("category") == "exploit_status":
+            text = str(threat.get("details") or "").lower()
+            if "exploited" in text and not any(w in text for w in ("not exploited", "no known", "not known")):
+                return True
+    return False
 
-    def walk(branches: Any, vendor: str | None, product: str | None, depth: int) -> None:
+
+def _threats(vuln: dict[str, Any]) -> list[dict[str, str]]:
+    out = []
+    for threat in vuln.get("threats") or []:
+        if isinstance(threat, dict) and threat.get("category") and threat.get("details"):
+            out.append({"category": str(threat["category"]), "details": str(threat["details"])[:1000]})
+    return out[:20]
+
+
+def _parse_purl(purl: str) -> tuple[str, str, str, str | None] | None:
+    """(type, namespace, name, version) of a purl, percent-decoded."""
+    from urllib.parse import unquote
+
+    m = _PURL.match(purl.strip())
+    if not m:
+        return None
+    ns = unquote(m["ns"] or "")
+    return m["type"].lower(), ns, unquote(m["name"]), unquote(m["ver"]) if m["ver"] else None
+
+
+def _helper(info: _Info, product: Any) -> None:
+    helper = product.get("product_identification_helper") if isinstance(product, dict) else None
+    if not isinstance(helper, dict):
+        return
+    if isinstance(helper.get("cpe"), str):
+        info.cpe = helper["cpe"]
+    purls: list[Any] = helper["purls"] if isinstance(helper.get("purls"), list) else [helper.get("purl")]
+    purl = next((p for p in purls if isinstance(p, str) and p.startswith("pkg:")), None)
+    if purl:
+        info.purl = purl
+    kept = {k: helper[k] for k in ("model_numbers", "serial_numbers", "skus", "hashes", "x_generic_uris")
+            if helper.get(k)}
+    if kept:
+        info.helper = kept
+
+
+def _products(tree: dict[str, Any]) -> dict[str, _Info]:
+    """product_id → what the tree says of it (branches, full_product_names, relationships)."""
+    infos: dict[str, _Info] = {}
+
+    def add(product: Any, info: _Info) -> None:
+        if not isinstance(product, dict) or not product.get("product_id"):
+            return
+        info.name = str(product.get("name") or info.name or "")
+        _helper(info, product)
+        infos.setdefault(str(product["product_id"]), info)
+
+    def walk(branches: Any, ctx: dict[str, str], depth: int) -> None:
         if depth > _MAX_DEPTH or not isinstance(branches, list):
             return
         for branch in branches:
-            if not isinstance(branch, dict) or len(found) >= MAX_PRODUCTS:
+            if not isinstance(branch, dict):
                 continue
-            category, name = branch.get("category"), str(branch.get("name") or "")
-            v, p = vendor, product
-            if category == "vendor":
-                v = name
-            elif category == "product_name":
-                p = name
-            elif category in ("product_version", "product_version_range") and v and p:
-                found.setdefault((v, p, name), Product(vendor=v, product=p, version=name))
-                continue
-            if v and p and not branch.get("branches"):
-                found.setdefault((v, p, None), Product(vendor=v, product=p))
-            walk(branch.get("branches"), v, p, depth + 1)
+            category, name = str(branch.get("category") or ""), str(branch.get("name") or "").strip()
+            here = dict(ctx)
+            if category in ("vendor", "product_name", "product_family", "product_version",
+                            "product_version_range", "architecture", "language", "patch_level",
+                            "service_pack", "specification", "host_name", "legacy"):
+                here[category] = name
+            if branch.get("product"):
+                add(branch["product"], _from_context(here, category, name))
+            walk(branch.get("branches"), here, depth + 1)
 
-    walk((tree or {}).get("branches") if isinstance(tree, dict) else None, None, None, 0)
-    return list(found.values())
+    walk(tree.get("branches"), {}, 0)
+    for product in tree.get("full_product_names") or []:
+        if isinstance(product, dict):
+            add(product, _Info(product=str(product.get("name") or "")))
+    for rel in tree.get("relationships") or []:
+        if not isinstance(rel, dict) or not isinstance(rel.get("full_product_name"), dict):
+            continue
+        component = infos.get(str(rel.get("product_reference")))
+        platform = infos.get(str(rel.get("relates_to_product_reference")))
+        full = rel["full_product_name"]
+        base = replace(component) if component else _Info(product=str(full.get("name") or ""))
+        base.platform = (platform.name or platform.product) if platform \
+            else str(rel.get("relates_to_product_reference"))
+        base.relation = str(rel.get("category") or "") or None
+        base.helper = dict(base.helper)
+        add(full, base)
+        if full.get("name"):
+            infos[str(full["product_id"])].name = str(full["name"])
+    for info in infos.values():
+        _fill_from_identifiers(info)
+    return infos
+
+
+def _from_context(ctx: dict[str, str], category: str, name: str) -> _Info:
+    """Vendor, product and version from the branch path of a leaf."""
+    vendor = ctx.get("vendor", "")
+    product = ctx.get("product_name") or ctx.get("product_family") or ""
+    version = ctx.get("product_version")
+    rng = ctx.get("product_version_range")
+    build = ctx.get("service_pack") or ctx.get("patch_level")
+    if build and not rng:  # Cisco: train 12.2SE, release 12.2(55)SE; elsewhere "10" + "SP1"
+        version = build if build[:1].isdigit() or not version else f"{version} {build}"
+    if not product and category in ("product_version", "product_version_range"):
+        # a version directly under a vendor (Red Hat's package builds): the branch is the product
+        product, version, rng = name, None, None
+    return _Info(vendor=vendor, product=product, version=version, range=rng)
+
+
+def _fill_from_identifiers(info: _Info) -> None:
+    """Where the tree has no vendor/product/version, take them from the purl or CPE."""
+    if info.purl:
+        parsed = _parse_purl(info.purl)
+        if parsed is not None and not info.version and not info.range and parsed[3]:
+            if not info.vendor or not info.product or info.product == info.name:
+                info.vendor = info.vendor or parsed[1] or parsed[0]
+                info.product = parsed[2]
+            info.version = parsed[3]
+    if info.cpe and (not info.product or not info.vendor):
+        from certmon.matching.products import parse_cpe
+
+        cpe = parse_cpe(info.cpe)
+        if cpe is not None:
+            info.vendor = info.vendor or cpe[0]
+            info.product = info.product or cpe[1]
+            if not info.version and not info.range and cpe[2]:
+                info.version = cpe[2]
+
+
+def _groups(tree: dict[str, Any]) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for group in tree.get("product_groups") or []:
+        if isinstance(group, dict) and group.get("group_id"):
+            out[str(group["group_id"])] = [str(p) for p in group.get("product_ids") or []]
+    return out
+
+
+def _ids(holder: dict[str, Any], groups: dict[str, list[str]]) -> list[str]:
+    ids = [str(p) for p in holder.get("product_ids") or []]
+    for gid in holder.get("group_ids") or []:
+        ids += groups.get(str(gid), [])
+    return ids
+
+
+def _product(info: _Info, **kw: Any) -> Product:
+    return Product(
+        vendor=info.vendor, product=info.product or info.name, version=info.version or None,
+        range=info.range or None, cpe=info.cpe, purl=info.purl, platform=info.platform,
+        relation=info.relation, name=info.name or None, **kw,
+    )
+
+
+def _statuses(vuln: dict[str, Any], infos: dict[str, _Info], groups: dict[str, list[str]],
+              label: str) -> list[Product]:
+    """The vulnerability's products with their status; first_/last_ versions become ranges."""
+    status: dict[str, Any] = vuln["product_status"] if isinstance(vuln.get("product_status"), dict) else {}
+    justification = _justifications(vuln, groups)
+    out: list[Product] = []
+    bounds: dict[tuple[str, str, str | None], dict[str, list[tuple[str, str]]]] = {}
+    for key, word in _STATUS.items():
+        for pid in status.get(key) or []:
+            pid = str(pid)
+            info = infos.get(pid) or _Info(product=pid, name=pid)
+            if key in ("first_affected", "last_affected", "first_fixed") and info.version and not info.range:
+                family = (info.vendor, info.product, info.platform)
+                bounds.setdefault(family, {}).setdefault(key, []).append((info.version, pid))
+                continue
+            out.append(_product(info, status=word, cves=(label,), product_id=pid,
+                                justification=justification.get(pid) if word == "not_affected" else None))
+    for family, found in bounds.items():
+        out += _bounded(family, found, infos, label)
+    return out
+
+
+def _bounded(family: tuple[str, str, str | None], found: dict[str, list[tuple[str, str]]],
+             infos: dict[str, _Info], label: str) -> list[Product]:
+    """first_affected / last_affected / first_fixed versions of one product as vers ranges."""
+    from certmon.matching.vers import V, VersionError
+
+    def pick(key: str, lowest: bool) -> tuple[str, str] | None:
+        values = found.get(key) or []
+        try:
+            ordered = sorted(values, key=lambda v: V(v[0]))
+        except VersionError:
+            ordered = values
+        return (ordered[0] if lowest else ordered[-1]) if ordered else None
+
+    first_a, last_a, first_f = pick("first_affected", True), pick("last_affected", False), pick("first_fixed", True)
+    out = []
+    parts = []
+    if first_a:
+        parts.append(f">={first_a[0]}")
+    if last_a:
+        parts.append(f"<={last_a[0]}")
+    elif first_f:
+        parts.append(f"<{first_f[0]}")
+    pid_of = (first_a or last_a or first_f or ("", ""))[1]
+    info = infos.get(pid_of) or _Info(vendor=family[0], product=family[1])
+    base = replace(info, version=None)
+    if first_a or last_a:
+        out.append(_product(replace(base, range="vers:generic/" + "|".join(parts)), status="affected",
+                            cves=(label,), product_id=pid_of))
+    if first_f:
+        out.append(_product(replace(base, range=f"vers:generic/>={first_f[0]}"), status="fixed",
+                            cves=(label,), product_id=first_f[1]))
+    return out
+
+
+def _justifications(vuln: dict[str, Any], groups: dict[str, list[str]]) -> dict[str, str]:
+    """product id → the VEX flag label (e.g. vulnerable_code_not_present) or impact statement."""
+    out: dict[str, str] = {}
+    for flag in vuln.get("flags") or []:
+        if isinstance(flag, dict) and flag.get("label"):
+            for pid in _ids(flag, groups):
+                out.setdefault(pid, str(flag["label"]))
+    for threat in vuln.get("threats") or []:
+        if isinstance(threat, dict) and threat.get("category") == "impact" and threat.get("details"):
+            for pid in _ids(threat, groups):
+                out.setdefault(pid, str(threat["details"])[:300])
+    return out
+
+
+def _remediations(vuln: dict[str, Any], infos: dict[str, _Info], groups: dict[str, list[str]]) -> list[dict[str, Any]]:
+    out = []
+    for rem in vuln.get("remediations") or []:
+        if not isinstance(rem, dict) or not rem.get("category"):
+            continue
+        names = sorted({(infos[p].name or infos[p].product) if p in infos else p for p in _ids(rem, groups)})
+        entry: dict[str, Any] = {"category": str(rem["category"]),
+                                 "details": str(rem.get("details") or "")[:2000]}
+        if rem.get("url"):
+            entry["url"] = str(rem["url"])
+        if names:
+            entry["products"] = names[:20]
+            if len(names) > 20:
+                entry["products_more"] = len(names) - 20
+        out.append(entry)
+    return out
+
+
+def _dedupe(rems: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[tuple[str, str, str], dict[str, Any]] = {}
+    for r in rems:
+        seen.setdefault((r["category"], r["details"], r.get("url", "")), r)
+    return list(seen.values())
+
+
+def _merge(products: list[Product]) -> list[Product]:
+    """One entry per product and status (and justification), with every CVE it holds for."""
+    merged: dict[tuple[Any, ...], Product] = {}
+    for p in products:
+        key = (p.product_id, p.vendor, p.product, p.version, p.range, p.platform, p.status, p.justification)
+        current = merged.get(key)
+        if current is None:
+            merged[key] = p
+        else:
+            merged[key] = with_fields(current, cves=tuple(dict.fromkeys(current.cves + p.cves)))
+    return list(merged.values())
+
+
+def _cap(products: list[Product]) -> list[Product]:
+    """At most MAX_PRODUCTS, affected ones first (what matching must not lose)."""
+    if len(products) <= MAX_PRODUCTS:
+        return products
+    ranked = sorted(products, key=lambda p: _RANK.get(p.status or "affected", 9))
+    return ranked[:MAX_PRODUCTS]

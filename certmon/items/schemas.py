@@ -15,13 +15,33 @@ KINDS = ("advisory", "vulnerability", "indicator", "exposure")
 INDICATOR_TYPES = ("ipv4", "ipv6", "cidr", "domain", "url", "email", "md5", "sha1", "sha256", "asn")
 
 
+PRODUCT_STATUSES = ("affected", "fixed", "not_affected", "under_investigation", "recommended")
+
+
 class Product(msgspec.Struct, omit_defaults=True, frozen=True):
-    """An affected product: vendor and product names (lower-cased keys are built by matching)."""
+    """A product an item names, with what the publisher says of it (lower-cased keys are built by matching).
+
+    `status` is the vendor's word for the versions given (CSAF product status, VEX): `affected`
+    (also when None: feeds without VEX name affected products), `fixed`, `not_affected`,
+    `under_investigation` or `recommended`. `version` is one version, `range` a range as published
+    (vers, VLS, NVD prose); neither means every version. `cves` are the vulnerabilities the status
+    is for (empty: all of the item's). `platform`/`relation` come from a CSAF relationship
+    (`default_component_of`, `installed_on`, …).
+    """
 
     vendor: str
     product: str
     version: str | None = None
     cpe: str | None = None
+    range: str | None = None
+    purl: str | None = None
+    status: str | None = None
+    cves: tuple[str, ...] = ()
+    justification: str | None = None
+    platform: str | None = None
+    relation: str | None = None
+    product_id: str | None = None
+    name: str | None = None
 
 
 class Item(msgspec.Struct, omit_defaults=True, kw_only=True):

@@ -28,13 +28,14 @@ def display_name(ref: ConstituentRef) -> str:
 class Collector:
     """Candidate matches of one item; `add` keeps the best per (constituent, rule)."""
 
-    __slots__ = ("best", "constituents", "item_key", "severity")
+    __slots__ = ("best", "cleared", "constituents", "item_key", "severity")
 
     def __init__(self, item: Item, constituents: dict[int, ConstituentRef]) -> None:
         self.item_key = item.key
         self.severity = effective_severity(item)
         self.constituents = constituents
         self.best: dict[tuple[int, str], tuple[tuple[int, int], MatchResult]] = {}
+        self.cleared: dict[int, str] = {}  # constituent → why the publisher says it is not affected
 
     def owner(self, constituent_id: int) -> str:
         """The constituent's name for explanations."""
@@ -42,7 +43,7 @@ class Collector:
         return display_name(ref) if ref is not None else f"virksomhet {constituent_id}"
 
     def add(self, constituent_id: int, rule: str, asset: str, asset_id: int | None, confidence: int,
-            explanation: str, specificity: int = 0) -> None:
+            explanation: str, specificity: int = 0, status: str | None = None) -> None:
         """Offer a candidate; it replaces the current one if more confident or more specific."""
         slot = (constituent_id, rule)
         rank = (confidence, specificity)
@@ -51,8 +52,12 @@ class Collector:
             return
         ref = self.constituents.get(constituent_id)
         result = MatchResult(self.item_key, constituent_id, ref.org_number if ref else None, rule, asset,
-                             asset_id, confidence, explanation, self.severity)
+                             asset_id, confidence, explanation, self.severity, status)
         self.best[slot] = (rank, result)
+
+    def clear(self, constituent_id: int, explanation: str) -> None:
+        """Note that the item says this constituent's product is fixed or not affected."""
+        self.cleared.setdefault(constituent_id, explanation)
 
     def results(self) -> list[MatchResult]:
         """The kept matches."""

@@ -77,6 +77,14 @@ class MatchEngine:
             rules.propagate_suppliers(self.dependents, col)
         return col.results()
 
+    def cleared(self, item: Item) -> dict[int, str]:
+        """Constituents whose product the item says is fixed or not affected, with the vendor's words."""
+        if item.revoked or item.kind not in _TEXT_KINDS or not (item.products or item.product):
+            return {}
+        col = Collector(item, self.constituents)
+        rules.match_products(self.products, col, item)
+        return col.cleared
+
     def match_many(self, items: Iterable[Item]) -> list[MatchResult]:
         """The same results as `match` on each item, faster for large batches (order not kept)."""
         return bulk.match_many(self, items if isinstance(items, Sequence) else list(items))

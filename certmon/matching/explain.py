@@ -20,8 +20,23 @@ TEMPLATES: dict[str, str] = {
     "email-domain": "E-postadressen {email} bruker e-postdomenet {registered} som er registrert på {owner}.",
     "asn": "AS{asn} er registrert på {owner}.",
     "asn-exposure": "Funnet gjelder en adresse i AS{asn}, som er registrert på {owner}.",
-    "product-versioned": "{product} versjon {version} er innenfor «{inventory}» i teknologiregisteret "
-                         "til {owner}.",
+    "product-affected": "{owner} har {product} «{inventory}» i teknologiregisteret, og leverandøren oppgir "
+                        "versjonene {versions} som berørt{cves}.",
+    "product-within": "Hele «{inventory}» i teknologiregisteret til {owner} ligger innenfor versjonene "
+                      "leverandøren oppgir som berørt ({versions}){cves}.",
+    "product-partly": "«{inventory}» i teknologiregisteret til {owner} overlapper delvis versjonene leverandøren "
+                      "oppgir som berørt ({versions}){cves}; sjekk hvilken versjon som kjører.",
+    "product-unknown-version": "{product} står i teknologiregisteret til {owner} som «{inventory}» uten versjon; "
+                               "leverandøren oppgir {versions} som berørt{cves}, så versjonen er ikke "
+                               "sammenlignet.",
+    "product-uncomparable": "{product} står i teknologiregisteret til {owner} som «{inventory}», men versjonen "
+                            "kan ikke sammenlignes med «{versions}»{cves}; treffet har lavere sikkerhet.",
+    "product-investigating": "Leverandøren undersøker fortsatt om {product} er berørt{cves}; {owner} har "
+                             "«{inventory}». Mulig treff – sendes ikke automatisk.",
+    "product-fixed": "Leverandøren oppgir at {product} {versions} er rettet{cves}; {owner} har «{inventory}».",
+    "product-not_affected": "Leverandøren oppgir at {product} {versions} ikke er berørt{why}{cves}; {owner} har "
+                            "«{inventory}».",
+    "product-recommended": "Leverandøren anbefaler {product} {versions}{cves}; {owner} har «{inventory}».",
     "product": "{product} står i teknologiregisteret til {owner} som «{inventory}» "
                "(versjonen er ikke sammenlignet).",
     "name": "Teksten nevner «{text}», som er navnet på {owner}.",

@@ -39,3 +39,5 @@ class Match(Base):
     acknowledged_at: Mapped[datetime | None]
     fixed_at: Mapped[datetime | None]
     response: Mapped[str | None] = mapped_column(String(30))  # mottatt | utbedret | ikke-relevant
+    # product matches: the vendor's word — affected, or under_investigation (never sent automatically)
+    product_status: Mapped[str | None] = mapped_column(String(30))

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from certmon.items.schemas import Item
+from certmon.items.schemas import Item, Product
 from certmon.matching.collect import Collector
 from certmon.matching.domainindex import DomainIndex, normalise_domain
 from certmon.matching.explain import explain, supplier_reason
 from certmon.matching.names import NameIndex
 from certmon.matching.netindex import NetworkIndex, format_ip, parse_network
-from certmon.matching.products import ProductIndex, parse_cpe
+from certmon.matching.products import CLEARED, ProductIndex, Verdict, claim_text, judge
 
 CIDR_INSIDE = 85  # the indicator's range lies inside a registered network
 CIDR_COVERS = 70  # the indicator's range is wider and only part of it is registered
@@ -98,33 +98,72 @@ def match_asn(asns: dict[int, list[tuple[int, int]]], col: Collector, asn: int, 
         col.add(constituent_id, "asn", str(asn), asset_id, conf, text)
 
 
-def _item_products(item: Item) -> list[tuple[str, str, str | None]]:
-    """(vendor, product, version) pairs an advisory or vulnerability names, CPE data preferred."""
-    found = []
-    for product in item.products:
-        cpe = parse_cpe(product.cpe) if product.cpe else None
-        if cpe is not None:
-            found.append((cpe[0], cpe[1], product.version or cpe[2]))
-        else:
-            found.append((product.vendor, product.product, product.version))
+def _item_products(item: Item) -> list[Product]:
+    """The statements an advisory or vulnerability makes about products (a KEV entry's one product too)."""
+    found = list(item.products)
     if item.product:
-        found.append((item.vendor or "", item.product, None))
+        found.append(Product(vendor=item.vendor or "", product=item.product))
     return found
 
 
 def match_products(ix: ProductIndex, col: Collector, item: Item) -> None:
-    """product: the item's products against the inventory; versions compared when both sides have one."""
-    for vendor, product, version in _item_products(item):
-        shown = f"{vendor} {product}".strip()
-        for hit in ix.lookup(vendor, product, version):
-            entry = hit.entry
-            owner = col.owner(entry.constituent_id)
-            if hit.versioned:
-                text = explain("product-versioned", product=shown, version=version,
-                               inventory=entry.value, owner=owner)
-            else:
-                text = explain("product", product=shown, inventory=entry.value, owner=owner)
-            col.add(entry.constituent_id, "product", entry.value, entry.asset_id, hit.confidence, text)
+    """product: what the item says of each inventory line's version (products.judge); cleared lines are noted."""
+    if item.kind == "vulnerability" and item.extra.get("advisory_key"):
+        return  # a CSAF vulnerability is matched through its advisory: one match per advisory
+    for entry, claims in ix.claims(_item_products(item)).items():
+        verdict = judge(entry, claims)
+        if verdict is None:
+            continue
+        owner = col.owner(entry.constituent_id)
+        text = product_sentence(verdict, entry.value, owner)
+        if verdict.status in CLEARED:
+            col.clear(entry.constituent_id, text)
+            continue
+        col.add(entry.constituent_id, "product", entry.value, entry.asset_id, verdict.confidence, text,
+                status=verdict.status)
+
+
+def product_sentence(verdict: Verdict, inventory: str, owner: str) -> str:
+    """The bokmål sentence for a product verdict."""
+    claim = verdict.claim
+    shown = (f"{claim.vendor} {claim.product}".strip() if claim.vendor and not
+             claim.product.lower().startswith(claim.vendor.lower()) else claim.product) or inventory
+    if claim.platform:
+        shown += f" ({RELATION_WORDS.get(claim.relation or '', 'på')} {claim.platform})"
+    cves = f" – gjelder {', '.join(verdict.cves[:6])}{' m.fl.' if len(verdict.cves) > 6 else ''}" \
+        if verdict.cves and any(c.startswith("CVE-") for c in verdict.cves) else ""
+    versions = claim_text(claim) or ""
+    if verdict.status in CLEARED:
+        why = JUSTIFICATION_WORDS.get(claim.justification or "", claim.justification or "")
+        return explain(f"product-{verdict.status}", product=shown, inventory=inventory, owner=owner,
+                       versions=versions or "alle versjoner", why=f" ({why})" if why else "", cves=cves)
+    if verdict.status == "under_investigation":
+        return explain("product-investigating", product=shown, inventory=inventory, owner=owner, cves=cves)
+    if verdict.how == "uncomparable":
+        return explain("product-uncomparable", product=shown, inventory=inventory, owner=owner,
+                       versions=versions, cves=cves)
+    if verdict.how == "unversioned":
+        if versions:
+            return explain("product-unknown-version", product=shown, inventory=inventory, owner=owner,
+                           versions=versions, cves=cves)
+        return explain("product", product=shown, inventory=inventory, owner=owner) + (
+            f"{cves.replace(' – gjelder', ' Gjelder')}." if cves else "")
+    template = {"point": "product-affected", "within": "product-within", "partly": "product-partly"}[verdict.how]
+    return explain(template, product=shown, inventory=inventory, owner=owner, versions=versions, cves=cves)
+
+
+RELATION_WORDS = {
+    "default_component_of": "som del av", "optional_component_of": "som valgfri del av",
+    "external_component_of": "som ekstern del av", "installed_on": "installert på",
+    "installed_with": "installert med",
+}
+JUSTIFICATION_WORDS = {
+    "component_not_present": "komponenten finnes ikke",
+    "vulnerable_code_not_present": "den sårbare koden finnes ikke",
+    "vulnerable_code_not_in_execute_path": "den sårbare koden kjøres ikke",
+    "vulnerable_code_cannot_be_controlled_by_adversary": "den sårbare koden kan ikke styres av en angriper",
+    "inline_mitigations_already_exist": "innebygde tiltak finnes allerede",
+}
 
 
 def match_names(ix: NameIndex, col: Collector, item: Item) -> None:

@@ -95,14 +95,17 @@ def match_items(session: Session, *, item_ids: Sequence[int], now: datetime | No
         chunk = list(item_ids[start:start + CHUNK])
         rows = session.execute(select(StoredItem.id, StoredItem.data, StoredItem.severity)
                                .where(StoredItem.id.in_(chunk))).all()
-        results = engine.match_many(_as_items([(r[0], r[1]) for r in rows]))
+        items = _as_items([(r[0], r[1]) for r in rows])
+        results = engine.match_many(items)
         severities = {r[0]: r[2] for r in rows}
-        _reconcile(session, chunk, results, severities, run, now)
+        _reconcile(session, chunk, results, severities, run, now, engine,
+                   {int(i.key): i for i in items if i.products})
     return run
 
 
 def _reconcile(session: Session, item_ids: list[int], results: Sequence[MatchResult],
-               severities: dict[int, str | None], run: MatchRun, now: datetime) -> None:
+               severities: dict[int, str | None], run: MatchRun, now: datetime,
+               engine: MatchEngine | None = None, items: dict[int, Item] | None = None) -> None:
     existing = {(m.item_id, m.constituent_id, m.rule): m
                 for m in session.scalars(select(Match).where(Match.item_id.in_(item_ids)))}
     suppressed = {(m.item_id, m.constituent_id) for m in existing.values() if m.status == "false_positive"}
@@ -120,20 +123,29 @@ def _reconcile(session: Session, item_ids: list[int], results: Sequence[MatchRes
             fresh.append({"item_id": item_id, "constituent_id": r.constituent_id, "rule": r.rule,
                           "asset": r.asset, "asset_id": r.asset_id, "confidence": r.confidence,
                           "explanation": r.explanation, "severity": severity, "status": "new",
-                          "created_at": now, "updated_at": now})
-        elif (m.asset, m.confidence, m.explanation) != (r.asset, r.confidence, r.explanation) \
-                or m.status == "retired":
+                          "product_status": r.status, "created_at": now, "updated_at": now})
+        elif (m.asset, m.confidence, m.explanation, m.product_status) != (r.asset, r.confidence, r.explanation,
+                                                                          r.status) or m.status == "retired":
             m.asset, m.asset_id, m.confidence, m.explanation = r.asset, r.asset_id, r.confidence, r.explanation
-            m.severity = severity
+            m.severity, m.product_status = severity, r.status
             if m.status == "retired":
                 m.status = "new"
             run.updated += 1
     if fresh:  # a concurrent run may have inserted the same match: skip it, never fail the run
         stmt = insert_ignoring_conflicts(session, Match).returning(Match.id)
         run.new_ids.extend(session.scalars(stmt, fresh).all())
+    cleared: dict[int, dict[int, str]] = {}
     for key, m in existing.items():
         if key not in wanted and m.status in ("new", "confirmed"):
-            m.status, m.status_reason = "retired", "støttes ikke lenger av registeret eller elementet"
+            reason = "støttes ikke lenger av registeret eller elementet"
+            if m.rule == "product" and engine is not None and items is not None and m.item_id in items:
+                if m.item_id not in cleared:  # a later revision: the vendor now says fixed / not affected
+                    cleared[m.item_id] = engine.cleared(items[m.item_id])
+                said = cleared[m.item_id].get(m.constituent_id)
+                if said:
+                    revision = items[m.item_id].extra.get("revision")
+                    reason = f"{said}{f' (revisjon {revision})' if revision else ''}"
+            m.status, m.status_reason = "retired", reason
             run.retired += 1
 
 

@@ -56,3 +56,4 @@ class MatchResult(msgspec.Struct, frozen=True, gc=False):
     confidence: int
     explanation: str
     severity: str | None = None
+    status: str | None = None  # product matches: affected | under_investigation (the vendor's word)

@@ -47,9 +47,11 @@ class ItemView:
     ip: str = ""
     port: str = ""
     report_type: str = ""
+    remedies: list[tuple[str, str, str]] = field(default_factory=list)  # (CSAF category, details, url)
 
     def __post_init__(self) -> None:
         self.url = safe_url(self.url)
+        self.remedies = [(c, d, safe_url(u)) for c, d, u in self.remedies]
 
 
 @dataclass

@@ -65,7 +65,18 @@ def item_view(match: Match, item: StoredItem, source_name: str) -> ItemView:
         ip=one_line(item.ip or "", 64),
         port=str(item.port or ""),
         report_type=one_line(item.report_type or "", 100),
+        remedies=_remedies(data),
     )
+
+
+def _remedies(data: dict) -> list[tuple[str, str, str]]:
+    """The publisher's remediations (CSAF vendor_fix, workaround, mitigation …), at most five."""
+    out = []
+    for r in ((data.get("extra") or {}).get("remediations") or [])[:5]:
+        if isinstance(r, dict) and r.get("category"):
+            out.append((one_line(str(r["category"]), 30), one_line(str(r.get("details") or ""), 400),
+                        str(r.get("url") or "")))
+    return out
 
 
 SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2, "critical": 3}

@@ -95,6 +95,8 @@ def eligible(policy: AlertPolicy, match: Match, item: StoredItem) -> bool:
         return False
     if match.status == "confirmed":
         return True
+    if match.product_status == "under_investigation":  # a possible match: an analyst decides
+        return False
     return match.rule in policy.auto_rules and match.confidence >= policy.min_confidence
 
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from certmon.audit.service import record
 from certmon.errors import NotFound, ValidationFailed
+from certmon.matching.products import parse_inventory
 from certmon.registry.models import ASSET_TYPES, Asset, Constituent
 from certmon.registry.service import (
     ImportReport,
@@ -53,8 +54,13 @@ def normalise_asset(asset_type: str, value: str) -> str:
             if len(value.split(":")) < 6:
                 raise ValueError(f"{value!r} er ikke en gyldig CPE 2.3-streng")
             return value.lower()
-        if not _PRODUCT_RE.match(value):
-            raise ValueError("produkt må skrives leverandør:produkt[:versjonsområde] eller som CPE 2.3")
+        if not value.startswith("pkg:") and not _PRODUCT_RE.match(value):
+            raise ValueError("produkt må skrives leverandør:produkt[:versjon eller versjonsområde], "
+                             "som CPE 2.3 eller som purl")
+        try:
+            parse_inventory(value)
+        except ValueError as exc:
+            raise ValueError(f"produkt {value!r}: {exc}") from None
         return value
     org = normalise_org_number(value)
     if (why := org_number_problem(org)) is not None:

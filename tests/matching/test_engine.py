@@ -119,7 +119,10 @@ def test_product_version_ranges(engine: MatchEngine) -> None:
         item = advisory(products=[Product(vendor="Fortinet, Inc.", product="FortiOS", version=version)])
         return by_owner(engine.match(item), "product")
 
-    assert hits("7.2.4")[3].confidence == 90
+    # the organisation registers a range (>=7.0,<7.2.5): one affected version inside it is a partial overlap
+    assert hits("7.2.4")[3].confidence == 70
+    assert "overlapper delvis" in hits("7.2.4")[3].explanation
+    assert hits(">=7.0,<7.3")[3].confidence == 90  # the whole registered range is affected
     assert hits("7.2.5") == {}
     assert hits("6.4.9") == {}
     assert hits(None)[3].confidence == 60
