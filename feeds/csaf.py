@@ -106,8 +106,6 @@ def parse(data: bytes, ctx: ParseContext) -> Iterator[Item]:
     scores = [s for v in vulns if (s := _max_score(v)) is not None]
     top = max(scores, default=None)
     advisory_products = _merge([p for _, _, ps in per_vuln for p in ps])
-    if not vulns:  # a tree without vulnerabilities says nothing of status: name the products only
-        advisory_products = [_product(i) for i in infos.values()]
     truncated = len(advisory_products) > MAX_PRODUCTS
     extra: dict[str, Any] = {
         "tracking_id": tracking_id, "publisher": (meta.get("publisher") or {}).get("name"),
@@ -115,6 +113,8 @@ def parse(data: bytes, ctx: ParseContext) -> Iterator[Item]:
     }
     if revision:
         extra["revision"] = revision
+    if not vulns and infos:  # a tree without vulnerabilities declares nothing affected: names only
+        extra["products_named"] = sorted({i.name or i.product for i in infos.values()})[:MAX_REMEDIATIONS]
     if truncated:
         extra["products_truncated"] = len(advisory_products)
     remediations = _dedupe([r for v, _, _ in per_vuln for r in _remediations(v, infos, groups)])

@@ -32,7 +32,8 @@ GENERIC = "generic"
 _GENERIC_ALIASES = {"generic", "all", "none", "intdot", "lexicographic", "semver", "datetime", "github"}
 _SCHEME_ALIASES = {"semver": "npm", "python": "pypi", "debian": "deb", "redhat": "rpm", "go": "golang"}
 _PREFIX = re.compile(r"^(?:version\s+|ver\.?\s*|v(?=\d))", re.IGNORECASE)
-_NOTE = re.compile(r"\s*\((?:[^()]*)\)\s*")
+_NOTE = re.compile(r"\s+\((?:[^()]*)\)")  # " (only affected by CVE-…)"; not Cisco's 12.2(55)SE
+_WILDCARD = re.compile(r"^[vV]?\d+(?:\.\d+)*[.\-][*xX]$|^\*$")
 _OPS = ("<=", ">=", "!=", "==", "<", ">", "=")
 _MAX_WORDS = 3
 
@@ -242,7 +243,7 @@ def _clause(text: str, scheme: str) -> Interval:
     version = text[len(op):].strip()
     if not version:
         raise VersionError(f"mangler versjon i {text!r}")
-    if op in ("", "=", "==") and re.search(r"[.\-]?[*xX]$", version) and not version[:-1].endswith(("*",)):
+    if op in ("", "=", "==") and _WILDCARD.match(version):
         return _wildcard(version, scheme)
     v = _version(version, scheme)
     if op in ("<", "<="):
@@ -280,7 +281,7 @@ def _vers_constraints(parts: list[str], scheme: str) -> tuple[Interval, ...]:
             return (_EVERYTHING,)
         op = next((o for o in _OPS if part.startswith(o)), "=")
         version = part[len(op):].strip() if part.startswith(op) else part
-        if op in ("=", "==") and re.search(r"[.\-][*xX]$", version):
+        if op in ("=", "==") and _WILDCARD.match(version):
             w = _wildcard(version, scheme)
             assert w.low is not None and w.high is not None
             bounds += [(w.low, ">="), (w.high, "<")]
