@@ -70,6 +70,8 @@ def match(file: Path = typer.Argument(..., help="JSON Lines i formatet fra `cert
     for result in engine.match_many(items):
         record = {"item_key": result.item_key, "org_number": result.org_number, "rule": result.rule,
                   "asset": result.asset, "confidence": result.confidence, "explanation": result.explanation}
+        if result.status is not None:  # product matches: affected | under_investigation
+            record["status"] = result.status
         sys.stdout.buffer.write(encoder.encode(record) + b"\n")
 
 
