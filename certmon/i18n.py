@@ -53,6 +53,8 @@ CODE_LABELS: dict[str, dict[str, str]] = {
              "product": N_("Product"), "name": N_("Name in text"), "supplier": N_("Supplier")},
     "severity": {"critical": N_("Critical"), "high": N_("High"), "medium": N_("Medium"),
                  "low": N_("Low"), "info": N_("Information")},
+    "match_sort": {"severity": N_("Severity first"), "time": N_("Newest first"),
+                   "organisation": N_("By organisation"), "source": N_("By source")},
     "kind": {"kommune": N_("Municipality"), "fylkeskommune": N_("County municipality"),
              "rhf": N_("Regional health authority"), "hf": N_("Health trust"), "other": N_("Other")},
 }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -67,6 +67,16 @@ def oslo(value: datetime | None, fmt: str = "%d.%m.%Y kl. %H:%M") -> str:
 def oslo_date(value: datetime | None) -> str:
     """Date only (`12.03.2026`)."""
     return oslo(value, "%d.%m.%Y")
+
+
+def iso_date(value: str | None) -> str:
+    """A calendar date given as ISO text (`2026-12-24`, a KEV due date) as `24.12.2026`; as is if unreadable."""
+    if not value:
+        return "–"
+    try:
+        return date.fromisoformat(str(value)[:10]).strftime("%d.%m.%Y")
+    except ValueError:
+        return str(value)
 
 
 def number(value: int | float | None) -> str:
@@ -152,7 +162,7 @@ def safe_url(value: str | None) -> str | None:
 
 
 FILTERS: dict[str, Any] = {
-    "oslo": oslo, "oslo_date": oslo_date, "number": number, "duration_ms": duration_ms,
+    "oslo": oslo, "oslo_date": oslo_date, "iso_date": iso_date, "number": number, "duration_ms": duration_ms,
     "tlp_badge": tlp_badge, "safe_html": safe_html, "safe_url": safe_url, "label": label,
     "display_name": display_name, "item_label": item_label, "item_facts": item_facts,
 }

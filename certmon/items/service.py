@@ -265,12 +265,28 @@ def _touch(conn: Connection, ids: list[int], db_now: Any) -> None:
                              (db_now, *ids))
 
 
+ITEM_SORTS = ("published", "cvss", "cve", "due")
+
+
+def item_order(sort: str) -> tuple[Any, ...]:
+    """ORDER BY: published (KEV: date added) newest first, CVSS highest first, CVE id newest first, or the
+    KEV due date soonest first; ties newest first."""
+    newest = (StoredItem.published_at.desc().nulls_last(), StoredItem.id.desc())
+    if sort == "cvss":
+        return (StoredItem.cvss.desc().nulls_last(), *newest)
+    if sort == "cve":
+        return (StoredItem.cve.desc().nulls_last(), *newest)
+    if sort == "due":
+        return (StoredItem.data["due_date"].as_string().asc().nulls_last(), *newest)
+    return newest
+
+
 def list_items(
     session: Session, *, kinds: Sequence[str], tlp_max: TLP, limit: int = 50, offset: int = 0,
     q: str | None = None, source_id: int | None = None, indicator_type: str | None = None,
-    known_exploited: bool | None = None,
+    known_exploited: bool | None = None, sort: str = "published",
 ) -> tuple[list[StoredItem], int]:
-    """Items of the given kinds that the reader is cleared for, newest first."""
+    """Items of the given kinds that the reader is cleared for, newest first (`sort`: see ITEM_SORTS)."""
     stmt = select(StoredItem).where(StoredItem.kind.in_(kinds), StoredItem.tlp_rank <= int(tlp_max),
                                     StoredItem.revoked.is_(False))
     if q:
@@ -284,6 +300,5 @@ def list_items(
     if known_exploited is not None:
         stmt = stmt.where(StoredItem.known_exploited.is_(known_exploited))
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    order = (StoredItem.published_at.desc().nulls_last(), StoredItem.id.desc())
-    rows = session.scalars(stmt.order_by(*order).limit(limit).offset(offset))
+    rows = session.scalars(stmt.order_by(*item_order(sort)).limit(limit).offset(offset))
     return list(rows), total

@@ -6,9 +6,10 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import msgspec
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from certmon.audit.service import record
@@ -223,12 +224,29 @@ def rematch_if_changed(
     return total
 
 
+MATCH_SORTS = ("severity", "time", "organisation", "source")
+
+
+def match_order(sort: str) -> list[Any]:
+    """ORDER BY for a match list: severity (then known exploitation, then time), time, organisation or source."""
+    rank = case({"critical": 4, "high": 3, "medium": 2, "low": 1}, value=Match.severity, else_=0)
+    newest = [Match.created_at.desc(), Match.id.desc()]
+    if sort == "severity":
+        return [rank.desc(), StoredItem.known_exploited.desc(), *newest]
+    if sort == "organisation":
+        return [Constituent.name, rank.desc(), *newest]
+    if sort == "source":
+        return [StoredItem.source_id, rank.desc(), *newest]
+    return newest
+
+
 def list_matches(
     session: Session, *, tlp_max: int, constituent_id: int | None = None, rule: str | None = None,
     status: str | None = None, severity: str | None = None, source_id: int | None = None,
-    since: datetime | None = None, limit: int = 50, offset: int = 0,
+    since: datetime | None = None, limit: int = 50, offset: int = 0, sort: str = "time",
 ) -> tuple[list[tuple[Match, StoredItem, Constituent]], int]:
-    """Matches joined with their item and constituent, filtered, newest first, within the reader's TLP."""
+    """Matches joined with their item and constituent, filtered, within the reader's TLP; newest first
+    unless `sort` says severity (then known exploitation, then time), organisation or source."""
     stmt = (select(Match, StoredItem, Constituent).join(StoredItem, StoredItem.id == Match.item_id)
             .join(Constituent, Constituent.id == Match.constituent_id)
             .where(StoredItem.tlp_rank <= tlp_max))
@@ -240,5 +258,5 @@ def list_matches(
     if since is not None:
         stmt = stmt.where(Match.created_at >= since)
     total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.execute(stmt.order_by(Match.created_at.desc(), Match.id.desc()).limit(limit).offset(offset))
+    rows = session.execute(stmt.order_by(*match_order(sort)).limit(limit).offset(offset))
     return [tuple(r) for r in rows], total  # type: ignore[misc]

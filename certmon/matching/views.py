@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel
@@ -35,6 +36,7 @@ class MatchRead(BaseModel):
     severity: str
     status: str
     status_reason: str | None
+    product_status: str | None = None  # product matches: affected | under_investigation (the vendor's word)
     created_at: datetime
 
 
@@ -54,18 +56,20 @@ def _read(m, item, c) -> MatchRead:  # type: ignore[no-untyped-def]
                      constituent_id=c.id, constituent=display_name(c), org_number=c.org_number,
                      rule=m.rule, asset=m.asset, confidence=m.confidence, explanation=m.explanation,
                      severity=m.severity, status=m.status, status_reason=m.status_reason,
-                     created_at=m.created_at)
+                     product_status=m.product_status, created_at=m.created_at)
 
 
 @router.get("", response_model=MatchPage)
 def list_matches(session: SessionDep, user: Reader, page: PageDep, constituent_id: int | None = None,
                  rule: str | None = None, status: str | None = None, severity: str | None = None,
-                 source_id: int | None = None, since: datetime | None = None) -> MatchPage:
-    """Matches, newest first, filtered by constituent, rule, status, severity, source and date."""
+                 source_id: int | None = None, since: datetime | None = None,
+                 sort: Literal["time", "severity", "organisation", "source"] = "time") -> MatchPage:
+    """Matches, newest first (or `sort=severity`: most severe, then known exploited, then newest;
+    `organisation`; `source`), filtered by constituent, rule, status, severity, source and date."""
     rows, total = service.list_matches(session, tlp_max=int(user_clearance(user)),
                                        constituent_id=constituent_id, rule=rule, status=status,
                                        severity=severity, source_id=source_id, since=since,
-                                       limit=page.limit, offset=page.offset)
+                                       limit=page.limit, offset=page.offset, sort=sort)
     return MatchPage(items=[_read(*r) for r in rows], total=total)
 
 

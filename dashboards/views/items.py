@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from certmon.api.deps import SessionDep
 from certmon.items.models import StoredItem
-from certmon.items.service import list_items
+from certmon.items.service import ITEM_SORTS, list_items
 from certmon.sources.models import Source
 from certmon.tlp import max_tlp
 from dashboards.formatting import gettext as _
@@ -26,7 +26,7 @@ LIMIT = 25
 def _item_list(request: Request, session: SessionDep, user: Viewer, *, kinds: list[str], template: str,
                q: str | None, offset: int, **extra: Any) -> Response:
     offset = max(offset, 0)
-    filters = {k: v for k, v in extra.items() if k in ("known_exploited", "indicator_type")}
+    filters = {k: v for k, v in extra.items() if k in ("known_exploited", "indicator_type", "sort")}
     rows, total = list_items(session, kinds=kinds, tlp_max=tlp_ceiling(user), q=q or None, limit=LIMIT,
                              offset=offset, **filters)
     names = {sid: title or name for sid, name, title in session.execute(
@@ -46,11 +46,12 @@ def advisories(request: Request, session: SessionDep, user: Viewer, q: str | Non
 
 @router.get("/sarbarheter")
 def vulnerabilities(request: Request, session: SessionDep, user: Viewer, q: str | None = None,
-                    kev: str | None = None, offset: int = 0) -> Response:
-    """Vulnerabilities; `kev=1` shows only the known exploited."""
+                    kev: str | None = None, offset: int = 0, sort: str = "published") -> Response:
+    """Vulnerabilities; `kev=1` shows only the known exploited; sortable by KEV date, CVSS, CVE, due date."""
     known = True if kev == "1" else None
+    sort = sort if sort in ITEM_SORTS else "published"
     return _item_list(request, session, user, kinds=["vulnerability"], template="vulnerabilities.html", q=q,
-                      offset=offset, known_exploited=known)
+                      offset=offset, known_exploited=known, sort=sort, sorts=ITEM_SORTS, kev=kev or "")
 
 
 @router.get("/indikatorer")

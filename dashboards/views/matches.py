@@ -11,7 +11,7 @@ from certmon.api.deps import SessionDep
 from certmon.errors import NotFound, ValidationFailed
 from certmon.items.models import StoredItem
 from certmon.matching.models import STATUSES, Match
-from certmon.matching.service import list_matches, triage
+from certmon.matching.service import MATCH_SORTS, list_matches, triage
 from certmon.tlp import max_tlp
 from dashboards.formatting import LABELS, N_, tlp_of
 from dashboards.formatting import gettext as _
@@ -34,19 +34,21 @@ def _int_or_none(value: str | None) -> int | None:
 @router.get("/treff")
 def match_queue(
     request: Request, session: SessionDep, user: Viewer, status: str | None = None, rule: str | None = None,
-    severity: str | None = None, constituent: str | None = None, offset: int = 0,
+    severity: str | None = None, constituent: str | None = None, offset: int = 0, sort: str = "severity",
 ) -> Response:
-    """Matches, newest first; by default the ones awaiting triage."""
+    """Matches, most severe first (or by time, organisation, source); by default the ones awaiting triage."""
+    sort = sort if sort in MATCH_SORTS else "severity"
     ceiling = tlp_ceiling(user)
     status = "new" if status is None else status
     limit, offset = 25, max(offset, 0)
     rows, total = list_matches(
         session, tlp_max=int(ceiling), status=_opt(status if status != "all" else None), rule=_opt(rule),
-        severity=_opt(severity), constituent_id=_int_or_none(constituent), limit=limit, offset=offset)
+        severity=_opt(severity), constituent_id=_int_or_none(constituent), limit=limit, offset=offset,
+        sort=sort)
     return render(request, user, "matches.html", page_tlp=max_tlp([tlp_of(i.tlp) for _m, i, _c in rows]),
                   rows=rows, pager=Pager(request, total, limit, offset),
                   filters={"status": status, "rule": rule or "", "severity": severity or "",
-                           "constituent": constituent or ""},
+                           "constituent": constituent or "", "sort": sort}, sorts=MATCH_SORTS,
                   statuses=STATUSES, rules=list(LABELS["rule"]), severities=list(LABELS["severity"]),
                   constituents=matched_constituents(session, ceiling=ceiling), sources=source_titles(session))
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from certmon.api.deps import SessionDep
+from certmon.db import utcnow
 from certmon.items.service import list_items
 from certmon.matching.service import list_matches
 from certmon.reports.charts import column_chart
@@ -28,7 +30,11 @@ def situation(request: Request, session: SessionDep, user: Viewer) -> Response:
     """The analyst's start page."""
     ceiling = tlp_ceiling(user)
     advisories, _total = list_items(session, kinds=["advisory"], tlp_max=ceiling, limit=8)
-    newest, _count = list_matches(session, tlp_max=int(ceiling), limit=8)
+    # the last week's matches, most severe (then exploited, then newest) first; else simply the newest
+    week = utcnow() - timedelta(days=7)
+    newest, _count = list_matches(session, tlp_max=int(ceiling), limit=8, since=week, sort="severity")
+    if not newest:
+        newest, _count = list_matches(session, tlp_max=int(ceiling), limit=8)
     sources, _n = list_sources(session, limit=500)
     enabled = [s for s in sources if s.enabled]
     unhealthy = [s for s in enabled if not s.healthy]

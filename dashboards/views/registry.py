@@ -12,7 +12,7 @@ from certmon.api.deps import SessionDep
 from certmon.auth.models import User
 from certmon.auth.service import has_role, users_of_constituent
 from certmon.errors import CertmonError, NotFound, ValidationFailed
-from certmon.matching.service import list_matches
+from certmon.matching.service import MATCH_SORTS, list_matches
 from certmon.notify.contacts import LANGUAGES, MODES, ContactIn, create_contact, delete_contact
 from certmon.registry.assets import add_asset, delete_asset
 from certmon.registry.models import ASSET_TYPES, KINDS, Constituent
@@ -61,7 +61,9 @@ def _detail(request: Request, session: SessionDep, user: User, constituent_id: i
         raise PageError(404, _("No such organisation.")) from None
     ceiling = tlp_ceiling(user)
     assets, contacts = assets_of(session, constituent_id=c.id), contacts_of(session, constituent_id=c.id)
-    matches, n_matches = list_matches(session, tlp_max=int(ceiling), constituent_id=c.id, limit=50)
+    sort = request.query_params.get("sort", "severity")
+    sort = sort if sort in MATCH_SORTS else "severity"
+    matches, n_matches = list_matches(session, tlp_max=int(ceiling), constituent_id=c.id, limit=50, sort=sort)
     alerts, _n = list_visible_notifications(session, ceiling=ceiling, constituent_id=c.id, limit=10)
     parent = session.get(Constituent, c.parent_id) if c.parent_id else None
     shown = [tlp_of(i.tlp) for _m, i, _c in matches] + [tlp_of(n.tlp) for n, _c in alerts]
