@@ -17,7 +17,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
 
 from certmon.tlp import TLP
 
@@ -48,6 +48,8 @@ class ItemView:
     port: str = ""
     report_type: str = ""
     remedies: list[tuple[str, str, str]] = field(default_factory=list)  # (CSAF category, details, url)
+    observed: str = ""  # when the source saw it (scan time, advisory date), local time with zone
+    context: list[str] = field(default_factory=list)  # what the feed says around it: malware, C2 status, port
 
     def __post_init__(self) -> None:
         self.url = safe_url(self.url)
@@ -95,10 +97,12 @@ def safe_url(value: str | None) -> str:
 
 
 def _env(html: bool) -> Environment:
-    # The plain-text environment must not HTML-escape; *.html templates are always autoescaped.
+    # The plain-text environment must not HTML-escape. The HTML environment escapes in every template
+    # it loads, the shared _strings.txt macros included: with select_autoescape a macro from a .txt
+    # file returned feed text marked safe, unescaped, into the HTML body.
     return Environment(
         loader=FileSystemLoader(str(TEMPLATES)),
-        autoescape=select_autoescape(enabled_extensions=("html",), default=False) if html else False,  # noqa: S701
+        autoescape=html,  # noqa: S701
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -129,7 +133,7 @@ def render(content: AlertContent) -> RenderedAlert:
     """Render subject, plain text and HTML in the content's language."""
     lang = content.language if content.language in LANGUAGES else "nb"
     ctx = _context(content)
-    subject = one_line(_TEXT_ENV.get_template(f"{lang}/subject.txt").render(ctx), limit=200)
+    subject = one_line(_TEXT_ENV.get_template(f"{lang}/subject.txt").render(ctx).strip(), limit=200)
     text = _TEXT_ENV.get_template(f"{lang}/alert.txt").render(ctx)
     html = _HTML_ENV.get_template(f"{lang}/alert.html").render(ctx)
     return RenderedAlert(subject=subject, text=text, html=html)

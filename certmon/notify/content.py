@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -42,8 +44,8 @@ def origin_of(session: Session, notification: Notification) -> Notification:
 def item_view(match: Match, item: StoredItem, source_name: str) -> ItemView:
     """Flatten one match and its item for the templates and the CSV."""
     data = item.data or {}
-    if item.kind == "indicator":
-        title = f"{item.indicator_type or 'indikator'} {item.value or ''}"
+    if item.kind == "indicator":  # the templates put the type in the reader's language before it
+        title = item.value or ""
     elif item.kind == "exposure":
         title = f"{item.report_type or 'exposure'} {item.ip or ''}{':' + str(item.port) if item.port else ''}"
     else:
@@ -55,7 +57,9 @@ def item_view(match: Match, item: StoredItem, source_name: str) -> ItemView:
         value=one_line(item.value or item.cve or ""),
         indicator_type=one_line(item.indicator_type or ""),
         url=item.url or "",
-        first_seen=item.first_seen.strftime("%Y-%m-%d %H:%M UTC"),
+        first_seen=local_time(item.first_seen),
+        observed=_observed(data),
+        context=_context(data),
         source=one_line(source_name, 100),
         tlp=parse_tlp(item.tlp, TLP.RED).label,
         rule=match.rule,
@@ -69,6 +73,41 @@ def item_view(match: Match, item: StoredItem, source_name: str) -> ItemView:
     )
 
 
+def local_time(value: datetime | None) -> str:
+    """Norwegian local time with its zone, as the dashboard shows it: `06.12.2026 14:05 CET`."""
+    if value is None:
+        return ""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(_OSLO).strftime("%d.%m.%Y %H:%M %Z")
+
+
+def _observed(data: dict) -> str:
+    """When the source says it happened: the scan, the sighting, the advisory's publication."""
+    for key in ("observed_at", "valid_from", "published"):
+        text = data.get(key)
+        if text:
+            try:
+                return local_time(datetime.fromisoformat(str(text).replace("Z", "+00:00")))
+            except ValueError:
+                continue
+    return ""
+
+
+def _context(data: dict) -> list[str]:
+    """The feed's words around a finding (malware family and tags, C2 and URL status, port, ASN)."""
+    extra = data.get("extra") or {}
+    found = [str(label) for label in data.get("labels") or [] if label]
+    for key in ("malware", "malware_family", "threat_type", "c2_status", "status", "url_status", "tag"):
+        if extra.get(key):
+            found.append(f"{key.replace('_', ' ')}: {extra[key]}")
+    if extra.get("port") and not data.get("port"):
+        found.append(f"port {extra['port']}")
+    if data.get("asn"):
+        found.append(f"AS{data['asn']}")
+    return [one_line(f, 80) for f in dict.fromkeys(found)][:8]
+
+
 def _remedies(data: dict) -> list[tuple[str, str, str]]:
     """The publisher's remediations (CSAF vendor_fix, workaround, mitigation …), at most five."""
     out = []
@@ -79,6 +118,7 @@ def _remedies(data: dict) -> list[tuple[str, str, str]]:
     return out
 
 
+_OSLO = ZoneInfo("Europe/Oslo")
 SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 

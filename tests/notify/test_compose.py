@@ -150,3 +150,25 @@ def test_newlines_cannot_inject_headers() -> None:
         date=datetime(2026, 3, 10, tzinfo=UTC),
     )
     assert "Bcc" not in msg and "\n" not in str(msg["Subject"])
+
+
+@pytest.mark.parametrize(("lang", "severity", "kind", "seen", "context"), [
+    ("nb", "Alvorlighet: Høy", "nettadresse", "Sett av kilden: 01.03.2026 11:00 CET",
+     "Fra kilden: emotet, c2 status: online"),
+    ("nn", "Alvorsgrad: Høg", "nettadresse", "Sett av kjelda: 01.03.2026 11:00 CET", "Frå kjelda: emotet"),
+    ("en", "Severity: High", "URL", "Seen by the source: 01.03.2026 11:00 CET", "From the source: emotet"),
+])
+def test_body_speaks_the_readers_language_with_the_feeds_context(lang, severity, kind, seen, context) -> None:
+    content = _content(lang)
+    first = content.items[0]
+    first.observed, first.context = "01.03.2026 11:00 CET", ["emotet", "c2 status: online"]
+    first.remedies = [("vendor_fix", "Oppgrader til 7.2.5", "https://vendor.example/fix")]
+    rendered = render(content)
+    for body in (rendered.text, rendered.html):
+        assert severity in body and context in body and seen in body
+        assert "Alvorlighet: high" not in body and "(url)" not in body
+        assert "vendor.example/fix" in body
+    assert f"{kind} " in rendered.text  # the indicator's type in the reader's words before its value
+    # the subject says what the alert is about, TLP first
+    assert rendered.subject.startswith("[TLP:AMBER] HKC-2026-000123")
+    assert kind in rendered.subject and "accessible-rdp" in rendered.subject and "(Bergen kommune)" in rendered.subject

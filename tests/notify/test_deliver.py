@@ -43,7 +43,7 @@ def test_feed_to_mail_and_window(factory, smtp_server, smtp_settings: Settings) 
     report = deliver_due(factory, now=LATER, settings=smtp_settings)
     assert len(report.sent) == 2 and len(handler.messages) == 2
     msg = handler.messages[0]
-    assert msg["Subject"].startswith("[TLP:AMBER] HKC-2026-") and "(Bergen kommune)" in msg["Subject"]
+    assert msg["Subject"].strip().startswith("[TLP:AMBER] HKC-2026-") and "(Bergen kommune)" in msg["Subject"]
     assert msg["Auto-Submitted"] == "auto-generated"
     ds = _deliveries(factory)
     assert {d.status for d in ds} == {"sent"} and sorted(handler.message_ids()) == sorted(
