@@ -64,3 +64,12 @@ def make_celery(settings: Settings | None = None) -> Celery:
 
 
 app = make_celery()
+
+
+def _quiet_idle_ticks() -> None:
+    from workers.quiet import install
+
+    install()
+
+
+_quiet_idle_ticks()
