@@ -15,12 +15,12 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
-from certmon.api.deps import SessionDep
 from certmon.auth.models import User
 from certmon.auth.service import clearance, has_role, user_for_session
 from certmon.config import get_settings
 from certmon.i18n import translations
 from certmon.tlp import TLP
+from certmon.web.deps import SessionDep
 from dashboards.formatting import FILTERS, gettext
 
 DASHBOARD_ROLES = ("reader", "analyst", "admin")

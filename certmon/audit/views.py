@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from certmon.api.deps import Admin, PageDep, SessionDep
 from certmon.audit.service import list_entries
+from certmon.web.deps import Admin, PageDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/audit", tags=["revisjonslogg"])
 

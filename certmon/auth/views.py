@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from certmon.api.deps import CurrentUser, SessionDep, Unauthorized, user_clearance
 from certmon.auth.service import LOCK_AFTER, authenticate, end_sessions, issue_token, revoke_token
+from certmon.web.deps import CurrentUser, SessionDep, Unauthorized, user_clearance
 
 router = APIRouter(prefix="/api/v1/auth", tags=["innlogging"])
 

@@ -7,7 +7,6 @@ from datetime import datetime
 from fastapi import APIRouter, Query, Response
 from sqlalchemy.orm import Session
 
-from certmon.api.deps import Analyst, PageDep, Reader, SessionDep, user_clearance
 from certmon.auth.models import User
 from certmon.db import utcnow
 from certmon.incidents import clocks, links, service
@@ -29,6 +28,7 @@ from certmon.incidents.schemas import (
     Severity,
 )
 from certmon.registry.service import display_name
+from certmon.web.deps import Analyst, PageDep, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["hendelser"])
 

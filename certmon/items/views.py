@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict
 
-from certmon.api.deps import PageDep, Reader, SessionDep, user_clearance
 from certmon.errors import NotFound
 from certmon.items.models import StoredItem
 from certmon.items.service import list_items
+from certmon.web.deps import PageDep, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1", tags=["elementer"])
 

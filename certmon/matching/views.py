@@ -8,12 +8,12 @@ from typing import Literal
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from certmon.api.deps import Analyst, PageDep, Reader, SessionDep, user_clearance
 from certmon.errors import NotFound
 from certmon.items.models import StoredItem
 from certmon.matching import service
 from certmon.registry.models import Constituent
 from certmon.registry.service import display_name
+from certmon.web.deps import Analyst, PageDep, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1/matches", tags=["treff"])
 

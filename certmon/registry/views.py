@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter
 from pydantic import BaseModel
 
-from certmon.api.deps import Admin, PageDep, Reader, SessionDep
 from certmon.registry import assets as asset_service
 from certmon.registry import service
 from certmon.registry.models import Asset, Constituent
 from certmon.registry.schemas import AssetCreate, AssetRead, ConstituentDetail, ConstituentRead
+from certmon.web.deps import Admin, PageDep, Reader, SessionDep
 
 router = APIRouter(prefix="/api/v1/constituents", tags=["virksomheter"])
 

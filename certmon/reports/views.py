@@ -8,10 +8,10 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from certmon.api.deps import EXPORTS, Analyst, PageDep, Reader, SessionDep, user_clearance
 from certmon.reports import service
 from certmon.reports.figures import Figures
 from certmon.reports.models import Report
+from certmon.web.deps import EXPORTS, Analyst, PageDep, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1", tags=["rapporter"])
 # the report carries its own inline CSS (for the PDF); nothing else may load

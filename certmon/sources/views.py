@@ -6,9 +6,9 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from certmon import plugins
-from certmon.api.deps import Admin, Analyst, PageDep, Reader, SessionDep
 from certmon.sources import service
 from certmon.sources.schemas import SourceCreate, SourceRead, SourceUpdate
+from certmon.web.deps import Admin, Analyst, PageDep, Reader, SessionDep
 
 router = APIRouter(prefix="/api/v1/sources", tags=["kilder"])
 

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from certmon.api.deps import SessionDep
 from certmon.audit.service import actions, list_entries
+from certmon.web.deps import SessionDep
 from dashboards.web import Admin, Pager, page_params, render
 
 router = APIRouter(include_in_schema=False)

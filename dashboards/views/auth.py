@@ -8,11 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from certmon.api.deps import SessionDep
 from certmon.auth import invites
 from certmon.auth.service import LOCK_AFTER, authenticate, end_sessions, session_claims
 from certmon.config import get_settings
 from certmon.errors import ValidationFailed
+from certmon.web.deps import SessionDep
 from dashboards.formatting import gettext as _
 from dashboards.web import DASHBOARD_ROLES, CsrfChecked, flash, render, safe_next, session_user
 

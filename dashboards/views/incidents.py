@@ -11,7 +11,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
-from certmon.api.deps import SessionDep
 from certmon.auth.models import User
 from certmon.db import utcnow
 from certmon.errors import CertmonError, NotFound
@@ -23,6 +22,7 @@ from certmon.matching.models import Match
 from certmon.registry.models import Constituent
 from certmon.registry.service import find_by_org_number
 from certmon.tlp import TLP, max_tlp
+from certmon.web.deps import SessionDep
 from dashboards.formatting import N_, OSLO, tlp_of
 from dashboards.formatting import gettext as _
 from dashboards.web import Analyst, CsrfChecked, PageError, Pager, Viewer, back_to, flash, render, tlp_ceiling

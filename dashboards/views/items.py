@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from sqlalchemy import select
 
-from certmon.api.deps import SessionDep
 from certmon.items.models import StoredItem
 from certmon.items.service import ITEM_SORTS, list_items
 from certmon.sources.models import Source
 from certmon.tlp import max_tlp
+from certmon.web.deps import SessionDep
 from dashboards.formatting import gettext as _
 from dashboards.formatting import tlp_of
 from dashboards.queries import matches_for_item

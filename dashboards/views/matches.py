@@ -7,12 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from certmon.api.deps import SessionDep
 from certmon.errors import NotFound, ValidationFailed
 from certmon.items.models import StoredItem
 from certmon.matching.models import STATUSES, Match
 from certmon.matching.service import MATCH_SORTS, list_matches, triage
 from certmon.tlp import max_tlp
+from certmon.web.deps import SessionDep
 from dashboards.formatting import LABELS, N_, tlp_of
 from dashboards.formatting import gettext as _
 from dashboards.queries import matched_constituents, source_titles

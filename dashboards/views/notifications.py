@@ -9,12 +9,12 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
 from certmon import plugins
-from certmon.api.deps import SENDS, SessionDep
 from certmon.errors import CertmonError, NotFound
 from certmon.notify.manual import approve_manual, reject_manual
 from certmon.notify.models import STATUSES, Notification
 from certmon.notify.service import resend
 from certmon.tlp import max_tlp
+from certmon.web.deps import SENDS, SessionDep
 from dashboards.formatting import LABELS, tlp_of
 from dashboards.formatting import gettext as _
 from dashboards.queries import deliveries_by_notification, list_visible_notifications

@@ -8,13 +8,13 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from certmon.api.deps import SessionDep
 from certmon.db import utcnow
 from certmon.items.service import list_items
 from certmon.matching.service import list_matches
 from certmon.reports.charts import column_chart
 from certmon.sources.service import list_sources
 from certmon.tlp import TLP, max_tlp
+from certmon.web.deps import SessionDep
 from dashboards.formatting import gettext as _
 from dashboards.formatting import label, tlp_of
 from dashboards.queries import key_figures, source_titles

@@ -7,13 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import Response
 
-from certmon.api.deps import SessionDep
 from certmon.auth.models import User
 from certmon.auth.service import clearance
 from certmon.errors import Forbidden, NotFound
 from certmon.notify.links import ANSWERS
 from certmon.portal import service
 from certmon.tlp import TLP, max_tlp
+from certmon.web.deps import SessionDep
 from dashboards.formatting import gettext as _
 from dashboards.formatting import tlp_of
 from dashboards.web import CsrfChecked, LoginRequired, PageError, Pager, back_to, flash, render, session_user

@@ -8,12 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from certmon.api.deps import SessionDep
 from certmon.auth.invites import make_link
 from certmon.auth.models import User
 from certmon.auth.service import create_user, set_active
 from certmon.errors import CertmonError, NotFound, ValidationFailed
 from certmon.registry.service import get_constituent
+from certmon.web.deps import SessionDep
 from dashboards.formatting import gettext as _
 from dashboards.views.registry import _detail
 from dashboards.web import Admin, CsrfChecked, PageError, back_to, flash

@@ -8,7 +8,6 @@ import pydantic
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from certmon.api.deps import SessionDep
 from certmon.auth.models import User
 from certmon.auth.service import has_role, users_of_constituent
 from certmon.errors import CertmonError, NotFound, ValidationFailed
@@ -18,6 +17,7 @@ from certmon.registry.assets import add_asset, delete_asset
 from certmon.registry.models import ASSET_TYPES, KINDS, Constituent
 from certmon.registry.service import get_constituent, list_constituents
 from certmon.tlp import max_tlp
+from certmon.web.deps import SessionDep
 from dashboards.formatting import gettext as _
 from dashboards.formatting import tlp_of
 from dashboards.queries import assets_of, contacts_of, counties, list_visible_notifications, source_titles

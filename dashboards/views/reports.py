@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 
-from certmon.api.deps import SessionDep
 from certmon.db import utcnow
 from certmon.errors import CertmonError
 from certmon.reports import service
@@ -16,6 +15,7 @@ from certmon.reports.models import Report
 from certmon.reports.periods import current_week
 from certmon.reports.render import assessment_html
 from certmon.tlp import TLP, max_tlp
+from certmon.web.deps import SessionDep
 from dashboards.formatting import gettext as _
 from dashboards.formatting import tlp_of
 from dashboards.web import Analyst, CsrfChecked, PageError, Pager, Viewer, back_to, flash, render, tlp_ceiling

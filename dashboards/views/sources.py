@@ -10,12 +10,12 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 
 from certmon import plugins
-from certmon.api.deps import SessionDep
 from certmon.db import utcnow
 from certmon.errors import CertmonError
 from certmon.sources.models import Source
 from certmon.sources.schemas import SourceUpdate
 from certmon.sources.service import get_source, list_sources, update_source
+from certmon.web.deps import SessionDep
 from dashboards.formatting import N_
 from dashboards.formatting import gettext as _
 from dashboards.queries import source_notes

@@ -26,3 +26,13 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert cycles(graph) == [["a", "b", "c"]]
     assert "certmon" in modules()
+
+
+def test_no_domain_package_imports_the_api_assembly() -> None:
+    """certmon.api only assembles routers; web plumbing lives in certmon.web, below the domains."""
+    graph = imports()
+    wrong = {module: sorted(t for t in targets if t == "certmon.api" or t.startswith("certmon.api."))
+             for module, targets in graph.items()
+             if not module.startswith(("certmon.api", "certmon.cli")) and module.split(".")[0] in
+             ("certmon", "dashboards", "feeds", "workers")}
+    assert not {m: t for m, t in wrong.items() if t}, wrong

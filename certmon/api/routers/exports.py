@@ -6,11 +6,11 @@ from datetime import datetime
 
 from fastapi import APIRouter, Query, Response
 
-from certmon.api.deps import EXPORTS, Reader, SessionDep, user_clearance
 from certmon.auth.models import User
 from certmon.errors import ValidationFailed
 from certmon.exports.service import DEFAULT_LIMIT, MAX_LIMIT, Export, ExportQuery, export_indicators
 from certmon.tlp import TLP, parse_tlp
+from certmon.web.deps import EXPORTS, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1/export", tags=["eksport"])
 

@@ -8,12 +8,12 @@ from typing import Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict
 
-from certmon.api.deps import EXPORTS, CurrentUser, PageDep, SessionDep
 from certmon.api.routers.exports import as_response, ceiling
 from certmon.auth.service import clearance
 from certmon.exports.service import DEFAULT_LIMIT, ExportQuery, export_indicators
 from certmon.portal import service
 from certmon.registry.service import display_name
+from certmon.web.deps import EXPORTS, CurrentUser, PageDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/me", tags=["min side"])
 

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict
 
-from certmon.api.deps import SENDS, Admin, Analyst, PageDep, Reader, SessionDep, user_clearance
 from certmon.auth.models import User
 from certmon.auth.service import may_handle
 from certmon.errors import NotFound
@@ -17,6 +16,7 @@ from certmon.notify import service
 from certmon.notify.manual import approve_manual, reject_manual, send_manual
 from certmon.notify.models import Notification
 from certmon.notify.policy import AlertPolicy, load_policy, parse_policy, save_policy
+from certmon.web.deps import SENDS, Admin, Analyst, PageDep, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1", tags=["varsler"])
 

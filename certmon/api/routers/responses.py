@@ -11,7 +11,6 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from certmon.api.deps import SessionDep
 from certmon.config import get_settings
 from certmon.errors import CertmonError
 from certmon.i18n import LANGUAGES
@@ -21,6 +20,7 @@ from certmon.notify.links import InvalidResponseLink, verify
 from certmon.notify.models import Delivery, Notification
 from certmon.notify.service import get_notification, record_response
 from certmon.tlp import TLP, parse_tlp
+from certmon.web.deps import SessionDep
 
 router = APIRouter(tags=["svar"])
 
