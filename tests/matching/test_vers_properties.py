@@ -16,8 +16,12 @@ from certmon.matching.snapshot import AssetRef, ConstituentRef, RegistrySnapshot
 from certmon.matching.vers import V, parse_spec
 
 Version = tuple[int, int, int]
-UNIVERSE: list[Version] = [(a, b, c) for a in range(4) for b in range(4) for c in range(4)]
-versions = st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 3))
+# Bounds use even parts ≥ 2 and the universe every part 0–7, so that the universe has a version below,
+# above and between any two bounds, as the real version line does (1.1.1.5, 2.0rc1 …).
+UNIVERSE: list[Version] = [(a, b, c) for a in range(8) for b in range(8) for c in range(8)]
+_part = st.sampled_from([2, 4, 6])
+bounds = st.tuples(_part, _part, _part)
+versions = st.tuples(st.integers(0, 7), st.integers(0, 7), st.integers(0, 7))
 ops = st.sampled_from(["<", "<=", ">", ">=", "="])
 
 
@@ -44,7 +48,7 @@ def holds(op: str, v: Version, bound: Version) -> bool:
 @st.composite
 def vers_ranges(draw: st.DrawFn) -> tuple[str, set[Version]]:
     """A vers / VLS range: alternating bounds in order, or points, as the vers spec defines them."""
-    points = sorted(set(draw(st.lists(versions, min_size=1, max_size=4))))
+    points = sorted(set(draw(st.lists(bounds, min_size=1, max_size=4))))
     style = draw(st.integers(0, 2))
     kind = draw(st.sampled_from(["interval", "below", "above", "points"]))
     if kind == "points":
@@ -70,12 +74,12 @@ def inventory_ranges(draw: st.DrawFn) -> tuple[str, set[Version]]:
     """An inventory range: comma-ANDed clauses, a wildcard, or one version."""
     kind = draw(st.sampled_from(["and", "wildcard", "one"]))
     if kind == "one":
-        v = draw(versions)
+        v = draw(bounds)
         return text(v, draw(st.integers(0, 2))), {v}
     if kind == "wildcard":
-        a, b = draw(st.integers(0, 3)), draw(st.integers(0, 3))
+        a, b = draw(_part), draw(_part)
         return f"{a}.{b}.{draw(st.sampled_from(['*', 'x']))}", {u for u in UNIVERSE if u[:2] == (a, b)}
-    clauses = draw(st.lists(st.tuples(ops.filter(lambda o: o != "="), versions), min_size=1, max_size=3))
+    clauses = draw(st.lists(st.tuples(ops.filter(lambda o: o != "="), bounds), min_size=1, max_size=3))
     members = {u for u in UNIVERSE if all(holds(op, u, b) for op, b in clauses)}
     return ",".join(f"{op}{text(b)}" for op, b in clauses), members
 
