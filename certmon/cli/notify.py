@@ -14,15 +14,18 @@ app = typer.Typer(help="Varsler (e-post).", no_args_is_help=True)
 
 @app.command("flush")
 def notify_flush(
-    all_digests: bool = typer.Option(False, "--all", help="send også samlevarsler som ikke er forfalt ennå"),
+    due_only: bool = typer.Option(False, "--due-only", help="la samlevarsler vente til klokkeslettet sitt; "
+                                  "straksvarsler sendes likevel nå"),
+    all_digests: bool = typer.Option(False, "--all", hidden=True, help="(standard nå; godtas fortsatt)"),
 ) -> None:
-    """Deliver every queued alert now (open grouping windows included), synchronously; print what was sent."""
+    """Deliver every queued alert now, digests included, synchronously; print what was sent."""
     with db_session():
         pass  # schema check
     factory = session_factory()
     totals = {"sent": 0, "retrying": 0, "failed": 0, "cancelled": 0}
     while True:
-        report = deliver_due(factory, open_windows=True, future_digests=all_digests, limit=500)
+        # immediate alerts go now even inside their grouping window; digests too unless --due-only
+        report = deliver_due(factory, open_windows=True, future_digests=not due_only, limit=500)
         for reference, email in report.sent:
             out.print(f"sendt\t{reference}\t{email}")
         for reference, email, reason in report.retrying + report.failed + report.cancelled:
