@@ -53,6 +53,22 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(default=50_000_000, gt=0)
     fetch_max_duration_s: float = Field(default=120.0, gt=0)  # the whole of one fetch, retries included
     scheduler_tick_s: int = Field(default=30, ge=1)
+    # Networks a source marked `internal` may reach besides the public internet (comma-separated CIDRs).
+    # Cloud metadata and link-local addresses stay blocked whatever this says (docs/fetching.md).
+    internal_networks: str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+
+    @field_validator("internal_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        import ipaddress
+
+        for part in value.split(","):
+            if part.strip():
+                try:
+                    ipaddress.ip_network(part.strip(), strict=False)
+                except ValueError:
+                    raise ValueError(f"ikke et nettverk (CIDR): {part.strip()!r}") from None
+        return value
 
     @field_validator("log_level")
     @classmethod

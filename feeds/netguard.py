@@ -86,14 +86,50 @@ def parse_ip_literal(host: str) -> IPAddress | None:
     return None
 
 
+def never_reason(ip: IPAddress) -> str | None:
+    """Why no source, internal or not, may fetch `ip`: cloud metadata, link-local, unspecified, multicast."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = _embedded_ipv4(ip)
+        if inner is not None and (reason := never_reason(inner)):
+            return f"{reason} (embedded in {ip})"
+    for hit, reason in ((ip in METADATA_ADDRESSES, "a cloud metadata address"),
+                        (ip.is_link_local, "a link-local address"),
+                        (ip.is_unspecified, "the unspecified address"),
+                        (ip.is_multicast, "a multicast address")):
+        if hit:
+            return reason
+    return None
+
+
+def internal_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """The networks an operator lets internal sources reach (CERTMON_INTERNAL_NETWORKS)."""
+    from certmon.config import get_settings
+
+    text = get_settings().internal_networks
+    return [ipaddress.ip_network(p.strip(), strict=False) for p in text.split(",") if p.strip()]
+
+
 def check_address(ip: IPAddress, *, allow_internal: bool, host: str | None = None) -> None:
-    """Raise FeedBlocked if `ip` is not allowed for a source with this `allow_internal` setting."""
-    if allow_internal:
-        return
+    """Raise FeedBlocked if `ip` is not allowed for a source with this `allow_internal` setting.
+
+    Metadata and link-local addresses are refused for every source; an internal source may reach the
+    public internet and the networks configured in CERTMON_INTERNAL_NETWORKS, nothing else."""
+    via = f"{host} resolves to {ip}, which" if host and host != str(ip) else f"the address {ip}"
+    never = never_reason(ip)
+    if never:
+        raise FeedBlocked(f"{via} is {never}; no source may fetch it")
     reason = blocked_reason(ip)
-    if reason:
-        via = f"{host} resolves to {ip}, which" if host and host != str(ip) else f"the address {ip}"
+    if not reason:
+        return
+    if not allow_internal:
         raise FeedBlocked(f"{via} is {reason}; the source must be marked internal to fetch it")
+    plain = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    for candidate in (ip, plain):
+        if candidate is not None and any(candidate.version == n.version and candidate in n
+                                         for n in internal_networks()):
+            return
+    raise FeedBlocked(f"{via} is {reason} outside the internal networks configured "
+                      "(CERTMON_INTERNAL_NETWORKS)")
 
 
 def check_url(url: str, *, allow_internal: bool) -> None:

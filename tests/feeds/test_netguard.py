@@ -68,13 +68,37 @@ def test_ip_literals_in_every_notation_are_recognised(host, expected):
 
 @pytest.mark.parametrize("url", [
     "http://127.0.0.1/", "http://2130706433/", "http://0177.0.0.1/", "https://[::1]/",
-    "http://[::ffff:7f00:1]/", "http://10.0.0.5:8080/feed", "http://169.254.169.254/latest/",
-    "http://100.100.100.200/", "http://[fd00:ec2::254]/",
+    "http://[::ffff:7f00:1]/", "http://10.0.0.5:8080/feed",
 ])
 def test_check_url_refuses_internal_literals(url):
     with pytest.raises(FeedBlocked, match="marked internal"):
         check_url(url, allow_internal=False)
     check_url(url, allow_internal=True)
+
+
+@pytest.mark.parametrize("url", [
+    "http://169.254.169.254/latest/", "http://100.100.100.200/", "http://[fd00:ec2::254]/",
+    "http://169.254.10.1/", "http://[fe80::1]/", "http://[::ffff:169.254.169.254]/", "http://0.0.0.0/",
+])
+def test_metadata_and_link_local_stay_blocked_for_internal_sources(url):
+    for internal in (False, True):
+        with pytest.raises(FeedBlocked, match="no source may fetch it"):
+            check_url(url, allow_internal=internal)
+
+
+def test_internal_sources_reach_only_the_configured_networks(monkeypatch):
+    from certmon.config import get_settings
+
+    monkeypatch.setenv("CERTMON_INTERNAL_NETWORKS", "10.20.0.0/16")
+    get_settings.cache_clear()
+    try:
+        check_url("http://10.20.3.4/feed", allow_internal=True)
+        check_url("https://www.nsm.no/rss", allow_internal=True)  # the public internet stays open
+        for url in ("http://10.0.0.5/", "http://127.0.0.1/", "http://192.168.1.1/"):
+            with pytest.raises(FeedBlocked, match="CERTMON_INTERNAL_NETWORKS"):
+                check_url(url, allow_internal=True)
+    finally:
+        get_settings.cache_clear()
 
 
 @pytest.mark.parametrize("url", ["file:///etc/passwd", "gopher://example.org/", "ftp://example.org/x",
