@@ -5,6 +5,9 @@ banner; the plain one-IP-per-line text list and the JSON list are read too).
 URLhaus fields: dateadded, url, url_status, threat, tags, host, ipaddress, asnumber, country
 (CSV whose header line is itself a '#' comment). ThreatFox fields: ioc, ioc_type, threat_type,
 malware, malware_printable, confidence_level, first_seen, last_seen, tags, reference.
+The CSV header is the first line before the data, commented or not, that names the feed's key
+column (`dst_ip`/`url`) and at least one other of its known columns; banner lines are never a
+header, whatever punctuation they hold. Without such a line the published column order is assumed.
 Rows that do not hold a valid indicator are skipped; a file with no readable row is an error.
 """
 
@@ -24,8 +27,12 @@ from feeds.common import canonical_indicator, decode_text, fail, iso_utc, load_j
 _TF_TYPES = {
     "domain": "domain", "url": "url", "md5_hash": "md5", "sha1_hash": "sha1", "sha256_hash": "sha256",
 }
+# The column order abuse.ch publishes today, assumed when a file carries no header line.
 _URLHAUS_COLUMNS = ["id", "dateadded", "url", "url_status", "last_online", "threat", "tags", "urlhaus_link",
                     "reporter"]
+_URLHAUS_KNOWN = frozenset(_URLHAUS_COLUMNS) | {"host", "ipaddress", "asnumber", "country"}
+_FEODO_KNOWN = frozenset({"first_seen_utc", "first_seen", "dst_ip", "dst_port", "c2_status", "last_online",
+                          "malware", "status"})
 
 
 def _indicator(fmt: str, ctx: ParseContext, itype: str, value: Any, **fields: Any) -> Item | None:
@@ -38,23 +45,32 @@ def _indicator(fmt: str, ctx: ParseContext, itype: str, value: Any, **fields: An
                 source_format=fmt, type=canon[0], value=canon[1], **fields)
 
 
-def _csv_rows(text: str, default_header: list[str]) -> Iterator[dict[str, str]]:
-    """Rows of an abuse.ch CSV: '#' lines are comments, except a commented header line."""
+def _column_names(line: str) -> list[str]:
+    """A CSV line's fields as column names: lower case, no unit suffix ("Dateadded (UTC)" → dateadded)."""
+    return [h.strip().lower().split(" (")[0].replace(" ", "_") for h in next(csv.reader([line]), [])]
+
+
+def _csv_rows(text: str, default_header: list[str], key_column: str, known: frozenset[str]) -> Iterator[dict[str, str]]:
+    """Rows of an abuse.ch CSV: '#' lines are comments; the header is found by its column names.
+
+    A line (commented or not) before the first data row is the header when it names `key_column`
+    and at least one other column in `known`; otherwise `default_header` gives the columns.
+    """
     header: list[str] | None = None
     body: list[str] = []
     for line in text.splitlines():
         stripped = line.strip()
         if not stripped:
             continue
-        if stripped.startswith("#"):
-            candidate = stripped.lstrip("# ")
-            if header is None and "," in candidate and not body and candidate[:1].isalpha():
-                header = next(csv.reader([candidate]))
-            continue
-        body.append(line)
-    if body and header is None and body[0].lstrip('"')[:1].isalpha() and "," in body[0]:
-        header = next(csv.reader([body.pop(0)]))
-    names = [h.strip().lower().split(" (")[0].replace(" ", "_") for h in (header or default_header)]
+        candidate = stripped.lstrip("# ") if stripped.startswith("#") else stripped
+        if header is None and not body and "," in candidate:
+            names = _column_names(candidate)
+            if key_column in names and len(known.intersection(names)) >= 2:
+                header = names
+                continue
+        if not stripped.startswith("#"):
+            body.append(line)
+    names = header or default_header
     for row in csv.reader(io.StringIO("\n".join(body))):
         yield dict(zip(names, (c.strip() for c in row), strict=False))
 
@@ -67,7 +83,7 @@ def parse_feodo(data: bytes, ctx: ParseContext) -> Iterator[Item]:
         rows = [{**r, "dst_ip": r.get("ip_address") or r.get("dst_ip"), "dst_port": r.get("port")}
                 for r in rows]
     else:
-        rows = list(_csv_rows(text, ["dst_ip"]))
+        rows = list(_csv_rows(text, ["dst_ip"], "dst_ip", _FEODO_KNOWN))
     count = 0
     for row in rows:
         item = _indicator(
@@ -95,7 +111,7 @@ def parse_urlhaus(data: bytes, ctx: ParseContext) -> Iterator[Item]:
     """URLhaus CSV → url indicators (labels: threat and tags; status in extra)."""
     count = 0
     rows = 0
-    for row in _csv_rows(decode_text(data), _URLHAUS_COLUMNS):
+    for row in _csv_rows(decode_text(data), _URLHAUS_COLUMNS, "url", _URLHAUS_KNOWN):
         rows += 1
         tags = [t.strip() for t in (row.get("tags") or "").split(",")]
         extra = {k: row[k] for k in ("url_status", "host", "ipaddress", "asnumber", "country", "urlhaus_link",

@@ -40,6 +40,57 @@ def test_urlhaus_csv() -> None:
     assert items[1].extra["asnumber"] == "29222" and items[1].valid_from == "2019-02-12T14:27:03Z"
 
 
+RECENT = "urlhaus_csv_recent_2026-02-26.csv"
+
+
+def _urlhaus(data: bytes) -> list:
+    return list(parse_urlhaus(data, ParseContext(filename=RECENT)))
+
+
+def test_urlhaus_recent_dump_reads_by_column_names() -> None:
+    data = (FIX / RECENT).read_bytes()
+    items = _urlhaus(data)
+    assert len(items) == 10
+    first = items[0]
+    assert (first.key, first.value) == ("urlhaus:url:http://182.126.120.150:58801/i", "http://182.126.120.150:58801/i")
+    assert first.labels == ["malware_download", "32-bit", "elf", "mips", "Mozi"]
+    assert first.valid_from == "2026-02-26T12:05:20Z"
+    assert first.extra == {"url_status": "online", "last_online": "2026-02-26 12:05:20",
+                           "urlhaus_link": "https://urlhaus.abuse.ch/url/3786237/"}
+    assert items[6].extra["url_status"] == "offline" and "last_online" not in items[6].extra
+
+
+def test_a_banner_with_a_comma_is_not_the_header() -> None:
+    data = (FIX / RECENT).read_bytes()
+    expected = [(i.value, i.labels, i.extra) for i in _urlhaus(data)]
+    for banner in (b"# URLhaus CSV Feed (synthetic, test)\n", b"# urlhaus, url, dump\n",
+                   b"# Terms, see https://urlhaus.abuse.ch/api/\n"):
+        got = _urlhaus(banner + data)
+        assert [(i.value, i.labels, i.extra) for i in got] == expected, banner
+
+
+def test_urlhaus_without_a_header_line_uses_the_published_order() -> None:
+    lines = (FIX / RECENT).read_bytes().splitlines(keepends=True)
+    headerless = b"# URLhaus CSV Feed (synthetic, test)\n" + b"".join(
+        line for line in lines if not line.startswith(b"# id,"))
+    assert [i.value for i in _urlhaus(headerless)] == [i.value for i in _urlhaus(b"".join(lines))]
+
+
+def test_urlhaus_columns_in_another_order_and_an_uncommented_header() -> None:
+    data = (b"# URLhaus CSV Feed (synthetic, test)\n"
+            b"url,threat,dateadded,url_status\n"
+            b"http://bad.example/x.exe,malware_download,2024-05-01 10:00:00,online\n")
+    (item,) = _urlhaus(data)
+    assert (item.value, item.labels, item.valid_from, item.extra) == (
+        "http://bad.example/x.exe", ["malware_download"], "2024-05-01T10:00:00Z", {"url_status": "online"})
+
+
+def test_feodo_banner_with_commas_keeps_the_quoted_header() -> None:
+    data = b"# Feodo Tracker, botnet C2 (synthetic, test)\n" + (FIX / "feodotracker_ipblocklist.txt").read_bytes()
+    items = list(parse_feodo(data, ParseContext()))
+    assert [(i.value, i.extra["port"]) for i in items] == [("10.213.75.205", 443), ("192.16.238.101", 443)]
+
+
 def test_threatfox_ndjson() -> None:
     items = list(parse_threatfox((FIX / "threatfox_api_iocs_sample.ndjson").read_bytes(), ParseContext()))
     assert len(items) == 12 and len({i.key for i in items}) == 12
