@@ -130,14 +130,16 @@ def _polite_wait(host: str, deadline: _Deadline) -> None:
 
 
 def redact_url(url: str) -> str:
-    """The URL without user:password so it can be logged or shown."""
+    """The URL without user:password and secret query parameters, so it can be logged or shown."""
+    from certmon.logsafety import redact_secrets
+
     parts = urlsplit(url)
     if parts.username is None and parts.password is None:
-        return url
+        return redact_secrets(url)
     netloc = parts.hostname or ""
     if parts.port:
         netloc += f":{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    return redact_secrets(urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)))
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -66,10 +66,13 @@ def make_celery(settings: Settings | None = None) -> Celery:
 app = make_celery()
 
 
-def _quiet_idle_ticks() -> None:
+def _log_filters() -> None:
+    """Idle ticks at DEBUG; tokens and URL credentials never in the worker's log (httpx logs every URL)."""
+    from certmon import logsafety
     from workers.quiet import install
 
     install()
+    logsafety.install()
 
 
-_quiet_idle_ticks()
+_log_filters()

@@ -63,6 +63,9 @@ class SecurityHeaders:
                 is_docs = scope["path"] in ("/docs", "/redoc")
                 headers += [h for h in SECURITY_HEADERS
                             if h[0] not in names and not (is_docs and h[0] == b"content-security-policy")]
+                if b"cache-control" not in names and not scope["path"].startswith("/static/"):
+                    # pages and JSON may hold RED/AMBER data: nothing stays in a shared PC's browser cache
+                    headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
             await send(message)
 

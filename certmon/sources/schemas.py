@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
+from certmon.logsafety import redact_secrets
 from certmon.tlp import parse_tlp
 
 
@@ -58,7 +59,7 @@ class SourceUpdate(BaseModel):
 
 
 class SourceRead(BaseModel):
-    """A source with its health."""
+    """A source with its health; credentials in its URL and errors are never shown."""
 
     model_config = ConfigDict(from_attributes=True)
     id: int
@@ -78,6 +79,10 @@ class SourceRead(BaseModel):
     last_outcome: str | None
     last_error: str | None
     last_error_at: datetime | None
+
+    @field_serializer("url", "last_error")
+    def _hide_secrets(self, value: str | None) -> str | None:
+        return redact_secrets(value) if value else value
     consecutive_failures: int
     last_items: int
     last_duration_ms: int

@@ -17,6 +17,7 @@ from certmon.config import get_settings
 from certmon.db import utcnow
 from certmon.dbutil import insert_ignoring_conflicts
 from certmon.errors import Conflict, FeedBlocked, NotFound, ValidationFailed
+from certmon.logsafety import redact_secrets
 from certmon.sources.models import Payload, Source, SourceRun
 from certmon.sources.schemas import SourceCreate, SourceUpdate
 
@@ -48,7 +49,7 @@ def create_source(session: Session, data: SourceCreate, *, actor: str = "system"
     session.add(source)
     session.flush()
     record(session, actor=actor, action="source.create", entity_type="source", entity_id=source.id,
-           name=source.name, url=source.url, format=source.format)
+           name=source.name, url=redact_secrets(source.url), format=source.format)
     return source
 
 
@@ -62,7 +63,8 @@ def update_source(session: Session, source: Source, data: SourceUpdate, *, actor
     if "url" in changes:
         source.etag = source.last_modified = None
     record(session, actor=actor, action="source.update", entity_type="source", entity_id=source.id,
-           **{k: v for k, v in changes.items() if k != "auth_secret_env"})
+           **{k: redact_secrets(v) if k == "url" and isinstance(v, str) else v
+              for k, v in changes.items() if k != "auth_secret_env"})
     return source
 
 
@@ -171,7 +173,7 @@ def finish_run(
     source.running_since = None
     run.finished_at = now
     run.outcome = outcome
-    run.error = error[:ERROR_TEXT_MAX] if error else None
+    run.error = redact_secrets(error)[:ERROR_TEXT_MAX] if error else None
     run.items_total, run.items_new, run.items_updated = items_total, items_new, items_updated
     run.matches_new = matches_new
     run.payload_ids = payload_ids or []
