@@ -4,6 +4,11 @@ One notification per constituent per grouping window (immediate contacts) and pe
 (digest contacts); a notification still `queued` is joined by later matches of the same window.
 Joining takes the row lock with a conditional UPDATE … WHERE status='queued', the same row the
 sender flips to `sending` when it starts, so a match is never added to an e-mail already on its way.
+
+Leading edge: when a window's first e-mail has not left yet and a finding the policy calls urgent
+(`leads_window`) joins or opens it, its `not_before` becomes now, so it leaves at once with what it
+holds; later findings of that window open `…#2`, the follow-up, due when the window closes. At
+most two e-mails per organisation and window, and every match in exactly one (dedupe keys).
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,7 +27,7 @@ from certmon.db import utcnow
 from certmon.items.models import StoredItem
 from certmon.matching.models import Match
 from certmon.notify.models import Delivery, Notification, NotificationMatch
-from certmon.notify.policy import AlertPolicy, eligible, load_policy, severity_rank
+from certmon.notify.policy import AlertPolicy, eligible, leads_window, load_policy, severity_rank
 from certmon.notify.recipients import AlertItem, Allotment, Recipient, allot
 from certmon.notify.schedule import next_digest_slot, window_start
 from certmon.registry.models import Contact
@@ -73,19 +78,36 @@ def _slots(constituent_id: int, policy: AlertPolicy, now: datetime) -> dict[str,
     }
 
 
-def open_notification(session: Session, *, constituent_id: int, slot: _Slot, now: datetime) -> Notification:
-    """The still-open notification for this slot, or a new one (`…#2` once the first has left)."""
+LEFT = ("sending", "sent")  # an e-mail of the window that reached (or is reaching) the relay
+
+
+def open_notification(
+    session: Session, *, constituent_id: int, slot: _Slot, now: datetime, at_once: bool = False
+) -> Notification:
+    """The still-open notification for this slot, or a new one (`…#2` once the first has left).
+
+    `at_once`: an urgent finding joins; unless an e-mail of this window has already left, the
+    notification is due now (leading edge) instead of when the window closes."""
+    left = False
     for n in range(1, 1000):
         key = slot.key if n == 1 else f"{slot.key}#{n}"
         existing = session.scalar(select(Notification).where(Notification.dedupe_key == key))
         if existing is not None:
+            values: dict[str, object] = {"status": slot.open_status}
+            if at_once and not left:
+                values["not_before"] = case((Notification.not_before > now, now), else_=Notification.not_before)
             locked = session.execute(
                 update(Notification)
                 .where(Notification.id == existing.id, Notification.status == slot.open_status)
-                .values(status=slot.open_status)
+                .values(**values)
+                .execution_options(synchronize_session=False)
             )
             if locked.rowcount == 1:  # type: ignore[attr-defined]
+                if "not_before" in values:
+                    session.refresh(existing, ["not_before"])
                 return existing
+            status = session.scalar(select(Notification.status).where(Notification.id == existing.id))
+            left = left or status in LEFT
             continue
         notification = Notification(
             reference="tmp-" + secrets.token_hex(12),
@@ -93,7 +115,7 @@ def open_notification(session: Session, *, constituent_id: int, slot: _Slot, now
             mode="immediate" if slot.mode == "held" else slot.mode,
             status=slot.open_status,
             dedupe_key=key,
-            not_before=slot.not_before,
+            not_before=now if at_once and not left else slot.not_before,
             created_at=now,
             tlp="clear",
             severity="low",
@@ -160,6 +182,12 @@ def summary_subject(tlp: TLP, reference: str, mode: str, count: int) -> str:
     return f"[{tlp.label}] {reference} {kind}: {count} funn"
 
 
+def known_exploited(item: StoredItem) -> bool:
+    """A vulnerability known to be exploited (KEV), or an item its source says is exploited now."""
+    extra = (item.data or {}).get("extra") or {}
+    return bool(item.known_exploited or (isinstance(extra, dict) and extra.get("actively_exploited")))
+
+
 def _queued_before(session: Session, match_ids: Sequence[int]) -> set[tuple[int, str]]:
     rows = session.execute(
         select(NotificationMatch.match_id, Notification.mode, Notification.dedupe_key)
@@ -187,11 +215,14 @@ def queue_alerts(
     ).all()
     seen = _queued_before(session, match_ids)
     per_constituent: dict[int, list[AlertItem]] = defaultdict(list)
+    urgent: set[int] = set()
     for match, item in rows:
         if eligible(policy, match, item):
             per_constituent[match.constituent_id].append(
                 AlertItem(match.id, parse_tlp(item.tlp, TLP.RED), match.severity or "medium")
             )
+            if leads_window(policy, match.severity, known_exploited=known_exploited(item)):
+                urgent.add(match.id)
     touched: dict[int, Notification] = {}
     for constituent_id, items in sorted(per_constituent.items()):
         contacts = session.scalars(
@@ -209,7 +240,8 @@ def queue_alerts(
             delivered |= got | {i.match_id for i in items if (i.match_id, mode) in seen}
             if got:
                 notification = open_notification(
-                    session, constituent_id=constituent_id, slot=slots[mode], now=now
+                    session, constituent_id=constituent_id, slot=slots[mode], now=now,
+                    at_once=mode == "immediate" and bool(got & urgent),
                 )
                 _attach(session, notification, [i for i in fresh if i.match_id in got], shares)
                 touched[notification.id] = notification

@@ -18,6 +18,7 @@ from certmon.tlp import TLP, parse_tlp
 
 POLICY_KEY = "alert_policy"
 SEVERITIES = ("low", "medium", "high", "critical")
+NEVER = "never"  # `at_once_min_severity`: no finding leads its window
 RULES = ("ip-network", "cidr-overlap", "domain", "email-domain", "asn", "product", "name", "supplier")
 NEVER_STATUSES = frozenset({"false_positive", "retired", "closed"})
 
@@ -42,6 +43,10 @@ class AlertPolicy(BaseModel):
     max_tlp: str = "amber+strict"
     min_severity: str = "low"
     window_minutes: int = Field(default=10, ge=1, le=24 * 60)
+    # leading edge: the first finding for an organisation in a window at or above this severity (or
+    # known to be exploited) goes out at once; later ones in the window gather into one follow-up
+    at_once_min_severity: str = "high"
+    at_once_known_exploited: bool = True
     digest_time: str = "08:00"
     reminder_after_hours: int = Field(default=48, ge=1)
     reminder_min_severity: str = "high"
@@ -69,6 +74,13 @@ class AlertPolicy(BaseModel):
             raise ValueError(f"must be one of {', '.join(SEVERITIES)}")
         return value.lower()
 
+    @field_validator("at_once_min_severity")
+    @classmethod
+    def _at_once(cls, value: str) -> str:
+        if value.lower() not in (*SEVERITIES, NEVER):
+            raise ValueError(f"must be one of {', '.join((*SEVERITIES, NEVER))}")
+        return value.lower()
+
     @field_validator("digest_time")
     @classmethod
     def _time(cls, value: str) -> str:
@@ -82,6 +94,15 @@ class AlertPolicy(BaseModel):
         """The digest time as (hour, minute)."""
         hour, minute = self.digest_time.split(":")
         return int(hour), int(minute)
+
+
+def leads_window(policy: AlertPolicy, severity: str | None, *, known_exploited: bool) -> bool:
+    """Whether a finding is urgent enough to go out at once, ahead of its grouping window."""
+    if known_exploited and policy.at_once_known_exploited:
+        return True
+    if policy.at_once_min_severity == NEVER:
+        return False
+    return severity_rank(severity) >= severity_rank(policy.at_once_min_severity)
 
 
 def eligible(policy: AlertPolicy, match: Match, item: StoredItem) -> bool:

@@ -12,6 +12,7 @@ from dashboards.views import (
     matches,
     notifications,
     overview,
+    policy,
     portal,
     portal_users,
     registry,
@@ -22,4 +23,4 @@ from dashboards.views import (
 ROUTERS: tuple[APIRouter, ...] = (auth.router, overview.router, matches.router, items.router,
                                   sources.router, registry.router, notifications.router,
                                   reports.router, incidents.router, portal.router,
-                                  portal_users.router, audit.router)
+                                  portal_users.router, audit.router, policy.router)

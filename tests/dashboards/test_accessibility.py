@@ -22,7 +22,7 @@ BLOCKING = ("serious", "critical")
 STAFF_PAGES = ("/", "/treff", "/indikatorer", "/sarbarheter", "/varsler-inn", "/kilder", "/virksomheter",
                "/virksomheter/{constituent}", "/elementer/{item}", "/hendelser", "/hendelser/{incident}",
                "/hendelser/ny", "/rapporter", "/rapporter/{report}", "/utsendte-varsler", "/revisjon",
-               "/min-side")
+               "/varslingsregler", "/min-side")
 ROLES = {"admin@demo.invalid": STAFF_PAGES, "analytiker@demo.invalid": STAFF_PAGES,
          "leser@demo.invalid": STAFF_PAGES, "kommune@demo.invalid": ("/min-side", "/", "/treff")}
 

@@ -68,6 +68,7 @@ def make_match(
     value: str | None = None,
     source: Source | None = None,
     kind: str = "indicator",
+    known_exploited: bool = False,
 ) -> Match:
     n = next(_seq)
     src = source or make_source(session)
@@ -81,6 +82,7 @@ def make_match(
         value=value,
         content_hash=f"{n:032d}",
         data={"kind": kind, "value": value},
+        known_exploited=known_exploited,
     )
     session.add(item)
     session.flush()

@@ -56,6 +56,13 @@ def test_policy_requires_admin_and_validates(api) -> None:
     assert bad.status_code == 422 and "max_tlp" in " ".join(bad.json()["problems"])
     ok = api.put("/api/v1/alert-policy", json={**policy, "min_confidence": 70}, headers=api.h("admin"))
     assert ok.status_code == 200 and ok.json()["min_confidence"] == 70
+    # the leading edge: shown with its defaults, edited like the rest, bad values named
+    assert policy["at_once_min_severity"] == "high" and policy["at_once_known_exploited"] is True
+    edge = {**policy, "at_once_min_severity": "critical", "at_once_known_exploited": False}
+    ok = api.put("/api/v1/alert-policy", json=edge, headers=api.h("admin"))
+    assert ok.json()["at_once_min_severity"] == "critical" and ok.json()["at_once_known_exploited"] is False
+    bad = api.put("/api/v1/alert-policy", json={**policy, "at_once_min_severity": "soon"}, headers=api.h("admin"))
+    assert bad.status_code == 422 and "at_once_min_severity" in " ".join(bad.json()["problems"])
 
 
 def test_contacts_crud(api) -> None:

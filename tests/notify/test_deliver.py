@@ -19,12 +19,14 @@ NOW = datetime(2026, 3, 10, 12, 3, tzinfo=UTC)
 LATER = NOW + timedelta(minutes=10)  # the grouping window has closed
 
 
-def _queue(factory: sessionmaker[Session], emails: list[str], n_matches: int = 2) -> list[int]:
+def _queue(
+    factory: sessionmaker[Session], emails: list[str], n_matches: int = 2, severity: str = "high"
+) -> list[int]:
     with factory() as s:
         c = make_constituent(s, "Bergen kommune")
         for e in emails:
             make_contact(s, c, e)
-        ms = [make_match(s, c) for _ in range(n_matches)]
+        ms = [make_match(s, c, severity=severity) for _ in range(n_matches)]
         queue_alerts(s, match_ids=[m.id for m in ms], now=NOW)
         s.commit()
         return [m.id for m in ms]
@@ -37,7 +39,8 @@ def _deliveries(factory: sessionmaker[Session]) -> list[Delivery]:
 
 def test_feed_to_mail_and_window(factory, smtp_server, smtp_settings: Settings) -> None:
     handler, _ = smtp_server
-    match_ids = _queue(factory, ["a@bergen.kommune.no", "b@bergen.kommune.no"])
+    # medium: below the policy's at-once severity, so these wait for the grouping window
+    match_ids = _queue(factory, ["a@bergen.kommune.no", "b@bergen.kommune.no"], severity="medium")
     early = deliver_due(factory, now=NOW, settings=smtp_settings)
     assert early.sent == [] and handler.messages == []  # still inside the grouping window
     report = deliver_due(factory, now=LATER, settings=smtp_settings)
@@ -55,6 +58,13 @@ def test_feed_to_mail_and_window(factory, smtp_server, smtp_settings: Settings) 
         assert {m.status for m in s.scalars(select(Match).where(Match.id.in_(match_ids)))} == {"notified"}
     assert deliver_due(factory, now=LATER + timedelta(hours=1), settings=smtp_settings).sent == []
     assert len(handler.messages) == 2
+
+
+def test_an_urgent_finding_is_not_held_by_the_window(factory, smtp_server, smtp_settings: Settings) -> None:
+    handler, _ = smtp_server
+    _queue(factory, ["a@bergen.kommune.no"], severity="high")
+    report = deliver_due(factory, now=NOW, settings=smtp_settings)
+    assert len(report.sent) == 1 and len(handler.messages) == 1  # the leading edge: at once
 
 
 def test_temporary_failure_then_success(factory, smtp_server, smtp_settings: Settings) -> None:
