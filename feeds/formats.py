@@ -75,6 +75,8 @@ def _json_format(head: bytes) -> str | None:
         return "csaf"  # CSAF discovery documents: parsed to no items, the collector follows them
     if b"Event" in keys or (b"info" in keys and b"Orgc" in keys):
         return "misp"
+    if b"Attribute" in keys and b"to_ids" in keys:
+        return "misp"  # an event without its wrapper, attributes first (PyMISP's to_json)
     if re.search(rb'"type"\s*:\s*"bundle"', head) or (b"objects" in keys and b"spec_version" in keys):
         return "stix"
     if b"objects" in keys or {b"type", b"id", b"spec_version"} <= keys:

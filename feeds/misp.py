@@ -1,11 +1,14 @@
-"""MISP feed events (`{"Event": {...}}`, also the REST `{"response": [{"Event": ...}]}` shape) → indicators.
+"""MISP events → indicators, in every shape MISP writes them.
 
-Fields used: Event.uuid, info, date, Tag[].name, Attribute[] and Object[].Attribute[] (type, value,
-to_ids, uuid, timestamp, Tag[]). TLP: the most restrictive `tlp:*` tag on the attribute, else on
-the event, else the source default. `to_ids: true` gives confidence 80, false 40 (a hint, not a
-score). A feed folder has a manifest.json (uuid → event summary); `parse_folder` reads it and each
-listed event file. Attribute types without an indicator meaning (text, link, comment, regkey…)
-are skipped.
+Shapes: the feed file `{"Event": {...}}`; the REST search `{"response": [{"Event": ...}]}`; and the
+event without the `Event` wrapper, as the REST API and PyMISP's `to_json()` return it (a top-level
+object with `Attribute`/`Object` lists, or `uuid` with `info`), alone, in a list or in `response`.
+Fields used: Event.uuid, info, date, Tag[].name (and EventTag[].Tag.name), Attribute[] and
+Object[].Attribute[] (type, value, to_ids, uuid, timestamp, Tag[]). TLP: the most restrictive
+`tlp:*` tag on the attribute, else on the event, else the source default. `to_ids: true` gives
+confidence 80, false 40 (a hint, not a score). A feed folder has a manifest.json (uuid → event
+summary); `parse_folder` reads it and each listed event file. Attribute types without an indicator
+meaning (text, link, comment, regkey…) are skipped.
 """
 
 from __future__ import annotations
@@ -70,12 +73,23 @@ def parse_folder(path: str | Path, ctx: ParseContext) -> Iterator[Item]:
 
 
 def _events(doc: Any) -> list[dict[str, Any]] | None:
-    if isinstance(doc, dict) and isinstance(doc.get("Event"), dict):
-        return [doc["Event"]]
-    if isinstance(doc, dict) and isinstance(doc.get("response"), list):
-        wrapped = [e for e in doc["response"] if isinstance(e, dict)]
-        return [e["Event"] for e in wrapped if isinstance(e.get("Event"), dict)]
-    return None
+    """The events in a document, wrapped (`{"Event": …}`) or not; None when it holds no event."""
+    if isinstance(doc, dict) and isinstance(doc.get("response"), list | dict):
+        doc = doc["response"]
+    if isinstance(doc, list) and not doc:
+        return []  # an empty search result
+    candidates = doc if isinstance(doc, list) else [doc]
+    events = [e["Event"] if isinstance(e.get("Event"), dict) else e
+              for e in candidates if isinstance(e, dict) and (isinstance(e.get("Event"), dict) or _is_event(e))]
+    return events or None
+
+
+def _is_event(obj: dict[str, Any]) -> bool:
+    """An unwrapped event: attribute or object lists, or an event's uuid and info (a manifest has neither
+    at its top level: its keys are event uuids)."""
+    if isinstance(obj.get("Attribute"), list) or isinstance(obj.get("Object"), list):
+        return True
+    return isinstance(obj.get("uuid"), str) and isinstance(obj.get("info"), str)
 
 
 def _tag_tlp(tags: Any) -> TLP | None:
@@ -90,10 +104,20 @@ def _tag_tlp(tags: Any) -> TLP | None:
     return max(found) if found else None
 
 
+def _event_tags(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """`Tag` objects of an event: its `Tag` list, and `EventTag[].Tag` as the REST index writes them."""
+    tags = [t for t in event.get("Tag") or [] if isinstance(t, dict)] if isinstance(event.get("Tag"), list) else []
+    for link in event.get("EventTag") or [] if isinstance(event.get("EventTag"), list) else []:
+        if isinstance(link, dict) and isinstance(link.get("Tag"), dict):
+            tags.append(link["Tag"])
+    return tags
+
+
 def _event_items(event: dict[str, Any], ctx: ParseContext) -> Iterator[Item]:
-    tagged = _tag_tlp(event.get("Tag"))
+    event_tags = _event_tags(event)
+    tagged = _tag_tlp(event_tags)
     event_tlp = ctx.default_tlp if tagged is None else tagged  # TLP.CLEAR is 0: no `or` here
-    tags = [str(t.get("name")) for t in event.get("Tag") or [] if isinstance(t, dict) and t.get("name")]
+    tags = [str(t.get("name")) for t in event_tags if t.get("name")]
     labels = unique([t for t in tags if not t.lower().startswith("tlp:")])
     base = {"event_uuid": event.get("uuid"), "event_info": event.get("info"), "event_date": event.get("date")}
     attributes = list(event.get("Attribute") or [])

@@ -3,11 +3,13 @@
 from collections import Counter
 from pathlib import Path
 
+import msgspec
 import pytest
 
 from certmon.errors import FeedParseError
 from certmon.tlp import TLP
 from feeds.base import ParseContext
+from feeds.formats import detect_format
 from feeds.misp import manifest_event_ids, parse, parse_folder
 
 FIX = Path(__file__).parents[1] / "fixtures" / "misp"
@@ -49,6 +51,39 @@ def test_attribute_tlp_tag_and_ip_port() -> None:
     ip, asn = parse(data, ParseContext())
     assert (ip.value, ip.tlp, ip.extra["port"]) == ("192.0.2.5", "amber", 8443)
     assert (asn.type, asn.value, asn.tlp) == ("asn", "64496", "green")
+
+
+UNWRAPPED = FIX / "pymisp_existing_event_unwrapped.json"
+
+
+def test_event_without_the_event_wrapper() -> None:
+    data = UNWRAPPED.read_bytes()
+    assert not data.lstrip().startswith(b'{"Event"') and b'"response"' not in data[:200]
+    items = list(parse(data, ParseContext(default_tlp=TLP.AMBER, filename=UNWRAPPED.name)))
+    assert Counter(i.type for i in items) == {"domain": 18, "sha1": 37, "ipv4": 11}  # duplicates counted once
+    domain = next(i for i in items if i.value == "movieultimate.com")
+    assert domain.key == "misp:5a3c2fcd-8328-42bb-a95e-4f4402de0b81:domain:movieultimate.com"
+    assert domain.tlp == "clear"  # the event's tlp:white tag, read from the unwrapped event
+    assert domain.confidence == 80 and 'misp-galaxy:threat-actor="Sofacy"' in domain.labels
+    assert domain.extra["event_info"] == "OSINT - Sednit update: How Fancy Bear Spent the Year"
+
+
+def test_every_wrapping_gives_the_same_items() -> None:
+    event = msgspec.json.decode(UNWRAPPED.read_bytes())
+    expected = [msgspec.to_builtins(i) for i in parse(UNWRAPPED.read_bytes(), ParseContext())]
+    for doc in ({"Event": event}, {"response": [{"Event": event}]}, {"response": [event]}, [event],
+                [{"Event": event}], {"response": event}):
+        got = [msgspec.to_builtins(i) for i in parse(msgspec.json.encode(doc), ParseContext())]
+        assert got == expected, str(doc)[:40]
+    assert detect_format(UNWRAPPED.read_bytes(), UNWRAPPED.name) == "misp"
+
+
+def test_rest_index_event_tags_and_empty_search() -> None:
+    data = b"""[{"id": "7", "uuid": "e7", "info": "index row", "EventTag": [{"Tag": {"name": "tlp:amber"}}],
+      "Attribute": [{"type": "domain", "value": "c2.example", "to_ids": true}]}]"""
+    (item,) = parse(data, ParseContext())
+    assert (item.key, item.tlp) == ("misp:e7:domain:c2.example", "amber")
+    assert list(parse(b'{"response": []}', ParseContext())) == []
 
 
 def test_misp_bad_input(tmp_path: Path) -> None:
