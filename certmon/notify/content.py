@@ -99,7 +99,7 @@ def _context(data: dict) -> list[str]:
     extra = data.get("extra") or {}
     found = [str(label) for label in data.get("labels") or [] if label]
     for key in ("malware", "malware_family", "threat_type", "c2_status", "status", "url_status", "tag"):
-        if extra.get(key):
+        if extra.get(key) and str(extra[key]) not in found:  # a tag already given as a label once
             found.append(f"{key.replace('_', ' ')}: {extra[key]}")
     if extra.get("port") and not data.get("port"):
         found.append(f"port {extra['port']}")
