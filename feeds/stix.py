@@ -27,6 +27,7 @@ from certmon.items.schemas import Item
 from certmon.tlp import STIX_MARKING_IDS, TLP, parse_tlp
 from feeds.base import ParseContext
 from feeds.common import fail, iso_utc, plain_text, sanitise_html, unique
+from feeds.stix_context import context_items, relevant_relation
 from feeds.stix_patterns import PatternUnsupported, observables
 from feeds.textscan import find_cves, find_products
 
@@ -87,9 +88,10 @@ _OBJECT = msgspec.json.Decoder(StixObject)
 
 # Type codes kept with each winning object's position (position << 3 | code): the objects that
 # yield items, and the few whose content the first pass needs (markings, malware names, relations).
-_INDICATOR, _VULNERABILITY, _REPORT, _MARKING, _MALWARE, _RELATIONSHIP = 1, 2, 3, 4, 5, 6
+_INDICATOR, _VULNERABILITY, _REPORT, _MARKING, _MALWARE, _RELATIONSHIP, _SIGHTING = 1, 2, 3, 4, 5, 6, 7
 _TYPE_CODE = {"indicator": _INDICATOR, "vulnerability": _VULNERABILITY, "report": _REPORT,
-              "marking-definition": _MARKING, "malware": _MALWARE, "relationship": _RELATIONSHIP}
+              "marking-definition": _MARKING, "malware": _MALWARE, "relationship": _RELATIONSHIP,
+              "sighting": _SIGHTING}
 
 
 @dataclass
@@ -114,6 +116,8 @@ class _Bundle:
     marking_tlp: dict[str, TLP]
     malware_names: dict[str, list[str]]
     times: dict[Any, str | None] = field(default_factory=dict)  # iso_utc per distinct timestamp
+    relations: list[StixObject] = field(default_factory=list)  # those that can give SCOs context
+    sightings: list[str] = field(default_factory=list)
 
     def get(self, object_id: str) -> StixObject | None:
         """The newest version of an object, decoded on demand (reports look up what they refer to)."""
@@ -136,16 +140,23 @@ def parse(data: bytes, ctx: ParseContext, stats: StixStats | None = None) -> Ite
     try:
         bundle = _index(*_decode(data, ctx), stats)
         raw, decode = bundle.raw, _OBJECT.decode
+        # Only a bundle that can put observables in context records what the patterns yielded.
+        yielded: set[tuple[str, str]] | None = set() if bundle.relations or bundle.sightings else None
         for code in bundle.winners.values():
             kind = code & 7
             if kind == _INDICATOR:
-                yield from _indicator_items(decode(raw[code >> 3]), bundle, ctx, stats)
+                items = _indicator_items(decode(raw[code >> 3]), bundle, ctx, stats)
+                if yielded is not None:
+                    yielded.update((str(i.type), str(i.value)) for i in items)
+                yield from items
             elif kind == _VULNERABILITY:
                 stats.items += 1
                 yield _vulnerability(decode(raw[code >> 3]), bundle, ctx)
             elif kind == _REPORT:
                 stats.items += 1
                 yield _report(decode(raw[code >> 3]), bundle, ctx)
+        if yielded is not None:
+            yield from context_items(bundle, ctx, stats, yielded)
     finally:
         if was_enabled:
             gc.enable()
@@ -196,9 +207,14 @@ def _index(spec: str, raw: list[msgspec.Raw], stats: StixStats) -> _Bundle:
     marking_tlp = dict(STIX_MARKING_IDS)
     names: dict[str, str] = {}
     relations: list[StixObject] = []
+    context_relations: list[StixObject] = []
+    sightings: list[str] = []
     for object_id, code in winners.items():
         kind = code & 7
         if kind < _MARKING:
+            continue
+        if kind == _SIGHTING:
+            sightings.append(object_id)
             continue
         full = _OBJECT.decode(raw[code >> 3])
         if kind == _MARKING:
@@ -209,11 +225,14 @@ def _index(spec: str, raw: list[msgspec.Raw], stats: StixStats) -> _Bundle:
             names[object_id] = full.name
         elif kind == _RELATIONSHIP and full.relationship_type == "indicates":
             relations.append(full)
+        elif kind == _RELATIONSHIP and relevant_relation(full.relationship_type, full.source_ref, full.target_ref):
+            context_relations.append(full)
     malware_names: dict[str, list[str]] = {}
     for rel in relations:
         if _is_key(rel.target_ref, names):
             malware_names.setdefault(str(rel.source_ref), []).append(names[rel.target_ref])
-    return _Bundle(spec, raw, winners, marking_tlp, malware_names)
+    return _Bundle(spec, raw, winners, marking_tlp, malware_names, relations=context_relations,
+                   sightings=sightings)
 
 
 def _stamp(obj: _Head | StixObject) -> str:

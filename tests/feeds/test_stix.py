@@ -85,7 +85,7 @@ def test_taxii_envelope_and_coa_bundle() -> None:
     }
     coa = run("indicators-for-C2-with-COA.json")
     assert next((i.type, i.value) for i in coa) == ("ipv4", "10.0.0.0")
-    assert run("infrastructure.json") == []  # SCOs alone are not indicators
+    assert [i.value for i in run("infrastructure.json")] == ["198.51.100.3", "example.com"]  # SCOs in context
 
 
 def test_tlp_from_marking_refs_definitions_and_extension() -> None:
