@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy.orm import Session
+
+# PostgreSQL's `integer`, the type of every id: a larger one cannot be stored or looked up
+DB_INT_MAX = 2**31 - 1
+DbIdValue = Annotated[int, Field(ge=1, le=DB_INT_MAX)]  # an id in a request body
 
 
 def insert_ignoring_conflicts(session: Session, model: Any) -> Any:

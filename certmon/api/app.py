@@ -10,10 +10,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from certmon import __version__, logsafety, plugins
+from certmon.api import openapi
 from certmon.config import get_settings
 from certmon.errors import CertmonError, ValidationFailed
 
@@ -86,6 +88,23 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "ugyldig forespørsel", "problems": problems}, status_code=422)
 
 
+HTTP_DETAILS = {404: "fant ikke siden", 405: "metoden er ikke tillatt her"}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette's own 404/405 (and any HTTPException) in the one error body (certmon/api/openapi.py)
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route on the path; a path served by several routes (GET and PATCH
+        # on /reports/{id}) has all their methods
+        methods = openapi.allowed_methods(request.app, request.scope)
+        if methods:
+            headers["Allow"] = ", ".join(sorted(methods))
+    detail = HTTP_DETAILS.get(exc.status_code, str(exc.detail))
+    return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=headers)
+
+
 RETRY_AFTER_S = "5"
 
 
@@ -136,6 +155,8 @@ def create_app() -> FastAPI:
                 raise
             continue
         app.include_router(module.router)
+    openapi.install(app)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(CertmonError, _certmon_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(OperationalError, _database_down)

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
 from certmon.auth.service import LOCK_AFTER, authenticate, end_sessions, issue_token, revoke_token
-from certmon.web.deps import CurrentUser, SessionDep, Unauthorized, user_clearance
+from certmon.web.deps import CurrentUser, SessionDep, Unauthorized, errors, user_clearance
 
 router = APIRouter(prefix="/api/v1/auth", tags=["innlogging"])
 
@@ -29,7 +29,7 @@ class Me(BaseModel):
     tlp_max: str
 
 
-@router.post("/token", response_model=TokenResponse)
+@router.post("/token", response_model=TokenResponse, responses=errors(401))
 def token(body: TokenRequest, session: SessionDep) -> TokenResponse:
     """A new bearer token for scripts (shown once; only its hash is kept)."""
     user = authenticate(session, email=body.email, password=body.password)

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from certmon.dbutil import DbIdValue
 from certmon.tlp import parse_tlp
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -29,7 +30,7 @@ class IncidentCreate(BaseModel):
     aware_at: datetime | None = None
     reporting_model: Model = "norsk"
     personal_data: bool = False
-    constituent_ids: list[int] = Field(default_factory=list, max_length=500)
+    constituent_ids: list[DbIdValue] = Field(default_factory=list, max_length=500)
 
     @field_validator("tlp")
     @classmethod
@@ -73,7 +74,7 @@ class LinkCreate(BaseModel):
     """Link a constituent, an item or a match to an incident."""
 
     kind: LinkKind
-    id: int
+    id: DbIdValue
 
 
 class EventCreate(BaseModel):

@@ -28,7 +28,7 @@ from certmon.incidents.schemas import (
     Severity,
 )
 from certmon.registry.service import display_name
-from certmon.web.deps import Analyst, PageDep, Reader, SessionDep, user_clearance
+from certmon.web.deps import Analyst, DbId, DbIdFilter, PageDep, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["hendelser"])
 
@@ -66,7 +66,7 @@ def _detail(session: Session, incident: Incident, user: User) -> IncidentDetail:
 @router.get("", response_model=IncidentPage)
 def list_incidents(session: SessionDep, user: Reader, page: PageDep,
                    status: str | None = Query(None, pattern="^(open|in_progress|closed|active)$"),
-                   severity: Severity | None = None, constituent_id: int | None = None) -> IncidentPage:
+                   severity: Severity | None = None, constituent_id: DbIdFilter = None) -> IncidentPage:
     """Incidents within the caller's clearance, newest first; `status=active` means not closed."""
     rows, total = service.list_incidents(session, tlp_max=user_clearance(user), status=status,
                                          severity=severity, constituent_id=constituent_id,
@@ -77,7 +77,7 @@ def list_incidents(session: SessionDep, user: Reader, page: PageDep,
 
 
 @router.get("/{incident_id}", response_model=IncidentDetail)
-def get_incident(incident_id: int, session: SessionDep, user: Reader) -> IncidentDetail:
+def get_incident(incident_id: DbId, session: SessionDep, user: Reader) -> IncidentDetail:
     """One incident with affected organisations, linked items and matches, timeline and clocks."""
     incident = service.get_incident(session, incident_id=incident_id, tlp_max=user_clearance(user))
     return _detail(session, incident, user)
@@ -91,7 +91,7 @@ def create_incident(body: IncidentCreate, session: SessionDep, user: Analyst) ->
 
 
 @router.patch("/{incident_id}", response_model=IncidentDetail)
-def update_incident(incident_id: int, body: IncidentUpdate, session: SessionDep, user: Analyst) -> IncidentDetail:
+def update_incident(incident_id: DbId, body: IncidentUpdate, session: SessionDep, user: Analyst) -> IncidentDetail:
     """Change status, severity, TLP, model or text (analysts); audited."""
     clearance = user_clearance(user)
     incident = service.get_incident(session, incident_id=incident_id, tlp_max=clearance)
@@ -100,7 +100,7 @@ def update_incident(incident_id: int, body: IncidentUpdate, session: SessionDep,
 
 
 @router.post("/{incident_id}/links", response_model=IncidentDetail)
-def add_link(incident_id: int, body: LinkCreate, session: SessionDep, user: Analyst) -> IncidentDetail:
+def add_link(incident_id: DbId, body: LinkCreate, session: SessionDep, user: Analyst) -> IncidentDetail:
     """Link an organisation, item or match (analysts); linking raises the TLP to the linked item's."""
     clearance = user_clearance(user)
     incident = service.get_incident(session, incident_id=incident_id, tlp_max=clearance)
@@ -109,7 +109,7 @@ def add_link(incident_id: int, body: LinkCreate, session: SessionDep, user: Anal
 
 
 @router.delete("/{incident_id}/links/{kind}/{target_id}", status_code=204)
-def remove_link(incident_id: int, kind: LinkKind, target_id: int, session: SessionDep, user: Analyst) -> Response:
+def remove_link(incident_id: DbId, kind: LinkKind, target_id: DbId, session: SessionDep, user: Analyst) -> Response:
     """Remove a link (analysts)."""
     incident = service.get_incident(session, incident_id=incident_id, tlp_max=user_clearance(user))
     links.unlink(session, incident=incident, kind=kind, target_id=target_id, actor=user.email)
@@ -117,7 +117,7 @@ def remove_link(incident_id: int, kind: LinkKind, target_id: int, session: Sessi
 
 
 @router.post("/{incident_id}/events", response_model=EventRead, status_code=201)
-def add_event(incident_id: int, body: EventCreate, session: SessionDep, user: Analyst) -> EventRead:
+def add_event(incident_id: DbId, body: EventCreate, session: SessionDep, user: Analyst) -> EventRead:
     """Add a note, a measure (tiltak) or `report-sent` with a deadline key (analysts)."""
     incident = service.get_incident(session, incident_id=incident_id, tlp_max=user_clearance(user))
     event = service.add_event(session, incident=incident, kind=body.kind, text=body.text, actor=user.email,

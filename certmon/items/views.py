@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 from certmon.errors import NotFound
 from certmon.items.models import StoredItem
 from certmon.items.service import list_items
-from certmon.web.deps import PageDep, Reader, SessionDep, user_clearance
+from certmon.web.deps import DbId, DbIdFilter, PageDep, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1", tags=["elementer"])
 
@@ -61,7 +61,7 @@ def _page(session: SessionDep, user: Reader, page: PageDep, kinds: tuple[str, ..
 
 @router.get("/advisories", response_model=ItemPage)
 def advisories(session: SessionDep, user: Reader, page: PageDep, q: str | None = None,
-               source_id: int | None = None) -> ItemPage:
+               source_id: DbIdFilter = None) -> ItemPage:
     """Advisories, newest first."""
     return _page(session, user, page, ("advisory",), q=q, source_id=source_id)
 
@@ -75,7 +75,7 @@ def vulnerabilities(session: SessionDep, user: Reader, page: PageDep, q: str | N
 
 @router.get("/indicators", response_model=ItemPage)
 def indicators(session: SessionDep, user: Reader, page: PageDep, q: str | None = None,
-               type: str | None = None, source_id: int | None = None) -> ItemPage:
+               type: str | None = None, source_id: DbIdFilter = None) -> ItemPage:
     """Indicators of compromise, filterable by type (ipv4, domain, url, sha256 …)."""
     return _page(session, user, page, ("indicator",), q=q, indicator_type=type, source_id=source_id)
 
@@ -87,7 +87,7 @@ def exposures(session: SessionDep, user: Reader, page: PageDep, q: str | None = 
 
 
 @router.get("/items/{item_id}", response_model=ItemDetail)
-def item_detail(item_id: int, session: SessionDep, user: Reader) -> ItemDetail:
+def item_detail(item_id: DbId, session: SessionDep, user: Reader) -> ItemDetail:
     """One item with its full normalised data."""
     item = session.get(StoredItem, item_id)
     if item is None or item.tlp_rank > int(user_clearance(user)):

@@ -13,7 +13,7 @@ from certmon.items.models import StoredItem
 from certmon.matching import service
 from certmon.registry.models import Constituent
 from certmon.registry.service import display_name
-from certmon.web.deps import Analyst, PageDep, Reader, SessionDep, user_clearance
+from certmon.web.deps import Analyst, DbId, DbIdFilter, PageDep, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1/matches", tags=["treff"])
 
@@ -60,9 +60,9 @@ def _read(m, item, c) -> MatchRead:  # type: ignore[no-untyped-def]
 
 
 @router.get("", response_model=MatchPage)
-def list_matches(session: SessionDep, user: Reader, page: PageDep, constituent_id: int | None = None,
+def list_matches(session: SessionDep, user: Reader, page: PageDep, constituent_id: DbIdFilter = None,
                  rule: str | None = None, status: str | None = None, severity: str | None = None,
-                 source_id: int | None = None, since: datetime | None = None,
+                 source_id: DbIdFilter = None, since: datetime | None = None,
                  sort: Literal["time", "severity", "organisation", "source"] = "time") -> MatchPage:
     """Matches, newest first (or `sort=severity`: most severe, then known exploited, then newest;
     `organisation`; `source`), filtered by constituent, rule, status, severity, source and date."""
@@ -74,7 +74,7 @@ def list_matches(session: SessionDep, user: Reader, page: PageDep, constituent_i
 
 
 @router.post("/{match_id}/triage", response_model=MatchRead)
-def triage(match_id: int, body: TriageBody, session: SessionDep, user: Analyst) -> MatchRead:
+def triage(match_id: DbId, body: TriageBody, session: SessionDep, user: Analyst) -> MatchRead:
     """Confirm, mark false positive (reason required), reopen or close; audited."""
     m = service.triage(session, match_id=match_id, action=body.action, actor=user.email, reason=body.reason)
     item = session.get_one(StoredItem, m.item_id)

@@ -9,7 +9,7 @@ from certmon.registry import assets as asset_service
 from certmon.registry import service
 from certmon.registry.models import Asset, Constituent
 from certmon.registry.schemas import AssetCreate, AssetRead, ConstituentDetail, ConstituentRead
-from certmon.web.deps import Admin, PageDep, Reader, SessionDep
+from certmon.web.deps import Admin, DbId, PageDep, Reader, SessionDep
 
 router = APIRouter(prefix="/api/v1/constituents", tags=["virksomheter"])
 
@@ -35,7 +35,7 @@ def list_constituents(session: SessionDep, user: Reader, page: PageDep, kind: st
 
 
 @router.get("/{constituent_id}", response_model=ConstituentDetail)
-def get_constituent(constituent_id: int, session: SessionDep, user: Reader) -> ConstituentDetail:
+def get_constituent(constituent_id: DbId, session: SessionDep, user: Reader) -> ConstituentDetail:
     """One constituent with its assets."""
     c = service.get_constituent(session, constituent_id=constituent_id)
     assets = session.query(Asset).filter(Asset.constituent_id == c.id).order_by(Asset.type, Asset.value)
@@ -43,7 +43,7 @@ def get_constituent(constituent_id: int, session: SessionDep, user: Reader) -> C
 
 
 @router.post("/{constituent_id}/assets", response_model=AssetRead, status_code=201)
-def add_asset(constituent_id: int, body: AssetCreate, session: SessionDep, user: Admin) -> AssetRead:
+def add_asset(constituent_id: DbId, body: AssetCreate, session: SessionDep, user: Admin) -> AssetRead:
     """Register a network, ASN, domain, e-mail domain, product or supplier (audited)."""
     asset = asset_service.add_asset(session, constituent_id=constituent_id, asset_type=body.type,
                                     value=body.value, note=body.note, actor=user.email)
@@ -51,6 +51,6 @@ def add_asset(constituent_id: int, body: AssetCreate, session: SessionDep, user:
 
 
 @router.delete("/{constituent_id}/assets/{asset_id}", status_code=204)
-def delete_asset(constituent_id: int, asset_id: int, session: SessionDep, user: Admin) -> None:
+def delete_asset(constituent_id: DbId, asset_id: DbId, session: SessionDep, user: Admin) -> None:
     """Remove an asset (audited)."""
     asset_service.delete_asset(session, constituent_id=constituent_id, asset_id=asset_id, actor=user.email)

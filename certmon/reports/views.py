@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from certmon.reports import service
 from certmon.reports.figures import Figures
 from certmon.reports.models import Report
-from certmon.web.deps import EXPORTS, Analyst, PageDep, Reader, SessionDep, user_clearance
+from certmon.web.deps import EXPORTS, Analyst, DbId, PageDep, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1", tags=["rapporter"])
 # the report carries its own inline CSS (for the PDF); nothing else may load
@@ -87,7 +87,7 @@ def list_reports(session: SessionDep, user: Reader, page: PageDep) -> dict[str, 
 
 
 @router.get("/reports/{report_id}.pdf", response_class=Response, openapi_extra=EXPORTS)
-def report_pdf(report_id: int, session: SessionDep, user: Reader) -> Response:
+def report_pdf(report_id: DbId, session: SessionDep, user: Reader) -> Response:
     """The report as PDF (the archived bytes once approved)."""
     report = service.get_report(session, report_id=report_id, clearance=user_clearance(user))
     pdf = service.rendered(session, report, pdf=True).pdf or b""
@@ -95,7 +95,7 @@ def report_pdf(report_id: int, session: SessionDep, user: Reader) -> Response:
 
 
 @router.get("/reports/{report_id}.html", response_class=Response, openapi_extra=EXPORTS)
-def report_html(report_id: int, session: SessionDep, user: Reader) -> Response:
+def report_html(report_id: DbId, session: SessionDep, user: Reader) -> Response:
     """The report as one self-contained HTML document (the archived text once approved)."""
     report = service.get_report(session, report_id=report_id, clearance=user_clearance(user))
     html = service.rendered(session, report).html
@@ -113,7 +113,7 @@ def _download_headers(report: Report, ext: str) -> dict[str, str]:
 
 
 @router.get("/reports/{report_id}", response_model=ReportDetail)
-def get_report(report_id: int, session: SessionDep, user: Reader) -> ReportDetail:
+def get_report(report_id: DbId, session: SessionDep, user: Reader) -> ReportDetail:
     """One report with its assessment and figures."""
     return _detail(session, service.get_report(session, report_id=report_id, clearance=user_clearance(user)))
 
@@ -128,7 +128,7 @@ def create_report(body: ReportCreate, session: SessionDep, user: Analyst) -> Rep
 
 
 @router.patch("/reports/{report_id}", response_model=ReportDetail)
-def update_report(report_id: int, body: ReportUpdate, session: SessionDep, user: Analyst) -> ReportDetail:
+def update_report(report_id: DbId, body: ReportUpdate, session: SessionDep, user: Analyst) -> ReportDetail:
     """Edit a draft's assessment or title (409 once approved)."""
     report = service.get_report(session, report_id=report_id, clearance=user_clearance(user))
     service.update_report(session, report=report, actor=user.email, assessment=body.assessment, title=body.title,
@@ -137,7 +137,7 @@ def update_report(report_id: int, body: ReportUpdate, session: SessionDep, user:
 
 
 @router.post("/reports/{report_id}/approve", response_model=ReportDetail)
-def approve_report(report_id: int, session: SessionDep, user: Analyst) -> ReportDetail:
+def approve_report(report_id: DbId, session: SessionDep, user: Analyst) -> ReportDetail:
     """Approve a draft: figures, HTML and PDF are frozen with their SHA-256 (409 if already approved)."""
     report = service.get_report(session, report_id=report_id, clearance=user_clearance(user))
     return _detail(session, service.approve_report(session, report=report, actor=user.email))

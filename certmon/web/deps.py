@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from certmon.auth.models import User
 from certmon.auth.service import clearance, has_role, user_for_session, user_for_token
 from certmon.db import session_scope
+from certmon.dbutil import DB_INT_MAX
 from certmon.errors import CertmonError, Forbidden
 from certmon.tlp import TLP
 
@@ -29,6 +30,28 @@ def get_session() -> Iterator[Session]:
 # (tests/api/test_tlp_doors.py) finds every such route and runs it with users of each clearance.
 SENDS = {"x-certmon-tlp-door": "sends"}
 EXPORTS = {"x-certmon-tlp-door": "exports"}
+# What each error status means, for the OpenAPI document (certmon/api/openapi.py documents them on every
+# route that can answer them, with the one error body `{"detail": "…", "problems": [...]}`)
+ERROR_DESCRIPTIONS = {
+    400: "The request could not be read (e.g. a body that is not UTF-8), or a link is not valid.",
+    401: "Not signed in: no API key, or it is unknown or revoked (`Authorization: Bearer …`).",
+    403: "Signed in, but the role, the TLP clearance or the kind of user does not allow this.",
+    404: "Nothing with this id (or not within the caller's TLP clearance).",
+    405: "The path exists but not with this method; `Allow` lists the methods it has.",
+    409: "The change collides with what is stored (a duplicate, or the object's state forbids it).",
+    413: "The request body is larger than the service accepts.",
+    422: "A parameter or the body is invalid; `detail` says why and `problems` names each field.",
+    429: "Too many requests; wait for `Retry-After` seconds.",
+    503: "The database (or the broker) is unavailable or overloaded; retry after `Retry-After` seconds.",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`responses=` for error statuses a route's service can answer beyond those certmon/api/openapi.py
+    derives from the route itself, e.g. `errors(503)` for a broker; body and text are filled in there."""
+    return {status: {"description": ERROR_DESCRIPTIONS.get(status, "Error")} for status in statuses}
+
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SessionDep = Annotated[Session, Depends(get_session)]
 
@@ -53,15 +76,22 @@ def current_user(request: Request, session: SessionDep) -> User:
 CurrentUser = Annotated[User, Depends(current_user)]
 
 
-def require_role(*roles: str) -> Callable[..., User]:
-    """A dependency that lets through only users with one of `roles` (admins always)."""
+class RoleCheck:
+    """A dependency that lets through only users with one of `roles` (admins always); the OpenAPI document
+    reads `roles` to name them (certmon/api/openapi.py)."""
 
-    def check(user: CurrentUser) -> User:
-        if not has_role(user, *roles):
-            raise Forbidden(f"rollen {user.role!r} har ikke tilgang; krever {' eller '.join(roles)}")
+    def __init__(self, *roles: str) -> None:
+        self.roles = roles
+
+    def __call__(self, user: CurrentUser) -> User:
+        if not has_role(user, *self.roles):
+            raise Forbidden(f"rollen {user.role!r} har ikke tilgang; krever {' eller '.join(self.roles)}")
         return user
 
-    return check
+
+def require_role(*roles: str) -> Callable[..., User]:
+    """A dependency that lets through only users with one of `roles` (admins always)."""
+    return RoleCheck(*roles)
 
 
 Reader = Annotated[User, Depends(require_role("reader", "analyst"))]
@@ -74,10 +104,16 @@ def user_clearance(user: User) -> TLP:
     return clearance(user)
 
 
+# PostgreSQL's `integer`: a larger id or filter cannot be stored, so the API refuses it up front (422) and
+# the OpenAPI document says so (tests/api/test_openapi_conformance.py fails on an unbounded integer input)
+DbId = Annotated[int, Path(ge=1, le=DB_INT_MAX)]
+DbIdFilter = Annotated[int | None, Query(ge=1, le=DB_INT_MAX)]
+
+
 class Page:
     """`limit`/`offset` query parameters with sane bounds."""
 
-    def __init__(self, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0)) -> None:
+    def __init__(self, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=DB_INT_MAX)) -> None:
         self.limit = limit
         self.offset = offset
 

@@ -7,10 +7,11 @@ from datetime import datetime
 from fastapi import APIRouter, Query, Response
 
 from certmon.auth.models import User
+from certmon.dbutil import DB_INT_MAX
 from certmon.errors import ValidationFailed
 from certmon.exports.service import DEFAULT_LIMIT, MAX_LIMIT, Export, ExportQuery, export_indicators
 from certmon.tlp import TLP, parse_tlp
-from certmon.web.deps import EXPORTS, Reader, SessionDep, user_clearance
+from certmon.web.deps import EXPORTS, DbIdFilter, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1/export", tags=["eksport"])
 
@@ -41,7 +42,8 @@ def export_indicator_file(
     format: str = Query("csv", description="csv, jsonl eller stix (STIX 2.1-bundle)"),
     since: datetime | None = Query(None, description="bare indikatorer sett siden (ISO 8601)"),
     type: list[str] = Query([], description="indikatortyper, f.eks. ipv4, domain, url, sha256"),  # noqa: A002
-    source_id: int | None = None, constituent_id: int | None = Query(None, description="bare det som er varslet til"),
+    source_id: DbIdFilter = None,
+    constituent_id: int | None = Query(None, ge=1, le=DB_INT_MAX, description="bare det som er varslet til"),
     tlp_max: str | None = Query(None, description="høyeste TLP i filen (aldri over din klarering)"),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
 ) -> Response:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Literal
 
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 from certmon import plugins
@@ -26,7 +28,12 @@ def healthz() -> str:
     return "ok"
 
 
-@router.get("/readyz")
+class Readiness(BaseModel):
+    status: Literal["ready", "unavailable"]
+    problems: dict[str, str] = Field(default_factory=dict, description="what is down (database, broker)")
+
+
+@router.get("/readyz", response_model=Readiness, responses={503: {"model": Readiness, "description": "not ready"}})
 def readyz() -> JSONResponse:
     """200 when the database and the broker answer; otherwise 503 naming what is down."""
     problems: dict[str, str] = {}
@@ -46,7 +53,8 @@ def readyz() -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-@router.get("/metrics")
+@router.get("/metrics", response_class=Response,
+            responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}})
 def metrics() -> Response:
     """Prometheus text format."""
     return Response(generate_latest(_registry), media_type=CONTENT_TYPE_LATEST)

@@ -10,13 +10,14 @@ from pydantic import BaseModel, ConfigDict
 
 from certmon.auth.models import User
 from certmon.auth.service import may_handle
+from certmon.dbutil import DB_INT_MAX, DbIdValue
 from certmon.errors import NotFound
 from certmon.notify import contacts as contact_service
 from certmon.notify import service
 from certmon.notify.manual import approve_manual, reject_manual, send_manual
 from certmon.notify.models import Notification
 from certmon.notify.policy import AlertPolicy, load_policy, parse_policy, save_policy
-from certmon.web.deps import SENDS, Admin, Analyst, PageDep, Reader, SessionDep, user_clearance
+from certmon.web.deps import SENDS, Admin, Analyst, DbId, PageDep, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1", tags=["varsler"])
 
@@ -65,19 +66,19 @@ class NotificationDetail(NotificationRead):
     """An alert with its recipients and matches."""
 
     deliveries: list[DeliveryRead]
-    match_ids: list[int]
+    match_ids: list[DbIdValue]
 
 
 class ResendIn(BaseModel):
     """Which deliveries to send again (default: the failed and cancelled ones)."""
 
-    delivery_ids: list[int] | None = None
+    delivery_ids: list[DbIdValue] | None = None
 
 
 class ManualIn(BaseModel):
     """An analyst's hand-sent alert (the only way TLP:RED goes out)."""
 
-    match_ids: list[int]
+    match_ids: list[DbIdValue]
     recipients: list[str]
     language: str = "nb"
 
@@ -121,7 +122,7 @@ def list_notifications(
     user: Reader,
     page: PageDep,
     status: str | None = None,
-    constituent_id: int | None = Query(None, alias="constituent"),
+    constituent_id: int | None = Query(None, alias="constituent", ge=1, le=DB_INT_MAX),
     unanswered: bool = Query(False, description="bare sendte varsler virksomheten ikke har svart på"),
 ) -> dict[str, Any]:
     """Alerts, newest first: `{"items": [...], "total": N}`; filters `status`, `constituent`, `unanswered`.
@@ -141,7 +142,7 @@ def list_notifications(
 
 
 @router.get("/notifications/{notification_id}", response_model=NotificationDetail)
-def get_notification(notification_id: int, session: SessionDep, user: Reader) -> NotificationDetail:
+def get_notification(notification_id: DbId, session: SessionDep, user: Reader) -> NotificationDetail:
     """One alert with recipients, status, attempts and errors."""
     n = _get_visible(session, user, notification_id)
     detail = service.notification_detail(session, notification_id=n.id)
@@ -154,7 +155,7 @@ def get_notification(notification_id: int, session: SessionDep, user: Reader) ->
 
 @router.post("/notifications/{notification_id}/resend", response_model=list[DeliveryRead],
              openapi_extra=SENDS)
-def resend(notification_id: int, body: ResendIn, session: SessionDep, user: Analyst) -> list[DeliveryRead]:
+def resend(notification_id: DbId, body: ResendIn, session: SessionDep, user: Analyst) -> list[DeliveryRead]:
     """Queue deliveries again (fresh Message-IDs); 404 for an alert above the caller's clearance."""
     chosen = service.resend(session, notification_id=notification_id, user=user, delivery_ids=body.delivery_ids)
     return [DeliveryRead.model_validate(d) for d in chosen]
@@ -172,13 +173,13 @@ def create_manual(body: ManualIn, session: SessionDep, user: Analyst) -> Notific
 
 
 @router.post("/notifications/{notification_id}/approve", response_model=NotificationRead, openapi_extra=SENDS)
-def approve(notification_id: int, session: SessionDep, user: Analyst) -> NotificationRead:
+def approve(notification_id: DbId, session: SessionDep, user: Analyst) -> NotificationRead:
     """A second analyst releases a hand-sent TLP:RED alert (four eyes; the sender cannot; audited)."""
     return NotificationRead.model_validate(approve_manual(session, notification_id=notification_id, approver=user))
 
 
 @router.post("/notifications/{notification_id}/reject", response_model=NotificationRead)
-def reject(notification_id: int, body: RejectIn, session: SessionDep, user: Analyst) -> NotificationRead:
+def reject(notification_id: DbId, body: RejectIn, session: SessionDep, user: Analyst) -> NotificationRead:
     """Turn down (or withdraw) a hand-sent alert awaiting approval; audited."""
     n = reject_manual(session, notification_id=notification_id, user=user, reason=body.reason)
     return NotificationRead.model_validate(n)
@@ -197,7 +198,7 @@ def put_policy(body: dict[str, Any], session: SessionDep, user: Admin) -> AlertP
 
 
 @router.get("/constituents/{constituent_id}/contacts", response_model=list[ContactRead])
-def list_contacts(constituent_id: int, session: SessionDep, user: Analyst) -> list[ContactRead]:
+def list_contacts(constituent_id: DbId, session: SessionDep, user: Analyst) -> list[ContactRead]:
     """A constituent's contacts."""
     rows = contact_service.list_contacts(session, constituent_id=constituent_id)
     return [ContactRead.model_validate(c) for c in rows]
@@ -205,7 +206,7 @@ def list_contacts(constituent_id: int, session: SessionDep, user: Analyst) -> li
 
 @router.post("/constituents/{constituent_id}/contacts", response_model=ContactRead, status_code=201)
 def create_contact(
-    constituent_id: int, body: contact_service.ContactIn, session: SessionDep, user: Admin
+    constituent_id: DbId, body: contact_service.ContactIn, session: SessionDep, user: Admin
 ) -> ContactRead:
     """Add a contact."""
     contact = contact_service.create_contact(
@@ -216,7 +217,7 @@ def create_contact(
 
 @router.put("/constituents/{constituent_id}/contacts/{contact_id}", response_model=ContactRead)
 def update_contact(
-    constituent_id: int, contact_id: int, body: contact_service.ContactIn, session: SessionDep, user: Admin
+    constituent_id: DbId, contact_id: DbId, body: contact_service.ContactIn, session: SessionDep, user: Admin
 ) -> ContactRead:
     """Replace a contact's fields."""
     contact = contact_service.update_contact(
@@ -226,7 +227,7 @@ def update_contact(
 
 
 @router.delete("/constituents/{constituent_id}/contacts/{contact_id}", status_code=204)
-def delete_contact(constituent_id: int, contact_id: int, session: SessionDep, user: Admin) -> Response:
+def delete_contact(constituent_id: DbId, contact_id: DbId, session: SessionDep, user: Admin) -> Response:
     """Remove a contact."""
     contact_service.delete_contact(
         session, constituent_id=constituent_id, contact_id=contact_id, actor=user.email

@@ -20,7 +20,7 @@ from certmon.notify.links import InvalidResponseLink, verify
 from certmon.notify.models import Delivery, Notification
 from certmon.notify.service import get_notification, record_response
 from certmon.tlp import TLP, parse_tlp
-from certmon.web.deps import SessionDep
+from certmon.web.deps import SessionDep, errors
 
 router = APIRouter(tags=["svar"])
 
@@ -63,7 +63,7 @@ def _answered_by(session: SessionDep, notification_id: int, delivery_id: int | N
     return f"svar-lenke:{delivery.email}"
 
 
-@router.get("/svar/{token}", response_class=HTMLResponse)
+@router.get("/svar/{token}", response_class=HTMLResponse, responses=errors(400))
 def confirm_page(token: str, session: SessionDep) -> HTMLResponse:
     """Show what will be recorded (and what is stored now) and a button to confirm."""
     try:
@@ -75,7 +75,7 @@ def confirm_page(token: str, session: SessionDep) -> HTMLResponse:
                  answer=answer.answer, previous=origin_of(session, n).response, token=token)
 
 
-@router.post("/svar/{token}", response_class=HTMLResponse)
+@router.post("/svar/{token}", response_class=HTMLResponse, responses=errors(400))
 def record(token: str, session: SessionDep) -> HTMLResponse:
     """Record the answer on the alert and its matches (idempotent); say which answer is now stored."""
     try:
