@@ -24,12 +24,15 @@ from functools import lru_cache, total_ordering
 from typing import Any, NamedTuple
 
 from packaging.version import InvalidVersion, Version
-from univers.version_range import RANGE_CLASS_BY_SCHEMES
-from univers.versions import RpmVersion
 
 GENERIC = "generic"
 # vers schemes that carry no ordering of their own: vendor versions, compared generically
 _GENERIC_ALIASES = {"generic", "all", "none", "intdot", "lexicographic", "semver", "datetime", "github"}
+# univers' own schemes (univers.version_range.RANGE_CLASS_BY_SCHEMES), named here so that importing this
+# module does not import univers (half a second): it is loaded on the first non-PEP 440 comparison.
+_UNIVERS_SCHEMES = frozenset({"alpm", "apache", "apk", "cargo", "composer", "conan", "deb", "ebuild", "gem",
+                              "golang", "hex", "maven", "mattermost", "mozilla", "nginx", "npm", "nuget",
+                              "openssl", "pypi", "rpm"})
 _SCHEME_ALIASES = {"semver": "npm", "python": "pypi", "debian": "deb", "redhat": "rpm", "go": "golang"}
 _PREFIX = re.compile(r"^(?:version\s+|ver\.?\s*|v(?=\d))", re.IGNORECASE)
 _NOTE = re.compile(r"\s+\((?:[^()]*)\)")  # " (only affected by CVE-…)"; not Cisco's 12.2(55)SE
@@ -46,7 +49,7 @@ def scheme_of(name: str | None) -> str:
     """The comparison scheme for a purl type or vers scheme name; unknown ones compare generically."""
     key = (name or "").strip().lower()
     key = _SCHEME_ALIASES.get(key, key)
-    if not key or key in _GENERIC_ALIASES or key not in RANGE_CLASS_BY_SCHEMES:
+    if not key or key in _GENERIC_ALIASES or key not in _UNIVERS_SCHEMES:
         return GENERIC
     return key
 
@@ -65,12 +68,16 @@ def _pep440(text: str) -> Version | None:
 
 
 @lru_cache(maxsize=65536)
-def _rpm(text: str) -> RpmVersion:
+def _rpm(text: str) -> Any:
+    from univers.versions import RpmVersion
+
     return RpmVersion(text)
 
 
 @lru_cache(maxsize=65536)
 def _native(scheme: str, text: str) -> Any:
+    from univers.version_range import RANGE_CLASS_BY_SCHEMES
+
     cls: Any = RANGE_CLASS_BY_SCHEMES[scheme].version_class
     return cls(text)
 
