@@ -22,7 +22,7 @@ import msgspec
 
 from certmon.items.schemas import Item
 from feeds.base import ParseContext
-from feeds.common import canonical_indicator, decode_text, fail, iso_utc, load_json, unique
+from feeds.common import canonical_indicator, decode_text, fail, iso_utc, json_line, load_json, unique
 
 _TF_TYPES = {
     "domain": "domain", "url": "url", "md5_hash": "md5", "sha1_hash": "sha1", "sha256_hash": "sha256",
@@ -141,7 +141,7 @@ def _threatfox_records(data: bytes, ctx: ParseContext) -> list[dict[str, Any]]:
     for number, line in enumerate(data.splitlines(), 1):
         if line.strip():
             try:
-                records.append(msgspec.json.decode(line))
+                records.append(json_line(line))
             except (msgspec.DecodeError, RecursionError):
                 raise fail(ctx, f"line {number}", "not a JSON record") from None
     return records

@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import html
 import ipaddress
+import logging
 import re
 import time
 from datetime import UTC, datetime
@@ -17,6 +18,8 @@ import nh3
 
 from certmon.errors import FeedParseError
 from feeds.base import ParseContext
+
+log = logging.getLogger(__name__)
 
 SUMMARY_MAX = 4000  # characters of sanitised summary kept per item
 _HTML_INPUT_MAX = 256_000  # bound the work nh3 does on one huge description
@@ -43,14 +46,74 @@ def fail(ctx: ParseContext, where: str, why: str) -> FeedParseError:
     return FeedParseError(f"{name}{place}: {why}")
 
 
-def load_json(data: bytes, ctx: ParseContext) -> Any:
-    """Decode JSON into builtins; FeedParseError on invalid or too deeply nested input."""
+def load_json(data: bytes, ctx: ParseContext, *, warn: bool = True) -> Any:
+    """Decode JSON into builtins; FeedParseError on invalid or too deeply nested input.
+
+    Encoding fallback (docs/feeds.md): a UTF-8 BOM is dropped, UTF-16/32 is transcoded (json_utf8),
+    and bytes that are not valid UTF-8 are read as Latin-1, with a warning naming the file and byte.
+    """
+    data = json_utf8(data, ctx)
+    try:
+        return _decode_json(data, ctx)
+    except UnicodeDecodeError:
+        if warn:
+            log.warning("%s: not valid UTF-8 (%s); read as Latin-1",
+                        ctx.filename or ctx.source_name or "input", utf8_problem(data))
+        return _decode_json(data.decode("latin-1").encode("utf-8"), ctx)
+
+
+def utf8_problem(data: bytes) -> str:
+    """Where and why bytes are not UTF-8 ("byte 17: invalid start byte"); empty when they are."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"byte {exc.start}: {exc.reason}"
+    return ""
+
+
+def _decode_json(data: bytes, ctx: ParseContext) -> Any:
     try:
         return msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
         raise fail(ctx, "", f"invalid JSON: {exc}") from None
     except RecursionError:
         raise fail(ctx, "", "JSON nested too deeply") from None
+
+
+def json_line(line: bytes) -> Any:
+    """One JSON record of a JSON-lines feed, with load_json's UTF-8 rule (else Latin-1)."""
+    try:
+        return msgspec.json.decode(line)
+    except UnicodeDecodeError:
+        return msgspec.json.decode(line.decode("latin-1").encode("utf-8"))
+
+
+# Byte order marks, longest first, and the zero-byte patterns of RFC 4627 section 3 for JSON
+# without a BOM (the first two characters of JSON text are always ASCII).
+_BOMS = ((b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xff\xfe\x00\x00", "utf-32-le"),
+         (b"\xfe\xff", "utf-16-be"), (b"\xff\xfe", "utf-16-le"))
+
+
+def json_utf8(data: bytes, ctx: ParseContext) -> bytes:
+    """JSON bytes as UTF-8: a UTF-8 BOM is dropped, UTF-16 and UTF-32 (by BOM or zero bytes) transcoded.
+
+    Plain UTF-8 without a BOM is returned as it is (no copy), so large bundles pay nothing.
+    """
+    if data[:3] == b"\xef\xbb\xbf":
+        return data[3:]
+    head = data[:4]
+    codec = next((name for bom, name in _BOMS if head.startswith(bom)), None)
+    if codec is None and len(head) == 4 and 0 in head:
+        zeros = (head[0] == 0, head[1] == 0, head[2] == 0, head[3] == 0)
+        codec = {(True, True, True, False): "utf-32-be", (False, True, True, True): "utf-32-le",
+                 (True, False, True, False): "utf-16-be", (False, True, False, True): "utf-16-le"}.get(zeros)
+    if codec is None:
+        return data
+    try:
+        return data.decode(codec).lstrip("\ufeff").encode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError) as exc:
+        where = f"byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else "text"
+        raise fail(ctx, "", f"looks like {codec.upper()} JSON, but {where} is not: {exc.reason}") from None
 
 
 def decode_text(data: bytes) -> str:

@@ -48,7 +48,7 @@ _PURL = re.compile(r"^pkg:(?P<type>[^/]+)/(?:(?P<ns>.+)/)?(?P<name>[^/@?#]+)(?:@
 def is_csaf_index(data: bytes) -> str | None:
     """'rolie' or 'provider-metadata' when the JSON is a CSAF discovery document, else None."""
     try:
-        doc = load_json(data, ParseContext())
+        doc = load_json(data, ParseContext(), warn=False)  # a sniff: parse() warns if it comes to that
     except Exception:
         return None
     if not isinstance(doc, dict):

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable
 
+from certmon.errors import FeedParseError
 from certmon.items.schemas import Item
 from feeds import abusech, csaf, kev, misp, rss, shadowserver, stix, suricata
 from feeds.base import ParseContext, ParseFunc
-from feeds.common import fail
+from feeds.common import fail, json_utf8
 
 FORMATS: dict[str, ParseFunc] = {
     "rss": rss.parse,
@@ -36,6 +38,9 @@ _JSON_KEY = re.compile(rb'"([A-Za-z_][A-Za-z0-9_]*)"\s*:')
 
 def detect_format(data: bytes, filename: str = "") -> str:
     """Tell the format of a payload from its first bytes (and name); FeedParseError when unsure."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4]:  # UTF-16/32 JSON, if it is JSON
+        with contextlib.suppress(FeedParseError):
+            data = json_utf8(data, ParseContext(filename=filename))
     head = data[:_SNIFF].lstrip(b"\xef\xbb\xbf \t\r\n")
     name = filename.lower()
     ctx = ParseContext(filename=filename)

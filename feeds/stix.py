@@ -26,7 +26,7 @@ import msgspec
 from certmon.items.schemas import Item
 from certmon.tlp import STIX_MARKING_IDS, TLP, parse_tlp
 from feeds.base import ParseContext
-from feeds.common import fail, iso_utc, plain_text, sanitise_html, unique
+from feeds.common import fail, iso_utc, json_utf8, plain_text, sanitise_html, unique, utf8_problem
 from feeds.stix_context import context_items, relevant_relation
 from feeds.stix_patterns import PatternUnsupported, observables
 from feeds.textscan import find_cves, find_products
@@ -157,6 +157,9 @@ def parse(data: bytes, ctx: ParseContext, stats: StixStats | None = None) -> Ite
                 yield _report(decode(raw[code >> 3]), bundle, ctx)
         if yielded is not None:
             yield from context_items(bundle, ctx, stats, yielded)
+    except UnicodeDecodeError as exc:  # msgspec checks UTF-8 as it decodes each object's strings
+        where = utf8_problem(json_utf8(data, ctx)) or exc.reason
+        raise fail(ctx, "", f"not valid UTF-8 ({where}); STIX is UTF-8 JSON") from None
     finally:
         if was_enabled:
             gc.enable()
@@ -164,6 +167,7 @@ def parse(data: bytes, ctx: ParseContext, stats: StixStats | None = None) -> Ite
 
 
 def _decode(data: bytes, ctx: ParseContext) -> tuple[str, list[msgspec.Raw]]:
+    data = json_utf8(data, ctx)  # BOM / UTF-16 / UTF-32; plain UTF-8 is not copied
     try:
         top = _ENVELOPE.decode(data)
     except msgspec.ValidationError:

@@ -18,7 +18,7 @@ import msgspec
 
 from certmon.items.schemas import Item
 from feeds.base import ParseContext
-from feeds.common import canonical_ip, fail, iso_utc, unique
+from feeds.common import canonical_ip, fail, iso_utc, json_line, unique
 
 _SEVERITY = {1: "high", 2: "medium", 3: "low"}
 
@@ -30,7 +30,7 @@ def parse(data: bytes, ctx: ParseContext) -> Iterator[Item]:
         if not line.strip():
             continue
         try:
-            record = msgspec.json.decode(line)
+            record = json_line(line)
         except (msgspec.DecodeError, RecursionError):
             continue
         if not isinstance(record, dict):
