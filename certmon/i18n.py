@@ -40,6 +40,16 @@ def gettext_for(language: str = DEFAULT_LANGUAGE):  # type: ignore[no-untyped-de
 _ = gettext_for(DEFAULT_LANGUAGE)
 
 
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """The bokmål form for a count (`%(num)s` in the ids is left for the caller to fill in)."""
+    return translations(DEFAULT_LANGUAGE).ngettext(singular, plural, n)
+
+
+def count(singular: str, plural: str, n: int, **fields: object) -> str:
+    """`1 hendelse` / `2 hendelser`: the form that agrees with `n`, with `%(num)s` filled in."""
+    return ngettext(singular, plural, n) % {"num": n, **fields}
+
+
 def N_(message: str) -> str:
     """Mark a message id for extraction without translating it yet."""
     return message

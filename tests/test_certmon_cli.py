@@ -35,7 +35,7 @@ def test_help_on_every_command(cli_env):
                 ["users", "create"], ["notify", "flush"], ["contacts", "import"], ["export", "indicators"],
                 ["users", "password-link"]):
         r = certmon(*cmd, "--help", env=cli_env)
-        assert r.returncode == 0 and "Usage" in r.stdout, (cmd, r.stderr)
+        assert r.returncode == 0 and r.stdout.startswith("Bruk: certmon"), (cmd, r.stderr)
 
 
 def test_missing_schema_is_one_line(cli_env):

@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, Literal, cast
 from zoneinfo import ZoneInfo
 
 import typer
-from sqlalchemy.orm import Session
 
 from certmon.cli.common import db_session, out
-from certmon.db import utcnow
+from certmon.cli.framework import CertmonBadParameter, CertmonTyper
 from certmon.errors import CertmonError
-from certmon.incidents import clocks, links, service
-from certmon.incidents.models import Incident
-from certmon.incidents.schemas import IncidentCreate, IncidentUpdate
-from certmon.registry.service import display_name, find_by_org_number
-from certmon.tlp import TLP
+from certmon.i18n import N_, _, count
 
-app = typer.Typer(help="Hendelser: saker med berørte virksomheter, tidslinje og rapporteringsfrister.",
-                  no_args_is_help=True)
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from certmon.incidents import clocks
+    from certmon.incidents.models import Incident
+
+app = CertmonTyper(help=N_("Incidents: cases with affected organisations, a timeline and reporting deadlines."))
 OSLO = ZoneInfo("Europe/Oslo")
 ACTOR = "cli"
-SEVERITIES = ("low", "medium", "high", "critical")
+Severity = Literal["low", "medium", "high", "critical"]
+Model = Literal["norsk", "nis2"]  # certmon.incidents.clocks.MODELS
+Status = Literal["open", "in_progress", "closed", "active"]  # certmon.incidents.models.STATUSES + active
 STATE_NB = {"met": "overholdt", "late": "sendt for sent", "overdue": "oversittet", "open": "åpen"}
 
 
@@ -29,21 +32,23 @@ def _local(value: datetime | None) -> str:
     return value.astimezone(OSLO).strftime("%d.%m.%Y %H:%M") if value else "-"
 
 
+def _aware_at(ctx: typer.Context, param: typer.CallbackParam, value: str) -> str:
+    """Parameter callback: ISO 8601, or a usage error saying so."""
+    if value and not ctx.resilient_parsing:
+        try:
+            datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise CertmonBadParameter(_("%(value)s is not an ISO 8601 time (e.g. 2026-03-01T10:00)") % {
+                "value": f"«{value}»"}, ctx=ctx, param=cast(Any, param)) from None
+    return value
+
+
 def _parse_aware_at(text: str) -> datetime | None:
     """ISO 8601; a time without an offset is read as Oslo local time."""
     if not text:
         return None
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        raise CertmonError(f"--aware-at: {text!r} er ikke et ISO 8601-tidspunkt (f.eks. 2026-03-01T10:00)") from None
+    value = datetime.fromisoformat(text.strip())
     return value.replace(tzinfo=OSLO) if value.tzinfo is None else value
-
-
-def _choice(value: str, allowed: tuple[str, ...], option: str) -> str:
-    if value not in allowed:
-        raise CertmonError(f"{option}: {value!r} er ugyldig; gyldige verdier: {', '.join(allowed)}")
-    return value
 
 
 def _countdown(d: clocks.Deadline, now: datetime) -> str:
@@ -55,23 +60,36 @@ def _countdown(d: clocks.Deadline, now: datetime) -> str:
 
 
 def _find(session: Session, ref: str) -> Incident:
+    from certmon.incidents import service
+    from certmon.tlp import TLP
+
     return service.find_incident(session, ref=ref, tlp_max=TLP.RED)
+
+
+def _ref() -> str:
+    return typer.Argument(..., metavar="REFERENCE", help=N_(  # type: ignore[no-any-return]
+        "the reference (HKH-2026-000012) or id"))
 
 
 @app.command("create")
 def create(
-    title: str = typer.Option(..., "--title", help="kort tittel"),
-    severity: str = typer.Option("medium", "--severity", help="low, medium, high eller critical"),
-    aware_at: str = typer.Option("", "--aware-at", help="når CERT-en fikk kjennskap (ISO 8601; uten sone = Oslo)"),
-    model: str = typer.Option("norsk", "--model", help="rapporteringsmodell: norsk eller nis2"),
-    personal_data: bool = typer.Option(False, "--personal-data", help="personopplysninger er berørt"),
-    org: list[str] = typer.Option([], "--org", help="organisasjonsnummer til en berørt virksomhet (gjentas)"),
-    tlp: str = typer.Option("amber", "--tlp", help="TLP-merking (clear, green, amber, amber+strict, red)"),
-    description: str = typer.Option("", "--description", help="beskrivelse"),
+    title: str = typer.Option(..., "--title", metavar="TEXT", help=N_("a short title")),
+    severity: Severity = typer.Option("medium", "--severity", help=N_("how severe")),
+    aware_at: str = typer.Option("", "--aware-at", metavar="TIME", callback=_aware_at, help=N_(
+        "when the CERT became aware (ISO 8601; without a zone: Oslo)")),
+    model: Model = typer.Option("norsk", "--model", help=N_("the reporting model")),
+    personal_data: bool = typer.Option(False, "--personal-data", help=N_("personal data is affected")),
+    org: list[str] = typer.Option([], "--org", metavar="ORG_NUMBER", help=N_(
+        "organisation number of an affected organisation")),
+    tlp: str = typer.Option("amber", "--tlp", metavar="TLP", help=N_(
+        "TLP marking (clear, green, amber, amber+strict, red)")),
+    description: str = typer.Option("", "--description", metavar="TEXT", help=N_("a description")),
 ) -> None:
     """Open an incident and print its reference and deadlines."""
-    _choice(severity, SEVERITIES, "--severity")
-    _choice(model, clocks.MODELS, "--model")
+    from certmon.incidents import service
+    from certmon.incidents.schemas import IncidentCreate
+    from certmon.registry.service import find_by_org_number
+
     with db_session() as session:
         ids = []
         for number in org:
@@ -79,26 +97,28 @@ def create(
             if constituent is None:
                 raise CertmonError(f"--org: fant ingen virksomhet med organisasjonsnummer {number}")
             ids.append(constituent.id)
-        data = IncidentCreate(title=title, severity=severity, aware_at=_parse_aware_at(aware_at),  # type: ignore[arg-type]
-                              reporting_model=model, personal_data=personal_data,  # type: ignore[arg-type]
+        data = IncidentCreate(title=title, severity=severity, aware_at=_parse_aware_at(aware_at),
+                              reporting_model=model, personal_data=personal_data,
                               constituent_ids=ids, tlp=tlp, description=description)
         incident = service.create_incident(session, data=data, actor=ACTOR)
-        out.print(f"{incident.reference} opprettet")
+        out.print(f"{incident.reference} opprettet", markup=False)
         _print_clocks(session, incident)
 
 
 @app.command("list")
 def list_(
-    status: str = typer.Option("", "--status", help="open, in_progress, closed eller active (ikke avsluttet)"),
-    severity: str = typer.Option("", "--severity", help="low, medium, high eller critical"),
-    org: str = typer.Option("", "--org", help="bare hendelser som berører denne virksomheten"),
-    limit: int = typer.Option(50, "--limit", min=1, max=1000),
+    status: Status | None = typer.Option(None, "--status", help=N_("only this status (active: not closed)")),
+    severity: Severity | None = typer.Option(None, "--severity", help=N_("only this severity")),
+    org: str = typer.Option("", "--org", metavar="ORG_NUMBER", help=N_(
+        "only incidents that affect this organisation")),
+    limit: int = typer.Option(50, "--limit", min=1, max=1000, help=N_("at most this many")),
 ) -> None:
     """List incidents, newest first: reference, status, severity, TLP, next deadline, title."""
-    if status:
-        _choice(status, ("open", "in_progress", "closed", "active"), "--status")
-    if severity:
-        _choice(severity, SEVERITIES, "--severity")
+    from certmon.db import utcnow
+    from certmon.incidents import clocks, service
+    from certmon.registry.service import find_by_org_number
+    from certmon.tlp import TLP
+
     with db_session() as session:
         constituent_id = None
         if org:
@@ -106,80 +126,98 @@ def list_(
             if constituent is None:
                 raise CertmonError(f"--org: fant ingen virksomhet med organisasjonsnummer {org}")
             constituent_id = constituent.id
-        rows, total = service.list_incidents(session, tlp_max=TLP.RED, status=status or None,
-                                             severity=severity or None, constituent_id=constituent_id, limit=limit)
+        rows, total = service.list_incidents(session, tlp_max=TLP.RED, status=status, severity=severity,
+                                             constituent_id=constituent_id, limit=limit)
         found, now = service.clocks_for(session, rows), utcnow()
         for i in rows:
             nxt = clocks.next_open(found[i.id])
             due = f"{nxt.name}: {_countdown(nxt, now)}" if nxt else "-"
-            out.print(f"{i.reference}\t{i.status}\t{i.severity}\t{i.tlp}\t{due}\t{i.title}")
-        out.print(f"{total} hendelser")
+            out.print(f"{i.reference}\t{i.status}\t{i.severity}\t{i.tlp}\t{due}\t{i.title}", markup=False)
+        out.print(count("%(num)s incident", "%(num)s incidents", total))
 
 
 @app.command("show")
-def show(ref: str = typer.Argument(..., help="referanse (HKH-2026-000012) eller id")) -> None:
+def show(ref: str = _ref()) -> None:
     """Show one incident: details, affected organisations, links, deadlines and timeline."""
+    from certmon.incidents import links, service
+    from certmon.registry.service import display_name
+    from certmon.tlp import TLP
+
     with db_session() as session:
         i = _find(session, ref)
-        out.print(f"{i.reference}  {i.title}")
-        out.print(f"status {i.status} · alvorlighetsgrad {i.severity} · {TLP(i.tlp_rank).label} · "
-                  f"modell {i.reporting_model}{' · personopplysninger' if i.personal_data else ''}")
-        out.print(f"kjennskap {_local(i.aware_at)} · opprettet av {i.created_by}")
+        lines = [f"{i.reference}  {i.title}",
+                 f"status {i.status} · alvorlighetsgrad {i.severity} · {TLP(i.tlp_rank).label} · "
+                 f"modell {i.reporting_model}{' · personopplysninger' if i.personal_data else ''}",
+                 f"kjennskap {_local(i.aware_at)} · opprettet av {i.created_by}"]
         if i.description:
-            out.print(i.description)
+            lines.append(i.description)
         linked = links.linked(session, incident_id=i.id, clearance=TLP.RED)
-        for c in linked.constituents:
-            out.print(f"berørt: {c.org_number or '-'} {display_name(c)}")
-        for item in linked.items:
-            out.print(f"element {item.id}: [{item.tlp}] {item.title or item.value or item.key}")
-        for m, _item, c in linked.matches:
-            out.print(f"treff {m.id}: {display_name(c)} – {m.explanation}")
+        lines += [f"berørt: {c.org_number or '-'} {display_name(c)}" for c in linked.constituents]
+        lines += [f"element {item.id}: [{item.tlp}] {item.title or item.value or item.key}" for item in linked.items]
+        lines += [f"treff {m.id}: {display_name(c)} – {m.explanation}" for m, _item, c in linked.matches]
+        for line in lines:
+            out.print(line, markup=False)
         _print_clocks(session, i)
         for e in service.timeline(session, incident_id=i.id):
-            out.print(f"{_local(e.at)}\t{e.kind}\t{e.actor}\t{e.text}")
+            out.print(f"{_local(e.at)}\t{e.kind}\t{e.actor}\t{e.text}", markup=False)
 
 
 def _print_clocks(session: Session, incident: Incident) -> None:
+    from certmon.db import utcnow
+    from certmon.incidents import service
+
     now = utcnow()
     for d in service.clocks_for(session, [incident])[incident.id]:
-        out.print(f"frist {d.key}\t{d.name}\t{_local(d.due_at)}\t{_countdown(d, now)}")
+        out.print(f"frist {d.key}\t{d.name}\t{_local(d.due_at)}\t{_countdown(d, now)}", markup=False)
+
+
+def _add_event(ref: str, kind: str, text: str) -> None:
+    from certmon.incidents import service
+
+    with db_session() as session:
+        service.add_event(session, incident=_find(session, ref), kind=kind, text=text, actor=ACTOR)
 
 
 @app.command("note")
-def note(ref: str = typer.Argument(...), text: str = typer.Argument(..., help="notatet")) -> None:
+def note(ref: str = _ref(), text: str = typer.Argument(..., metavar="TEXT", help=N_("the note"))) -> None:
     """Add a note to the timeline."""
-    with db_session() as session:
-        service.add_event(session, incident=_find(session, ref), kind="note", text=text, actor=ACTOR)
-        out.print("notat lagt til")
+    _add_event(ref, "note", text)
+    out.print("notat lagt til")
 
 
 @app.command("measure")
-def measure(ref: str = typer.Argument(...), text: str = typer.Argument(..., help="tiltaket")) -> None:
+def measure(ref: str = _ref(), text: str = typer.Argument(..., metavar="TEXT", help=N_("the measure"))) -> None:
     """Record a measure (tiltak) on the timeline."""
-    with db_session() as session:
-        service.add_event(session, incident=_find(session, ref), kind="measure", text=text, actor=ACTOR)
-        out.print("tiltak lagt til")
+    _add_event(ref, "measure", text)
+    out.print("tiltak lagt til")
 
 
 @app.command("report-sent")
 def report_sent(
-    ref: str = typer.Argument(...),
-    deadline: str = typer.Option(..., "--deadline", help="fristens nøkkel, f.eks. nsm-24h (se `show`)"),
-    text: str = typer.Option("", "--text", help="hva som ble sendt, og til hvem"),
+    ref: str = _ref(),
+    deadline: str = typer.Option(..., "--deadline", metavar="KEY", help=N_(
+        "the deadline's key, e.g. nsm-24h (see `show`)")),
+    text: str = typer.Option("", "--text", metavar="TEXT", help=N_("what was sent, and to whom")),
 ) -> None:
     """Record that a report was sent for one deadline (met if before it falls due)."""
+    from certmon.incidents import service
+
     with db_session() as session:
         incident = _find(session, ref)
         service.add_event(session, incident=incident, kind="report-sent", text=text, actor=ACTOR, deadline=deadline)
         session.flush()
         found = {d.key: d for d in service.clocks_for(session, [incident])[incident.id]}
-        out.print(f"{found[deadline].name}: {'overholdt' if found[deadline].met else 'sendt etter fristen'}")
+        out.print(f"{found[deadline].name}: {'overholdt' if found[deadline].met else 'sendt etter fristen'}",
+                  markup=False)
 
 
 @app.command("close")
-def close(ref: str = typer.Argument(...)) -> None:
+def close(ref: str = _ref()) -> None:
     """Close an incident (avsluttet)."""
+    from certmon.incidents import service
+    from certmon.incidents.schemas import IncidentUpdate
+
     with db_session() as session:
         incident = _find(session, ref)
         service.update_incident(session, incident=incident, data=IncidentUpdate(status="closed"), actor=ACTOR)
-        out.print(f"{incident.reference} avsluttet")
+        out.print(f"{incident.reference} avsluttet", markup=False)

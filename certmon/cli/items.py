@@ -5,31 +5,28 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import msgspec
 import typer
-from rich.progress import Progress
-from rich.table import Table
 
-from certmon import plugins
-from certmon.cli.common import db_session, ensure_schema, err, out, read_bytes, read_text
-from certmon.db import session_factory
+from certmon.cli.common import db_session, ensure_schema, err, out, print_columns, read_bytes, read_text
+from certmon.cli.framework import CertmonTyper, existing_path
 from certmon.errors import CertmonError
-from certmon.items.schemas import item_from_dict, item_to_json
-from certmon.items.service import list_items
-from certmon.matching.service import engine_for, rematch_if_changed
-from certmon.sources import service as sources
-from certmon.tlp import TLP, parse_tlp
+from certmon.i18n import N_, _, count
 
-advisories_app = typer.Typer(help="Sikkerhetsvarsler (advisories).", no_args_is_help=True)
+advisories_app = CertmonTyper(help=N_("Security advisories."))
 
 
 def parse(
-    file: Path = typer.Argument(..., help="filen (eller mappen, for misp-feed med manifest)"),
-    format: str = typer.Option("auto", "--format", "-f", help="rss, stix, kev, csaf, misp, feodo, urlhaus, "
-                               "threatfox, shadowserver, suricata eller auto"),
-    tlp: str = typer.Option("clear", "--tlp", help="TLP når kilden ikke oppgir noen"),
+    file: Path = typer.Argument(..., help=N_("the file (or the folder, for a MISP feed with a manifest)"),
+                                callback=existing_path),
+    format: str = typer.Option("auto", "--format", "-f", metavar="FORMAT", help=N_(
+        "rss, stix, kev, csaf, misp, feodo, urlhaus, threatfox, shadowserver, suricata or auto")),
+    tlp: str = typer.Option("clear", "--tlp", metavar="TLP", help=N_("TLP when the source gives none")),
 ) -> None:
     """Parse one file offline and print normalised items as JSON Lines."""
+    from certmon import plugins
+    from certmon.items.schemas import item_to_json
+    from certmon.tlp import parse_tlp
+
     feeds = plugins.feeds()
     from feeds.base import ParseContext
 
@@ -53,8 +50,16 @@ def parse(
         write(item_to_json(item) + b"\n")
 
 
-def match(file: Path = typer.Argument(..., help="JSON Lines i formatet fra `certmon parse`")) -> None:
+def match(
+    file: Path = typer.Argument(..., help=N_("JSON Lines in the format `certmon parse` prints"),
+                                callback=existing_path),
+) -> None:
     """Match items against the registry in the database; print matches as JSON Lines."""
+    import msgspec
+
+    from certmon.items.schemas import item_from_dict
+    from certmon.matching.service import engine_for
+
     lines = read_text(file).splitlines()
     items = []
     for n, line in enumerate(lines, start=1):
@@ -76,9 +81,16 @@ def match(file: Path = typer.Argument(..., help="JSON Lines i formatet fra `cert
 
 
 def ingest(
-    file: Path = typer.Argument(...), source: str = typer.Option(..., "--source", help="kildens navn"),
+    file: Path = typer.Argument(..., help=N_("the payload, in the source's format"), callback=existing_path),
+    source: str = typer.Option(..., "--source", metavar="NAME", help=N_("the source's name")),
 ) -> None:
     """Run a file through the full pipeline as if the source had served it (store, match, queue alerts)."""
+    import msgspec
+
+    from certmon import plugins
+    from certmon.cli.common import session_factory
+    from certmon.sources import service as sources
+
     feeds = plugins.feeds()
     data = read_bytes(file)
     with db_session() as session:
@@ -91,24 +103,34 @@ def ingest(
 
 def rematch() -> None:
     """Re-match every stored item against the current registry (adds new, retires stale, queues alerts)."""
+    from rich.progress import Progress
+
+    from certmon.cli.common import session_factory
+    from certmon.matching.service import rematch_if_changed
+
     ensure_schema()
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("matcher på nytt", total=None)
         run = rematch_if_changed(session_factory(), force=True, progress=lambda done, total: progress.update(
             task, completed=done, total=total))
     assert run is not None
-    out.print(f"nye treff: {len(run.new_ids)}, oppdatert: {run.updated}, trukket tilbake: {run.retired}")
+    out.print(", ".join([count("%(num)s new match", "%(num)s new matches", len(run.new_ids)),
+                         _("%(num)s updated") % {"num": run.updated},
+                         _("%(num)s retired") % {"num": run.retired}]))
 
 
 @advisories_app.command("list")
-def advisories_list(limit: int = typer.Option(20, min=1, max=500), q: str | None = None) -> None:
+def advisories_list(
+    limit: int = typer.Option(20, "--limit", min=1, max=500, help=N_("at most this many")),
+    q: str | None = typer.Option(None, "--q", help=N_("search in title, key and text")),
+) -> None:
     """List the newest advisories."""
+    from certmon.items.service import list_items
+    from certmon.tlp import TLP
+
     with db_session() as session:
         rows, total = list_items(session, kinds=("advisory",), tlp_max=TLP.RED, limit=limit, q=q)
-        table = Table("publisert", "TLP", "tittel", "CVE")
-        for item in rows:
-            when = item.published_at.strftime("%Y-%m-%d") if item.published_at else ""
-            cves = ", ".join(item.data.get("cves", [])[:3])
-            table.add_row(when, item.tlp.upper(), item.title or item.key, cves)
-    out.print(table)
-    out.print(f"{len(rows)} av {total}")
+        table = [(item.published_at.strftime("%Y-%m-%d") if item.published_at else "", item.tlp.upper(),
+                  ", ".join(item.data.get("cves", [])[:3]), item.title or item.key) for item in rows]
+    print_columns((_("published"), "TLP", "CVE", _("title")), table)
+    out.print(_("%(shown)s of %(total)s") % {"shown": len(rows), "total": total})

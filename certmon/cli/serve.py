@@ -7,17 +7,17 @@ import subprocess
 import time
 
 import typer
-import uvicorn
 
-from certmon import plugins
 from certmon.cli.common import err, out
-from certmon.config import get_settings
-from certmon.dbops import upgrade
+from certmon.i18n import N_
 
 
 def setup() -> None:
     """Migrate, load the real registry and the source catalogue (and the demo scenario in demo mode)."""
+    from certmon import plugins
+    from certmon.config import get_settings
     from certmon.db import session_scope
+    from certmon.dbops import upgrade
     from certmon.registry.seed import seed_registry
     from certmon.sources.service import sync_catalogue
 
@@ -48,6 +48,7 @@ def collect_all_now() -> None:
     """Run every enabled source once, now, and deliver the alerts that result (demo start-up)."""
     from rich.progress import Progress
 
+    from certmon import plugins
     from certmon.db import session_factory, session_scope
     from certmon.notify.deliver import deliver_due
     from certmon.sources.service import list_sources
@@ -86,10 +87,15 @@ def _die_with_parent() -> None:
 
 
 def serve(
-    worker: bool = typer.Option(True, "--worker/--no-worker", help="start en Celery-worker med planlegger"),
-    init: bool = typer.Option(True, "--setup/--no-setup", help="migrer og last register/kilder først"),
+    worker: bool = typer.Option(True, "--worker/--no-worker", help=N_("start a Celery worker with the scheduler")),
+    init: bool = typer.Option(True, "--setup/--no-setup", help=N_("migrate and load the registry and sources first")),
 ) -> None:
     """Serve API + dashboard on CERTMON_HOST:CERTMON_PORT with a worker and the scheduler; Ctrl-C stops all."""
+    import uvicorn
+
+    from certmon import plugins
+    from certmon.config import get_settings
+
     settings = get_settings()
     if init:
         setup()

@@ -3,40 +3,64 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING, Literal
 
 import typer
-from sqlalchemy import select
 
-from certmon.auth.invites import make_link
-from certmon.auth.models import User
-from certmon.auth.service import create_user, end_sessions, issue_token, revoke_user_tokens, set_role
 from certmon.cli.common import constituent_id_for, db_session, out
+from certmon.cli.framework import CertmonTyper
 from certmon.errors import NotFound, ValidationFailed
+from certmon.i18n import N_, _, count
 
-app = typer.Typer(help="Brukere og API-nøkler.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from certmon.auth.models import User
+
+app = CertmonTyper(help=N_("Users and API tokens."))
+Role = Literal["admin", "analyst", "reader", "constituent"]  # certmon.auth.service.ROLES
+StaffRole = Literal["admin", "analyst", "reader"]
+
+
+def _email() -> str:
+    return typer.Option(..., "--email", metavar="EMAIL", help=N_("the user's e-mail address"))  # type: ignore[no-any-return]
+
+
+TLP_HELP = N_("the highest TLP the user may see (clear, green, amber, amber+strict, red)")
+
+
+def _user(session: Session, email: str) -> User:
+    from sqlalchemy import select
+
+    from certmon.auth.models import User
+
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None:
+        raise NotFound(_("found no user %(email)s") % {"email": email})
+    return user
 
 
 @app.command("create")
 def users_create(
-    email: str = typer.Option(..., "--email"),
-    role: str = typer.Option(..., "--role", help="admin, analyst, reader eller constituent"),
-    name: str = typer.Option("", "--name"),
-    org: str | None = typer.Option(None, "--org", help="organisasjonsnummer (kreves for rollen constituent)"),
-    tlp_max: str | None = typer.Option(
-        None, "--tlp-max", help="høyeste TLP brukeren får se (clear, green, amber, amber+strict, red)"
-    ),
-    token: bool = typer.Option(False, "--token", help="lag også en API-nøkkel og skriv den ut én gang"),
-    invite: bool = typer.Option(
-        False, "--invite", help="ikke les noe passord; skriv ut en engangslenke (7 dager) der brukeren setter det"
-    ),
+    email: str = _email(),
+    role: Role = typer.Option(..., "--role", help=N_("the user's role")),
+    name: str = typer.Option("", "--name", metavar="NAME", help=N_("the user's name")),
+    org: str | None = typer.Option(None, "--org", metavar="ORG_NUMBER", help=N_(
+        "organisation number (required for the role constituent)")),
+    tlp_max: str | None = typer.Option(None, "--tlp-max", metavar="TLP", help=TLP_HELP),
+    token: bool = typer.Option(False, "--token", help=N_("also make an API token and print it once")),
+    invite: bool = typer.Option(False, "--invite", help=N_(
+        "read no password; print a one-time link (7 days) where the user sets it")),
 ) -> None:
-    """Create a user; the password is read from stdin (piped) or prompted for, or set by the user
-    through a one-time link (--invite)."""
+    """Create a user; the password comes from stdin (piped) or a prompt, or the user sets it (--invite)."""
+    from certmon.auth.invites import make_link
+    from certmon.auth.service import create_user, issue_token
+
     password: str | None = None  # with --invite: none; the user sets it through the link
     if invite:
         password = None
     elif sys.stdin.isatty():
-        password = typer.prompt("Passord", hide_input=True, confirmation_prompt=True)
+        password = typer.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
     else:
         password = sys.stdin.readline().rstrip("\n")
     with db_session() as session:
@@ -46,52 +70,60 @@ def users_create(
         api_token = issue_token(session, user=user, name="cli") if token else None
         link = make_link(session, user, actor="cli") if invite else None
     where = f" for {org}" if org else ""
-    out.print(f"brukeren {user.email} ({user.role}{where}) er opprettet")
+    out.print(f"brukeren {user.email} ({user.role}{where}) er opprettet", markup=False)
     if api_token:
-        out.print(f"API-nøkkel (vises bare nå): {api_token}")
+        out.print(f"API-nøkkel (vises bare nå): {api_token}", markup=False)
     if link:
-        out.print(f"lenke for å sette passord (gjelder i 7 dager, kan brukes én gang): {link}")
+        out.print(f"lenke for å sette passord (gjelder i 7 dager, kan brukes én gang): {link}", markup=False)
 
 
 @app.command("password-link")
-def users_password_link(email: str = typer.Option(..., "--email")) -> None:
+def users_password_link(email: str = _email()) -> None:
     """Print a one-time link (7 days) where the user sets a new password; the old one stays valid until then."""
+    from certmon.auth.invites import make_link
+
     with db_session() as session:
-        user = session.scalar(select(User).where(User.email == email.strip().lower()))
-        if user is None:
-            raise NotFound(f"fant ingen bruker {email}")
+        user = _user(session, email)
         if not user.active:
             raise ValidationFailed(f"brukeren {user.email} er deaktivert")
         link = make_link(session, user, actor="cli")
-    out.print(f"lenke for å sette passord for {user.email} (gjelder i 7 dager, kan brukes én gang): {link}")
+    out.print(f"lenke for å sette passord for {user.email} (gjelder i 7 dager, kan brukes én gang): {link}",
+              markup=False)
 
 
 @app.command("revoke-tokens")
-def users_revoke_tokens(email: str = typer.Option(..., "--email")) -> None:
+def users_revoke_tokens(email: str = _email()) -> None:
     """Revoke every API token of a user."""
+    from certmon.auth.service import revoke_user_tokens
+
     with db_session() as session:
-        count = revoke_user_tokens(session, email=email, actor="cli")
-    out.print(f"{count} API-nøkler tilbakekalt for {email}")
+        revoked = revoke_user_tokens(session, email=email, actor="cli")
+    out.print(count("%(num)s API token revoked for %(email)s", "%(num)s API tokens revoked for %(email)s",
+                    revoked, email=email), markup=False)
 
 
 @app.command("set-role")
 def users_set_role(
-    email: str = typer.Option(..., "--email"),
-    role: str = typer.Option(..., "--role", help="admin, analyst eller reader"),
-    tlp_max: str | None = typer.Option(None, "--tlp-max", help="ny høyeste TLP (uendret uten)"),
+    email: str = _email(),
+    role: StaffRole = typer.Option(..., "--role", help=N_("the new role")),
+    tlp_max: str | None = typer.Option(None, "--tlp-max", metavar="TLP", help=N_(
+        "the new highest TLP (unchanged without)")),
 ) -> None:
     """Change a staff user's role (and TLP ceiling); the user's signed-in sessions end."""
+    from certmon.auth.service import set_role
+
     with db_session() as session:
         user = set_role(session, email=email, role=role, tlp_max=tlp_max, actor="cli")
-    out.print(f"{user.email} har nå rollen {user.role} (TLP {user.tlp_max}); innloggede økter er avsluttet")
+    out.print(f"{user.email} har nå rollen {user.role} (TLP {user.tlp_max}); innloggede økter er avsluttet",
+              markup=False)
 
 
 @app.command("sign-out")
-def users_sign_out(email: str = typer.Option(..., "--email")) -> None:
+def users_sign_out(email: str = _email()) -> None:
     """Sign a user out everywhere: every dashboard session of the account ends now."""
+    from certmon.auth.service import end_sessions
+
     with db_session() as session:
-        user = session.scalar(select(User).where(User.email == email.strip().lower()))
-        if user is None:
-            raise NotFound(f"fant ingen bruker {email}")
+        user = _user(session, email)
         end_sessions(session, user=user, actor="cli")
-    out.print(f"alle innloggede økter for {user.email} er avsluttet")
+    out.print(f"alle innloggede økter for {user.email} er avsluttet", markup=False)
