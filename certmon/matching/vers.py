@@ -196,31 +196,20 @@ def everything(text: str = "*") -> Spec:
     return Spec((_EVERYTHING,), text)
 
 
-def _lower(a: tuple[V | None, bool], b: tuple[V | None, bool]) -> tuple[V | None, bool]:
-    """The tighter (higher) of two lower bounds."""
+def _tighter(a: tuple[V | None, bool], b: tuple[V | None, bool], *, low: bool) -> tuple[V | None, bool]:
+    """The tighter of two bounds: the higher of two lower bounds, the lower of two upper bounds."""
     if a[0] is None:
         return b
     if b[0] is None:
         return a
     if a[0] == b[0]:
         return a[0], a[1] and b[1]
-    return a if a[0] > b[0] else b
-
-
-def _upper(a: tuple[V | None, bool], b: tuple[V | None, bool]) -> tuple[V | None, bool]:
-    """The tighter (lower) of two upper bounds."""
-    if a[0] is None:
-        return b
-    if b[0] is None:
-        return a
-    if a[0] == b[0]:
-        return a[0], a[1] and b[1]
-    return a if a[0] < b[0] else b
+    return a if (a[0] > b[0]) == low else b
 
 
 def _meet(a: Interval, b: Interval) -> Interval:
-    low = _lower((a.low, a.low_inclusive), (b.low, b.low_inclusive))
-    high = _upper((a.high, a.high_inclusive), (b.high, b.high_inclusive))
+    low = _tighter((a.low, a.low_inclusive), (b.low, b.low_inclusive), low=True)
+    high = _tighter((a.high, a.high_inclusive), (b.high, b.high_inclusive), low=False)
     return Interval(low[0], low[1], high[0], high[1])
 
 
