@@ -36,6 +36,12 @@ class Settings(BaseSettings):
     db_pool_overflow: int = Field(default=20, ge=0)
     db_pool_timeout_s: float = Field(default=5.0, gt=0)
     session_lifetime_hours: float = Field(default=12.0, gt=0, le=24 * 30)  # absolute: no sliding past it
+    # sign-in throttling (certmon.auth.throttle, docs/security.md), in the `limits` notation
+    signin_client_limit: str = "30/minute;300/hour"  # every sign-in request from one address
+    signin_account_limit: str = "5/5 minutes;20/hour;50/day"  # wrong passwords per account and address
+    signin_storage_url: str = ""  # default: the broker's Redis when it is Redis, else process memory
+    # proxies whose X-Forwarded-For is believed (comma-separated addresses); empty: the peer is the client
+    trusted_proxies: str = ""
 
     smtp_host: str = ""  # empty: write mail to <data_dir>/mail (a Maildir) instead of sending
     smtp_port: int = Field(default=25, ge=1, le=65535)
@@ -68,6 +74,17 @@ class Settings(BaseSettings):
                     ipaddress.ip_network(part.strip(), strict=False)
                 except ValueError:
                     raise ValueError(f"ikke et nettverk (CIDR): {part.strip()!r}") from None
+        return value
+
+    @field_validator("signin_client_limit", "signin_account_limit")
+    @classmethod
+    def _limits(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"ikke en grense som «30/minute;300/hour»: {value!r}") from None
         return value
 
     @field_validator("log_level")
@@ -114,6 +131,15 @@ class Settings(BaseSettings):
     def public_base_url(self) -> str:
         """Base URL used in links in e-mails and reports."""
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def signin_storage(self) -> str:
+        """Where the sign-in counters live: configured, the broker's Redis, or this process's memory."""
+        if self.signin_storage_url:
+            return self.signin_storage_url
+        if self.broker_url.startswith(("redis://", "rediss://")):
+            return self.broker_url
+        return "memory://"
 
     @property
     def mail_dir(self) -> Path:

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from certmon import __version__, logsafety, plugins
 from certmon.api import openapi
+from certmon.auth.throttle import SignInThrottle
 from certmon.config import get_settings
 from certmon.errors import CertmonError, ValidationFailed
 
@@ -79,7 +80,9 @@ async def _certmon_error(request: Request, exc: Exception) -> JSONResponse:
     body: dict[str, object] = {"detail": exc.message}
     if isinstance(exc, ValidationFailed) and exc.problems:
         body["problems"] = exc.problems
-    return JSONResponse(body, status_code=exc.status)
+    retry_after = getattr(exc, "retry_after", None)  # 429 from the sign-in limits
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return JSONResponse(body, status_code=exc.status, headers=headers)
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -165,6 +168,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(DataError, _bad_value)
     app.add_exception_handler(OverflowError, _bad_value)
     app.add_exception_handler(StatementError, _statement_error)
+    app.state.signin_throttle = SignInThrottle.from_settings(settings)
     web = plugins.optional("dashboards")
     if web is not None:
         web.mount(app)

@@ -75,8 +75,8 @@ def user_for_token(session: Session, token: str, *, settings: Settings | None = 
 
 
 def set_password(session: Session, *, token: str, password: str, confirm: str) -> User:
-    """Use a link: check it and the new password, store the password (which spends the link and lifts a
-    lock from wrong passwords); audited."""
+    """Use a link: check it and the new password, store the password (which spends the link and starts
+    the account's sign-in counters afresh); audited."""
     user = user_for_token(session, token)
     if password != confirm:
         raise ValidationFailed("passordene er ikke like")
@@ -86,9 +86,9 @@ def set_password(session: Session, *, token: str, password: str, confirm: str) -
         update(User)
         .where(User.id == user.id, User.password_hash == user.password_hash,
                User.link_version == user.link_version)
-        # a valid link proves who this is: it also lifts a lock from wrong passwords
-        .values(password_hash=hash_password(password), link_version=User.link_version + 1, failed_logins=0,
-                locked_until=None, session_version=User.session_version + 1)
+        # the new link_version also gives the account fresh sign-in counters (certmon.auth.throttle)
+        .values(password_hash=hash_password(password), link_version=User.link_version + 1,
+                session_version=User.session_version + 1)
         .execution_options(synchronize_session=False)
     )
     if done.rowcount != 1:  # type: ignore[attr-defined]  # someone used the link a moment ago

@@ -27,11 +27,9 @@ class User(Base):
     constituent_id: Mapped[int | None] = mapped_column(ForeignKey("constituents.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
-    # bumped by every password link and by (de)activation: only the newest link works
+    # bumped by every password link and by (de)activation: only the newest link works; it also gives
+    # the account fresh sign-in counters (certmon.auth.throttle)
     link_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    # wrong passwords in a row; at LOCK_AFTER the account is locked until `locked_until`
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
-    locked_until: Mapped[datetime | None]
     # bumped by sign-out, "sign out everywhere", a role change and (de)activation: older cookies stop working
     session_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -64,41 +64,26 @@ def create_user(
     return user
 
 
-LOCK_AFTER = 5  # wrong passwords in a row before the account is locked
-LOCK_MINUTES = (15, 60, 24 * 60)  # the first lock, the second, and every one after that
-
-
 def authenticate(session: Session, *, email: str, password: str, now: datetime | None = None) -> User | None:
-    """The active user with these credentials, or None (same work either way).
-
-    Every LOCK_AFTER wrong passwords in a row lock the account, for 15 minutes, then an hour, then a
-    day; a locked account is refused even with the right password, and the answer does not say so
-    (it would tell a guesser that the address exists). A right password resets the count. The
-    caller must commit even when refusing, so the count is kept."""
+    """The active user with these credentials, or None (the same work either way: an unknown address
+    costs the same hash as a known one). Limits and backoff come before this: `certmon.auth.throttle`."""
     now = now or utcnow()
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    user = find_user(session, email)
     candidate = user.password_hash if user else _DUMMY_HASH
     try:
         _hasher.verify(candidate, password)
         correct = user is not None
     except (VerificationError, InvalidHashError):
         correct = False
-    if user is None or not user.active:
+    if user is None or not user.active or not correct:
         return None
-    if user.locked_until is not None and user.locked_until > now:
-        return None
-    if not correct:
-        user.failed_logins = (user.failed_logins or 0) + 1
-        if user.failed_logins % LOCK_AFTER == 0:
-            locks = user.failed_logins // LOCK_AFTER
-            minutes = LOCK_MINUTES[min(locks, len(LOCK_MINUTES)) - 1]
-            user.locked_until = now + timedelta(minutes=minutes)
-            record(session, actor=user.email, action="user.locked", entity_type="user", entity_id=user.id,
-                   failed_logins=user.failed_logins, minutes=minutes)
-        return None
-    user.failed_logins, user.locked_until = 0, None
     user.last_login_at = now
     return user
+
+
+def find_user(session: Session, email: str) -> User | None:
+    """The account with this e-mail address (any case, surrounding spaces ignored), active or not."""
+    return session.scalar(select(User).where(User.email == email.strip().lower()))
 
 
 _DUMMY_HASH = _hasher.hash("not-a-real-password")

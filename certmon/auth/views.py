@@ -5,8 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from certmon.auth.service import LOCK_AFTER, authenticate, end_sessions, issue_token, revoke_token
-from certmon.web.deps import CurrentUser, SessionDep, Unauthorized, errors, user_clearance
+from certmon.auth.service import end_sessions, issue_token, revoke_token
+from certmon.auth.throttle import sign_in
+from certmon.web.deps import (
+    CurrentUser,
+    SessionDep,
+    Unauthorized,
+    client_address,
+    errors,
+    sign_in_throttle,
+    user_clearance,
+)
 
 router = APIRouter(prefix="/api/v1/auth", tags=["innlogging"])
 
@@ -29,14 +38,16 @@ class Me(BaseModel):
     tlp_max: str
 
 
-@router.post("/token", response_model=TokenResponse, responses=errors(401))
-def token(body: TokenRequest, session: SessionDep) -> TokenResponse:
-    """A new bearer token for scripts (shown once; only its hash is kept)."""
-    user = authenticate(session, email=body.email, password=body.password)
+@router.post("/token", response_model=TokenResponse,
+             responses=errors(401, 429))
+def token(body: TokenRequest, request: Request, session: SessionDep) -> TokenResponse:
+    """A new bearer token for scripts (shown once; only its hash is kept). Limited per client and, for
+    wrong passwords, per account and client (429 with Retry-After)."""
+    user = sign_in(session, sign_in_throttle(request), email=body.email, password=body.password,
+                   client=client_address(request))
     if user is None:
-        session.commit()  # keep the count of wrong passwords (the error would roll it back)
-        raise Unauthorized(
-            f"feil e-postadresse eller passord (etter {LOCK_AFTER} feil på rad stenges kontoen en stund)")
+        session.commit()  # keep the audit of a delay that began (the error would roll it back)
+        raise Unauthorized("feil e-postadresse eller passord (etter flere feil på rad må du vente litt)")
     return TokenResponse(token=issue_token(session, user=user, name=body.name))
 
 

@@ -110,7 +110,10 @@ def serve(
                   "(Min side for Bergen kommune: kommune@demo.invalid)")
     try:
         uvicorn.run("certmon.api.app:create_app", factory=True, host=settings.host, port=settings.port,
-                    log_level=settings.log_level.lower(), proxy_headers=False)
+                    log_level=settings.log_level.lower(),
+                    # the client address counts for sign-in limits and the operations allow-list: believe
+                    # X-Forwarded-For only from the proxies named in CERTMON_TRUSTED_PROXIES
+                    proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None)
     finally:
         if child is not None and child.poll() is None:
             child.send_signal(signal.SIGTERM)

@@ -10,6 +10,8 @@ from sqlalchemy.orm import Session
 
 from certmon.auth.models import User
 from certmon.auth.service import clearance, has_role, user_for_session, user_for_token
+from certmon.auth.throttle import SignInThrottle, client_key
+from certmon.config import get_settings
 from certmon.db import session_scope
 from certmon.dbutil import DB_INT_MAX
 from certmon.errors import CertmonError, Forbidden
@@ -97,6 +99,19 @@ def require_role(*roles: str) -> Callable[..., User]:
 Reader = Annotated[User, Depends(require_role("reader", "analyst"))]
 Analyst = Annotated[User, Depends(require_role("analyst"))]
 Admin = Annotated[User, Depends(require_role("admin"))]
+
+
+def sign_in_throttle(request: Request) -> SignInThrottle:
+    """The app's sign-in counters (made by `create_app`; on first use for an app built otherwise)."""
+    throttle = getattr(request.app.state, "signin_throttle", None)
+    if throttle is None:
+        throttle = request.app.state.signin_throttle = SignInThrottle.from_settings(get_settings())
+    return throttle  # type: ignore[no-any-return]
+
+
+def client_address(request: Request) -> str:
+    """Who is asking, as the sign-in limits count it (the peer, or X-Forwarded-For from a trusted proxy)."""
+    return client_key(request.client.host if request.client else None)
 
 
 def user_clearance(user: User) -> TLP:

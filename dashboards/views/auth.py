@@ -9,10 +9,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from certmon.auth import invites
-from certmon.auth.service import LOCK_AFTER, authenticate, end_sessions, session_claims
+from certmon.auth.service import end_sessions, session_claims
+from certmon.auth.throttle import TooManyAttempts, sign_in
 from certmon.config import get_settings
 from certmon.errors import ValidationFailed
-from certmon.web.deps import SessionDep
+from certmon.web.deps import SessionDep, client_address, sign_in_throttle
 from dashboards.formatting import gettext as _
 from dashboards.web import DASHBOARD_ROLES, CsrfChecked, flash, render, safe_next, session_user
 
@@ -28,9 +29,20 @@ def _demo_accounts() -> list[tuple[str, str, str]]:
 
 
 def _login_page(request: Request, *, next_path: str, email: str = "", error: str | None = None,
-                status: int = 200) -> Response:
-    return render(request, None, "login.html", http_status=status, next_path=safe_next(next_path),
-                  email=email, error=error, demo_accounts=_demo_accounts())
+                status: int = 200, retry_after: int | None = None) -> Response:
+    response = render(request, None, "login.html", http_status=status, next_path=safe_next(next_path),
+                      email=email, error=error, demo_accounts=_demo_accounts())
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+def _wait_text(exc: TooManyAttempts) -> str:
+    minutes = max(1, round(exc.retry_after / 60))
+    if exc.retry_after < 60:
+        return _("Too many sign-in attempts. Try again in %(s)s seconds.") % {"s": exc.retry_after}
+    return _("Too many sign-in attempts. Try again in %(m)s minutes, or ask for a new password link.") % {
+        "m": minutes}
 
 
 @router.get("/login")
@@ -44,12 +56,19 @@ def login(
     request: Request, session: SessionDep, email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "", next: Annotated[str, Form()] = "/",
 ) -> Response:
-    """Check the credentials; on success start a fresh session (new CSRF token) and go to `next`."""
-    user = authenticate(session, email=email, password=password)
+    """Check the credentials behind the sign-in limits (429 with Retry-After); on success start a fresh
+    session (new CSRF token) and go to `next`."""
+    try:
+        user = sign_in(session, sign_in_throttle(request), email=email, password=password,
+                       client=client_address(request))
+    except TooManyAttempts as exc:
+        return _login_page(request, next_path=next, email=email, status=429, error=_wait_text(exc),
+                           retry_after=exc.retry_after)
     if user is None:
+        session.commit()  # the audit of a delay that began
         return _login_page(request, next_path=next, email=email, status=401,
-                           error=_("Wrong e-mail address or password. After %(n)s failed attempts in a row "
-                                   "the account is locked for a while.") % {"n": LOCK_AFTER})
+                           error=_("Wrong e-mail address or password. After several failed attempts in a "
+                                   "row you have to wait a little before trying again."))
     portal = user.role == "constituent" and user.constituent_id is not None
     if user.role not in DASHBOARD_ROLES and not portal:
         return _login_page(request, next_path=next, email=email, status=403,
@@ -78,17 +97,30 @@ def logout(request: Request, session: SessionDep) -> Response:
 
 
 def _password_page(request: Request, *, account: str = "", error: str | None = None, invalid: str | None = None,
-                   status: int = 200) -> Response:
+                   status: int = 200, retry_after: int | None = None) -> Response:
     response = render(request, None, "set_password.html", http_status=status, account=account, error=error,
                       invalid=invalid)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the path
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
     return response
+
+
+def _password_guard(request: Request) -> Response | None:
+    """The per-client sign-in limit in front of the password link (setting one hashes it)."""
+    try:
+        sign_in_throttle(request).guard_client(client_address(request))
+    except TooManyAttempts as exc:
+        return _password_page(request, invalid=_wait_text(exc), status=429, retry_after=exc.retry_after)
+    return None
 
 
 @router.get("/passord/{token}")
 def password_form(request: Request, session: SessionDep, token: str) -> Response:
     """The form behind a one-time link: set the password of a new account, or a new one."""
+    if (refused := _password_guard(request)) is not None:
+        return refused
     try:
         user = invites.user_for_token(session, token)
     except invites.InvalidInvite as exc:
@@ -102,6 +134,8 @@ def password_set(
     confirm: Annotated[str, Form()] = "",
 ) -> Response:
     """Store the password (which spends the link) and send the user to sign in."""
+    if (refused := _password_guard(request)) is not None:
+        return refused
     try:
         invites.set_password(session, token=token, password=password, confirm=confirm)
     except invites.InvalidInvite as exc:
