@@ -113,7 +113,7 @@ def json_utf8(data: bytes, ctx: ParseContext) -> bytes:
         return data.decode(codec).lstrip("\ufeff").encode("utf-8")
     except (UnicodeDecodeError, UnicodeEncodeError) as exc:
         where = f"byte {exc.start}" if isinstance(exc, UnicodeDecodeError) else "text"
-        raise fail(ctx, "", f"looks like {codec.upper()} JSON, but {where} is not: {exc.reason}") from None
+        raise fail(ctx, "", f"looks like {codec.upper()}, but {where} is not: {exc.reason}") from None
 
 
 def decode_text(data: bytes) -> str:

@@ -38,7 +38,9 @@ _JSON_KEY = re.compile(rb'"([A-Za-z_][A-Za-z0-9_]*)"\s*:')
 
 def detect_format(data: bytes, filename: str = "") -> str:
     """Tell the format of a payload from its first bytes (and name); FeedParseError when unsure."""
-    if data[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in data[:4]:  # UTF-16/32 JSON, if it is JSON
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # a UTF-16/32 BOM: it must convert, or that is the error
+        data = json_utf8(data, ParseContext(filename=filename))
+    elif b"\x00" in data[:4]:  # perhaps UTF-16/32 JSON without a BOM
         with contextlib.suppress(FeedParseError):
             data = json_utf8(data, ParseContext(filename=filename))
     head = data[:_SNIFF].lstrip(b"\xef\xbb\xbf \t\r\n")
