@@ -9,7 +9,7 @@ import time
 import typer
 
 from certmon.cli.common import err, out
-from certmon.i18n import N_
+from certmon.i18n import N_, _, count
 
 
 def setup() -> None:
@@ -25,8 +25,10 @@ def setup() -> None:
     upgrade()
     with session_scope() as session:
         seeded = seed_registry(session)
-        created, _ = sync_catalogue(session, plugins.feeds().catalogue(demo=settings.demo))
-    out.print(f"database klar; register: {seeded.created} nye virksomheter; {created} nye kilder")
+        created, _updated = sync_catalogue(session, plugins.feeds().catalogue(demo=settings.demo))
+    out.print(_("database ready; registry: %(organisations)s; %(sources)s") % {
+        "organisations": count("%(num)s new organisation", "%(num)s new organisations", seeded.created),
+        "sources": count("%(num)s new source", "%(num)s new sources", created)})
     from certmon.demo.dates import clear_marker, record_loaded
 
     if not settings.demo:
@@ -37,9 +39,11 @@ def setup() -> None:
         record_loaded(settings.data_path)  # the CLI in another terminal sees demo mode; samples dated now
         with session_scope() as session:
             added = load_demo(session)
-        out.print(f"[bold yellow]DEMO[/]: demoscenario lastet ({added['assets']} ressurser, "
-                  f"{added['contacts']} kontakter, {added['users']} brukere). E-post havner i "
-                  f"{settings.mail_dir}")
+        loaded = ", ".join([count("%(num)s asset", "%(num)s assets", added["assets"]),
+                            count("%(num)s contact", "%(num)s contacts", added["contacts"]),
+                            count("%(num)s user", "%(num)s users", added["users"])])
+        out.print("[bold yellow]DEMO[/]: " + _("demo scenario loaded (%(loaded)s). Mail goes to %(dir)s") % {
+            "loaded": loaded, "dir": settings.mail_dir})
         if added["assets"]:
             collect_all_now()
 
@@ -67,7 +71,9 @@ def collect_all_now() -> None:
                 err.print(f"{name}: {report.outcome}: {report.error}")
             progress.advance(task)
     sent = deliver_due(session_factory(), open_windows=True, limit=1000)
-    out.print(f"{len(sources)} kilder hentet, {matches} nye treff, {len(sent.sent)} e-poster sendt")
+    out.print(", ".join([count("%(num)s source collected", "%(num)s sources collected", len(sources)),
+                         count("%(num)s new match", "%(num)s new matches", matches),
+                         count("%(num)s e-mail sent", "%(num)s e-mails sent", len(sent.sent))]))
     # reports: a draft situation report for the current ISO week, so /rapporter shows one at once
     from certmon.reports.service import create_current_week_draft
 
