@@ -35,22 +35,47 @@ def redact(text: str) -> str:
     return redact_secrets(SECRET_PATH.sub(REDACTED, text))
 
 
+LOGGERS = ("uvicorn.access", "uvicorn.error", "httpx", "httpcore", "httpcore.connection", "httpcore.http11",
+           "feeds.fetcher", "feeds.collect", "feeds.multidoc", "feeds.taxii", "feeds.csaf_discovery",
+           "workers.tasks", "celery.app.trace", "celery.worker.job")
+
+
 class RedactTokens(logging.Filter):
-    """Hides tokens in a record's message and string arguments (uvicorn passes the path as an argument)."""
+    """Hides tokens and URL credentials in a record's message, its arguments (uvicorn passes the path,
+    httpx the URL object, Celery the exception) and its traceback, before any handler formats it."""
+
+    _formatter = logging.Formatter()
 
     def filter(self, record: logging.LogRecord) -> bool:
         if isinstance(record.msg, str) and ("/" in record.msg or "=" in record.msg):
             record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(redact(a) if isinstance(a, str) else
-                                redact(str(a)) if type(a).__name__ == "URL" else a for a in record.args)
+            record.args = tuple(_redacted_arg(a) for a in record.args)
+        elif isinstance(record.args, dict):
+            record.args = {k: _redacted_arg(v) for k, v in record.args.items()}
+        if record.exc_info and not record.exc_text:
+            # formatted once here, as a Formatter would, so the cached text is the redacted one
+            record.exc_text = redact(self._formatter.formatException(record.exc_info))
+        elif record.exc_text:
+            record.exc_text = redact(record.exc_text)
         return True
 
 
+def _redacted_arg(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, int | float | bool) or value is None:
+        return value
+    text = str(value)  # a URL object, an exception, a request …: shown as text if it held a secret
+    hidden = redact(text)
+    return value if hidden == text else hidden
+
+
 def install(*logger_names: str) -> None:
-    """Attach the filter once to each named logger (default: uvicorn's logs and httpx's request log)."""
-    for name in logger_names or ("uvicorn.access", "uvicorn.error", "httpx", "httpcore", "feeds.fetcher",
-                                 "celery.app.trace"):
+    """Attach the filter once to each named logger (default: uvicorn's logs, httpx's request log, and every
+    logger that writes a source's URL or a fetch's error). A logger's filter sees only records made on
+    that logger, not its children's, so each is named."""
+    for name in logger_names or LOGGERS:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactTokens) for f in logger.filters):
             logger.addFilter(RedactTokens())

@@ -100,7 +100,8 @@ def store_payload(
         return existing
     session.execute(insert_ignoring_conflicts(session, Payload), [{
         "sha256": digest, "source_id": source_id, "size": len(content), "content_type": content_type,
-        "url": url, "content": zlib.compress(content, 6), "fetched_at": utcnow()}])
+        "url": redact_secrets(url) if url else url,  # where it came from, without the feed's credentials
+        "content": zlib.compress(content, 6), "fetched_at": utcnow()}])
     return session.scalars(select(Payload).where(Payload.sha256 == digest)).one()
 
 
