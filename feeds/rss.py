@@ -1,15 +1,18 @@
 """RSS 0.9x/1.0/2.0 and Atom advisories via feedparser, behind an XML entity guard.
 
 Feed fields used: entry title, link, id/guid, published/updated, summary/content.
-Before feedparser sees the bytes, defusedxml refuses entity declarations, external entities and
-external DTDs (XML bombs, quadratic blowup, XXE). A feed that is merely malformed is handed to
-feedparser's lenient parser, which keeps what it can read; a feed with no readable entry and a
-parse error is a FeedParseError.
+A feed declaring an encoding Python does not know is first re-encoded as UTF-8 by the documented
+fallback in `feeds.xmlcharset`. Before feedparser sees the bytes, defusedxml refuses entity
+declarations, external entities and external DTDs (XML bombs, quadratic blowup, XXE). A feed that is
+merely malformed is handed to feedparser's lenient parser, which keeps what it can read; a feed with
+no readable entry and a parse error is a FeedParseError, and so is any failure inside feedparser:
+one message naming the file and the problem, never a traceback.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
@@ -23,9 +26,12 @@ from certmon.items.schemas import Item
 from feeds.base import ParseContext
 from feeds.common import fail, iso_utc, plain_text, sanitise_html
 from feeds.textscan import find_cves, find_products, says_actively_exploited, severity_from_text
+from feeds.xmlcharset import as_text, readable_xml
+
+log = logging.getLogger(__name__)
 
 _SEVERITY_SCAN = 600  # severity words count only near the top; bulletins list every level below
-_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_ENTITY_DECL = re.compile(r"<!ENTITY", re.IGNORECASE)
 
 
 def guard_xml(data: bytes, ctx: ParseContext) -> None:
@@ -38,9 +44,10 @@ def guard_xml(data: bytes, ctx: ParseContext) -> None:
         raise fail(ctx, "DTD", f"external reference refused ({exc.sysid!r})") from None
     except defusedxml.DTDForbidden:
         raise fail(ctx, "DTD", "document type declaration refused") from None
-    except (ET.ParseError, ValueError):
-        # Not strict XML: feedparser may still salvage it, but never with entity declarations.
-        if _ENTITY_DECL.search(data):
+    except (ET.ParseError, ValueError, LookupError):
+        # Not strict XML (or an encoding expat cannot read: multi-byte, UTF-32): feedparser may still
+        # salvage it, but never with entity declarations, looked for in the text whatever its byte form.
+        if _ENTITY_DECL.search(as_text(data)):
             raise fail(ctx, "DTD", "malformed XML with an entity declaration refused") from None
 
 
@@ -48,8 +55,13 @@ def parse(data: bytes, ctx: ParseContext) -> Iterator[Item]:
     """Yield one advisory per feed entry."""
     if not data.strip():
         raise fail(ctx, "", "empty feed")
+    data = readable_xml(data, ctx)
     guard_xml(data, ctx)
-    feed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    try:
+        feed = feedparser.parse(data, sanitize_html=False, resolve_relative_uris=False)
+    except Exception as exc:  # a lenient third-party parser on hostile input: its failures are not enumerable
+        log.debug("feedparser failed on %s", ctx.filename or ctx.source_name, exc_info=True)
+        raise fail(ctx, "", f"feedparser could not read it ({type(exc).__name__}: {exc})") from None
     entries = feed.get("entries") or []
     if not entries and feed.get("bozo"):
         reason = feed.get("bozo_exception") or "not a feed"

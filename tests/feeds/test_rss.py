@@ -123,3 +123,46 @@ def test_entry_without_guid_or_link_gets_a_title_hash_key() -> None:
     data = b"<rss version='2.0'><channel><title>t</title><item><title>Hello</title></item></channel></rss>"
     (item,) = parse(data, ParseContext())
     assert item.key.startswith("sha1:") and len(item.key) == 45
+
+
+def _rss(title: bytes, encoding: str) -> bytes:
+    return (b'<?xml version="1.0" encoding="' + encoding.encode() + b'"?><rss version="2.0"><channel><title>t</title>'
+            b"<item><title>" + title + b"</title><link>https://example.org/a</link></item></channel></rss>")
+
+
+@pytest.mark.parametrize(("declared", "title", "expected"), [
+    ("mac", b"Fra\x94ches", "Fraîches"),  # Mac Roman 0x94, an alias Python lacks
+    ("ms-ee", b"\x8aibenik", "Šibenik"),  # Windows-1250
+    ("bogus", "Tromsø".encode(), "Tromsø"),  # unknown name, valid UTF-8
+    ("viscii", b"Troms\xf8", "Tromsø"),  # unknown name, not UTF-8: Windows-1252
+])
+def test_unknown_declared_encoding_falls_back(declared: str, title: bytes, expected: str,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    (item,) = parse(_rss(title, declared), ParseContext(filename="f.xml"))
+    assert item.title == expected
+    assert f"f.xml: declared encoding '{declared}' is unknown" in caplog.text
+
+
+def test_utf16_declared_as_ucs2_is_read_and_still_guarded() -> None:
+    doc = _rss("Bodø".encode(), "ucs-2").decode()
+    (item,) = parse(doc.encode("utf-16-be"), ParseContext())  # no BOM: the `<?` byte pattern tells
+    assert item.title == "Bodø"
+    bomb = ('<?xml version="1.0" encoding="ucs-2"?><!DOCTYPE r [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;">]>'
+            "<rss><channel><item><title>&b;</title></item></channel></rss>")
+    for form in ("utf-16-le", "utf-16-be"):
+        with pytest.raises(FeedParseError, match="entity declaration refused"):
+            list(parse(bomb.encode(form), ParseContext()))
+    utf32 = bomb.replace("ucs-2", "utf-32").encode("utf-32")  # a name Python knows, a form expat cannot read
+    with pytest.raises(FeedParseError, match="entity declaration refused"):
+        list(parse(utf32, ParseContext()))
+
+
+def test_a_failure_inside_feedparser_is_one_error_naming_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    import feeds.rss
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise LookupError("unknown encoding: x-made-up")
+
+    monkeypatch.setattr(feeds.rss.feedparser, "parse", broken)
+    with pytest.raises(FeedParseError, match=r"^feed\.xml: feedparser could not read it \(LookupError: unknown"):
+        list(parse(_rss(b"x", "utf-8"), ParseContext(filename="feed.xml")))
