@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from certmon.dbutil import DbIdValue
+from certmon.schema_types import TlpName, refuse_nulls
 from certmon.tlp import parse_tlp
 
 Severity = Literal["low", "medium", "high", "critical"]
@@ -26,7 +27,7 @@ class IncidentCreate(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     description: str = Field(default="", max_length=20000)
     severity: Severity = "medium"
-    tlp: str = "amber"
+    tlp: TlpName = "amber"
     aware_at: datetime | None = None
     reporting_model: Model = "norsk"
     personal_data: bool = False
@@ -48,11 +49,13 @@ class IncidentCreate(BaseModel):
 class IncidentUpdate(BaseModel):
     """Fields an analyst may change (omit a field to leave it; null is refused)."""
 
+    model_config = ConfigDict(json_schema_extra=refuse_nulls)
+
     title: str | None = Field(default=None, min_length=1, max_length=300)
     description: str | None = Field(default=None, max_length=20000)
     severity: Severity | None = None
     status: Status | None = None
-    tlp: str | None = None
+    tlp: TlpName | None = None
     aware_at: datetime | None = None
     reporting_model: Model | None = None
     personal_data: bool | None = None

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
 from certmon.auth.models import User
@@ -65,7 +66,7 @@ def _detail(session: Session, incident: Incident, user: User) -> IncidentDetail:
 
 @router.get("", response_model=IncidentPage)
 def list_incidents(session: SessionDep, user: Reader, page: PageDep,
-                   status: str | None = Query(None, pattern="^(open|in_progress|closed|active)$"),
+                   status: Literal["open", "in_progress", "closed", "active"] | None = None,
                    severity: Severity | None = None, constituent_id: DbIdFilter = None) -> IncidentPage:
     """Incidents within the caller's clearance, newest first; `status=active` means not closed."""
     rows, total = service.list_incidents(session, tlp_max=user_clearance(user), status=status,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel
@@ -11,8 +11,10 @@ from pydantic import BaseModel
 from certmon.errors import NotFound
 from certmon.items.models import StoredItem
 from certmon.matching import service
+from certmon.matching.service import TRIAGE
 from certmon.registry.models import Constituent
 from certmon.registry.service import display_name
+from certmon.schema_types import documented
 from certmon.web.deps import Analyst, DbId, DbIdFilter, PageDep, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1/matches", tags=["treff"])
@@ -46,7 +48,7 @@ class MatchPage(BaseModel):
 
 
 class TriageBody(BaseModel):
-    action: str  # confirm | false-positive | reopen | close
+    action: Annotated[str, documented(TRIAGE)]  # confirm | false-positive | reopen | close
     reason: str | None = None
 
 

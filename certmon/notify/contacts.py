@@ -6,6 +6,7 @@ import csv
 import io
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from sqlalchemy import select
@@ -15,6 +16,7 @@ from certmon.audit.service import record
 from certmon.errors import Conflict, NotFound, ValidationFailed
 from certmon.notify.policy import SEVERITIES
 from certmon.registry.models import Constituent, Contact
+from certmon.schema_types import TlpName, documented
 from certmon.tlp import parse_tlp
 
 COLUMNS = ("org_number", "email", "name", "language", "tlp_max", "mode")
@@ -38,10 +40,10 @@ class ContactIn(BaseModel):
 
     email: str
     name: str = ""
-    language: str = "nb"
-    tlp_max: str = "amber"
-    mode: str = "immediate"
-    min_severity: str = "medium"
+    language: Annotated[str, documented(LANGUAGES)] = "nb"
+    tlp_max: TlpName = "amber"
+    mode: Annotated[str, documented(MODES)] = "immediate"
+    min_severity: Annotated[str, documented(SEVERITIES)] = "medium"
     active: bool = True
 
     @field_validator("email")

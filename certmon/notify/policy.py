@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy.orm import Session
@@ -14,6 +14,7 @@ from certmon.errors import ValidationFailed
 from certmon.items.models import StoredItem
 from certmon.matching.models import Match
 from certmon.registry.models import AppState
+from certmon.schema_types import TlpBelowRed, documented
 from certmon.tlp import TLP, parse_tlp
 
 POLICY_KEY = "alert_policy"
@@ -36,20 +37,20 @@ class AlertPolicy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    auto_rules: list[str] = Field(
+    auto_rules: list[Annotated[str, documented(RULES)]] = Field(
         default_factory=lambda: ["ip-network", "cidr-overlap", "domain", "email-domain", "asn", "supplier"]
     )
     min_confidence: int = Field(default=80, ge=0, le=100)
-    max_tlp: str = "amber+strict"
-    min_severity: str = "low"
+    max_tlp: TlpBelowRed = "amber+strict"
+    min_severity: Annotated[str, documented(SEVERITIES)] = "low"
     window_minutes: int = Field(default=10, ge=1, le=24 * 60)
     # leading edge: the first finding for an organisation in a window at or above this severity (or
     # known to be exploited) goes out at once; later ones in the window gather into one follow-up
-    at_once_min_severity: str = "high"
+    at_once_min_severity: Annotated[str, documented(SEVERITIES)] = "high"
     at_once_known_exploited: bool = True
-    digest_time: str = "08:00"
-    reminder_after_hours: int = Field(default=48, ge=1)
-    reminder_min_severity: str = "high"
+    digest_time: str = Field(default="08:00", pattern=r"^\s*([01]?\d|2[0-3]):[0-5]\d\s*$")
+    reminder_after_hours: int = Field(default=48, ge=1, le=24 * 365)
+    reminder_min_severity: Annotated[str, documented(SEVERITIES)] = "high"
 
     @field_validator("auto_rules")
     @classmethod

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict
+
+from certmon.registry.models import ASSET_TYPES
+from certmon.schema_types import documented
 
 
 class AssetRead(BaseModel):
@@ -18,7 +22,7 @@ class AssetRead(BaseModel):
 
 
 class AssetCreate(BaseModel):
-    type: str
+    type: Annotated[str, documented(ASSET_TYPES)]
     value: str
     note: str | None = None
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter
 from pydantic import BaseModel
 
@@ -26,7 +28,8 @@ def to_read(c: Constituent) -> ConstituentRead:
 
 
 @router.get("", response_model=ConstituentPage)
-def list_constituents(session: SessionDep, user: Reader, page: PageDep, kind: str | None = None,
+def list_constituents(session: SessionDep, user: Reader, page: PageDep,
+                      kind: Literal["kommune", "fylkeskommune", "rhf", "hf", "other"] | None = None,
                       q: str | None = None, county: str | None = None) -> ConstituentPage:
     """Constituents; `kind` is kommune, fylkeskommune, rhf, hf or other (Oslo counts as both of the first)."""
     rows, total = service.list_constituents(session, kind=kind, q=q, county=county, limit=page.limit,

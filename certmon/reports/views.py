@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from certmon.reports import service
 from certmon.reports.figures import Figures
 from certmon.reports.models import Report
+from certmon.schema_types import TlpBelowRed, TlpName
 from certmon.web.deps import EXPORTS, Analyst, DbId, PageDep, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1", tags=["rapporter"])
@@ -56,10 +57,10 @@ class ReportCreate(BaseModel):
     period: str | None = None
     from_date: date | None = Field(None, alias="from")
     to_date: date | None = Field(None, alias="to")
-    tlp: str = "amber"
+    tlp: TlpBelowRed = "amber"
     title: str | None = None
     assessment: str = ""
-    assessment_tlp: str = Field("clear", description="the assessment text's own marking; the report's label "
+    assessment_tlp: TlpName = Field("clear", description="the assessment text's own marking; the report's label "
                                 "is never below it, and it may not exceed `tlp`")
 
 
@@ -68,7 +69,7 @@ class ReportUpdate(BaseModel):
 
     assessment: str | None = None
     title: str | None = None
-    assessment_tlp: str | None = None
+    assessment_tlp: TlpName | None = None
 
 
 def _detail(session: SessionDep, report: Report) -> ReportDetail:
@@ -112,7 +113,7 @@ def _download_headers(report: Report, ext: str) -> dict[str, str]:
     return headers
 
 
-@router.get("/reports/{report_id}", response_model=ReportDetail)
+@router.get("/reports/{report_id:int}", response_model=ReportDetail)
 def get_report(report_id: DbId, session: SessionDep, user: Reader) -> ReportDetail:
     """One report with its assessment and figures."""
     return _detail(session, service.get_report(session, report_id=report_id, clearance=user_clearance(user)))
@@ -127,7 +128,7 @@ def create_report(body: ReportCreate, session: SessionDep, user: Analyst) -> Rep
     return _detail(session, report)
 
 
-@router.patch("/reports/{report_id}", response_model=ReportDetail)
+@router.patch("/reports/{report_id:int}", response_model=ReportDetail)
 def update_report(report_id: DbId, body: ReportUpdate, session: SessionDep, user: Analyst) -> ReportDetail:
     """Edit a draft's assessment or title (409 once approved)."""
     report = service.get_report(session, report_id=report_id, clearance=user_clearance(user))

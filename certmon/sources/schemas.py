@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
+from certmon import plugins
 from certmon.logsafety import redact_secrets
+from certmon.schema_types import TlpName, refuse_nulls
 from certmon.tlp import parse_tlp
+
+
+def _formats(schema: dict[str, Any]) -> None:
+    """The feed formats the installed feeds package parses (read when the document is built)."""
+    feeds = plugins.optional("feeds")
+    if feeds is not None:
+        schema["enum"] = sorted(feeds.FORMATS)
 
 
 class SourceCreate(BaseModel):
@@ -17,10 +26,10 @@ class SourceCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[a-z0-9][a-z0-9._-]*$")
     title: str = ""
     publisher: str = ""
-    format: str
+    format: Annotated[str, Field(json_schema_extra=_formats)]
     url: str = Field(min_length=1)
     interval_s: int = Field(default=3600, ge=60, le=7 * 86400)
-    default_tlp: str = "clear"
+    default_tlp: TlpName = "clear"
     reliability: str = Field(default="B", pattern=r"^[A-F]$")
     enabled: bool = True
     internal: bool = False
@@ -37,10 +46,12 @@ class SourceCreate(BaseModel):
 class SourceUpdate(BaseModel):
     """Fields an admin may change (omit a field to leave it; null is refused)."""
 
+    model_config = ConfigDict(json_schema_extra=refuse_nulls)
+
     title: str | None = None
     url: str | None = None
     interval_s: int | None = Field(default=None, ge=60, le=7 * 86400)
-    default_tlp: str | None = None
+    default_tlp: TlpName | None = None
     enabled: bool | None = None
     internal: bool | None = None
     reliability: str | None = Field(default=None, pattern=r"^[A-F]$")

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
 
 from certmon.auth.models import User
 from certmon.dbutil import DB_INT_MAX
 from certmon.errors import ValidationFailed
-from certmon.exports.service import DEFAULT_LIMIT, MAX_LIMIT, Export, ExportQuery, export_indicators
+from certmon.exports.service import (
+    DEFAULT_LIMIT,
+    FORMATS,
+    INDICATOR_TYPES,
+    MAX_LIMIT,
+    Export,
+    ExportQuery,
+    export_indicators,
+)
+from certmon.schema_types import TlpName, documented
 from certmon.tlp import TLP, parse_tlp
 from certmon.web.deps import EXPORTS, DbIdFilter, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1/export", tags=["eksport"])
+ExportFormat = Annotated[str, documented(FORMATS)]
+IndicatorType = Annotated[str, documented(INDICATOR_TYPES)]
 
 
 def ceiling(user: User, asked: str | None, cap: TLP | None = None) -> TLP:
@@ -39,12 +51,12 @@ def as_response(export: Export) -> Response:
 @router.get("/indicators", response_class=Response, openapi_extra=EXPORTS)
 def export_indicator_file(
     session: SessionDep, user: Reader,
-    format: str = Query("csv", description="csv, jsonl eller stix (STIX 2.1-bundle)"),
+    format: ExportFormat = Query("csv", description="csv, jsonl eller stix (STIX 2.1-bundle)"),
     since: datetime | None = Query(None, description="bare indikatorer sett siden (ISO 8601)"),
-    type: list[str] = Query([], description="indikatortyper, f.eks. ipv4, domain, url, sha256"),  # noqa: A002
+    type: list[IndicatorType] = Query([], description="indikatortyper, f.eks. ipv4, domain, url, sha256"),  # noqa: A002
     source_id: DbIdFilter = None,
     constituent_id: int | None = Query(None, ge=1, le=DB_INT_MAX, description="bare det som er varslet til"),
-    tlp_max: str | None = Query(None, description="høyeste TLP i filen (aldri over din klarering)"),
+    tlp_max: TlpName | None = Query(None, description="høyeste TLP i filen (aldri over din klarering)"),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT),
 ) -> Response:
     """Live indicators at or below the ceiling, newest first; every record carries its TLP; audited."""

@@ -8,11 +8,12 @@ from typing import Literal
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict
 
-from certmon.api.routers.exports import as_response, ceiling
+from certmon.api.routers.exports import ExportFormat, as_response, ceiling
 from certmon.auth.service import clearance
 from certmon.exports.service import DEFAULT_LIMIT, ExportQuery, export_indicators
 from certmon.portal import service
 from certmon.registry.service import display_name
+from certmon.schema_types import TlpName
 from certmon.web.deps import EXPORTS, CurrentUser, PageDep, SessionDep
 
 router = APIRouter(prefix="/api/v1/me", tags=["min side"])
@@ -127,9 +128,9 @@ def my_assets(session: SessionDep, user: CurrentUser) -> list[AssetRead]:
 @router.get("/indicators", response_class=Response, openapi_extra=EXPORTS)
 def my_indicators(
     session: SessionDep, user: CurrentUser,
-    format: str = Query("csv", description="csv, jsonl eller stix (STIX 2.1-bundle)"),
+    format: ExportFormat = Query("csv", description="csv, jsonl eller stix (STIX 2.1-bundle)"),
     since: datetime | None = None,
-    tlp_max: str | None = Query(None, description="høyeste TLP i filen (aldri over din klarering)"),
+    tlp_max: TlpName | None = Query(None, description="høyeste TLP i filen (aldri over din klarering)"),
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=DEFAULT_LIMIT),
 ) -> Response:
     """The indicators in the alerts sent to the organisation, for its firewall or SIEM; audited."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict
@@ -12,11 +12,13 @@ from certmon.auth.models import User
 from certmon.auth.service import may_handle
 from certmon.dbutil import DB_INT_MAX, DbIdValue
 from certmon.errors import NotFound
+from certmon.i18n import LANGUAGES
 from certmon.notify import contacts as contact_service
 from certmon.notify import service
 from certmon.notify.manual import approve_manual, reject_manual, send_manual
 from certmon.notify.models import Notification
-from certmon.notify.policy import AlertPolicy, load_policy, parse_policy, save_policy
+from certmon.notify.policy import AlertPolicy, load_policy, save_policy
+from certmon.schema_types import documented
 from certmon.web.deps import SENDS, Admin, Analyst, DbId, PageDep, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1", tags=["varsler"])
@@ -80,7 +82,7 @@ class ManualIn(BaseModel):
 
     match_ids: list[DbIdValue]
     recipients: list[str]
-    language: str = "nb"
+    language: Annotated[str, documented(LANGUAGES)] = "nb"
 
 
 class RejectIn(BaseModel):
@@ -141,7 +143,7 @@ def list_notifications(
     return {"items": [NotificationRead.model_validate(n) for n in rows], "total": total}
 
 
-@router.get("/notifications/{notification_id}", response_model=NotificationDetail)
+@router.get("/notifications/{notification_id:int}", response_model=NotificationDetail)
 def get_notification(notification_id: DbId, session: SessionDep, user: Reader) -> NotificationDetail:
     """One alert with recipients, status, attempts and errors."""
     n = _get_visible(session, user, notification_id)
@@ -192,9 +194,9 @@ def get_policy(session: SessionDep, user: Admin) -> AlertPolicy:
 
 
 @router.put("/alert-policy", response_model=AlertPolicy)
-def put_policy(body: dict[str, Any], session: SessionDep, user: Admin) -> AlertPolicy:
+def put_policy(body: AlertPolicy, session: SessionDep, user: Admin) -> AlertPolicy:
     """Replace the alert policy (validated; every bad field named)."""
-    return save_policy(session, parse_policy(body), actor=user.email)
+    return save_policy(session, body, actor=user.email)
 
 
 @router.get("/constituents/{constituent_id}/contacts", response_model=list[ContactRead])
