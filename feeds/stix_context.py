@@ -3,10 +3,12 @@
 A cyber observable alone says only that something was seen; it becomes an indicator here when the
 bundle puts it in malicious context:
 - an `infrastructure` that `consists-of` it, when that infrastructure is linked by any relationship
-  to a malware, intrusion set, threat actor or campaign (the C2 and hosting idioms);
+  but `targets` to a malware, intrusion set, threat actor or campaign (the C2 and hosting idioms);
 - an `observed-data` that holds or refers to it (`objects` in 2.0, `object_refs` in 2.1), when a
-  `sighting` refers to that observed-data, or a relationship links it to one of those malicious
-  objects or to an indicator;
+  `sighting` refers to that observed-data, or a relationship other than `targets` links it to one of
+  those malicious objects or to an indicator;
+`targets` says the object is the victim (a campaign targets the municipality's mail servers): its
+addresses are the attacked, not the attacker's, and never become indicators.
 - an indicator's `based-on` relationship to it (directly, or to an observed-data holding it).
 SCOs read: ipv4-addr, ipv6-addr, domain-name, url, email-addr, file (MD5/SHA-1/SHA-256 hashes).
 Each yields one indicator per value (key `stix:<SCO id>:<type>:<value>`, for 2.0's embedded objects
@@ -44,6 +46,7 @@ class _Stats(Protocol):
     items: int
 
 MALICIOUS = ("malware", "intrusion-set", "threat-actor", "campaign")
+VICTIM = frozenset({"targets"})  # relationships that name the victim, not the attacker's means
 _VALUE_TYPES = {"ipv4-addr": "ipv4", "ipv6-addr": "ipv6", "domain-name": "domain", "url": "url",
                 "email-addr": "email"}
 _HASHES = {"md5": "md5", "sha-1": "sha1", "sha1": "sha1", "sha-256": "sha256", "sha256": "sha256"}
@@ -167,6 +170,8 @@ def context_items(bundle: _Bundle, ctx: ParseContext, stats: _Stats,
 def _infrastructure(reader: _Reader) -> None:
     links: dict[str, list[tuple[str, str]]] = {}  # infrastructure id → (relationship, malicious id)
     for rel in reader.bundle.relations:
+        if rel.relationship_type in VICTIM:
+            continue
         for infra, other in ((rel.source_ref, rel.target_ref), (rel.target_ref, rel.source_ref)):
             if _kind(infra) == "infrastructure" and _kind(other) in MALICIOUS:
                 links.setdefault(infra, []).append((str(rel.relationship_type), other))
@@ -212,6 +217,8 @@ def _observed_and_based_on(reader: _Reader) -> None:
                 reader.observed(obj, context, labels, [ind, rel])
             elif obj is not None:
                 reader.add(str(target), obj, context, labels, [ind, rel], obj.created)
+            continue
+        if rtype in VICTIM:
             continue
         for od_id, other in ((source, target), (target, source)):
             if _kind(od_id) == "observed-data" and _kind(other) in (*MALICIOUS, "indicator"):

@@ -68,6 +68,24 @@ def test_bare_and_benign_observables_yield_nothing() -> None:
     assert run(bundle(*objs)) == []
 
 
+def test_targeted_infrastructure_and_observations_are_victims_not_indicators() -> None:
+    victim_ip, c2_ip = sco("ipv4-addr", 31, value="198.51.100.20"), sco("ipv4-addr", 32, value="203.0.113.66")
+    victim_dom = sco("domain-name", 33, value="mail.kommune.example")
+    campaign = sdo("campaign", 34, name="Spring phishing wave")
+    mail = sdo("infrastructure", 35, name="Municipal mail servers", infrastructure_types=["workstation"])
+    c2 = sdo("infrastructure", 36, name="Wave C2", infrastructure_types=["command-and-control"])
+    od = sdo("observed-data", 37, first_observed=T, last_observed=T, number_observed=1,
+             object_refs=[victim_dom["id"]])
+    objs = [victim_ip, c2_ip, victim_dom, campaign, mail, c2, od,
+            rel("targets", campaign, mail, 38), rel("consists-of", mail, victim_ip, 39),
+            rel("targets", campaign, od, 40),
+            rel("uses", campaign, c2, 41), rel("consists-of", c2, c2_ip, 42)]
+    items = run(bundle(*objs))
+    assert [(i.value, i.extra["context"]) for i in items] == [("203.0.113.66", [{
+        "via": "infrastructure", "infrastructure": "Wave C2", "relationship": "uses",
+        "campaign": "Spring phishing wave"}])]
+
+
 def test_observed_data_sighted_related_and_based_on_stix21() -> None:
     mal = sdo("malware", 1, name="Emotet", is_family=True)
     ip6 = sco("ipv6-addr", 2, value="2001:db8::5")
