@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     smtp_timeout: float = Field(default=30.0, gt=0)
     mail_from: str = "varsel@kommunecert.invalid"
     mail_rate_per_domain: int = Field(default=60, ge=1)  # messages per minute per recipient domain
+    # the relay's limit: a token bucket per relay and process (0: no limit); see docs/alerts.md
+    smtp_rate_per_second: float = Field(default=20.0, ge=0)
+    smtp_rate_burst: int = Field(default=40, ge=1)
+    # one delivery run sends batch after batch until nothing is due or this many seconds have passed
+    delivery_budget_s: float = Field(default=50.0, gt=0)
     # how long a delivery claimed by a worker that then died is left alone before another takes it over
     delivery_lease_s: int = Field(default=600, ge=1)
 

@@ -8,8 +8,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from celery import Celery
+from kombu import Queue
 
 from certmon.config import Settings, get_settings
+
+DEFAULT_QUEUE = "celery"
+DELIVERY_QUEUE = "delivery"
 
 
 def broker_settings(settings: Settings) -> dict[str, object]:
@@ -22,6 +26,10 @@ def broker_settings(settings: Settings) -> dict[str, object]:
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5,
                                       "interval_max": 1}, "timezone": "Europe/Oslo", "enable_utc": True,
         "worker_hijack_root_logger": False,
+        # alerts have their own queue, so a big ingest never sits in front of them; a worker started
+        # without -Q consumes both, a dedicated one `-Q delivery` (docs/operations.md)
+        "task_queues": (Queue(DEFAULT_QUEUE), Queue(DELIVERY_QUEUE)), "task_default_queue": DEFAULT_QUEUE,
+        "task_routes": {"notify.*": {"queue": DELIVERY_QUEUE}},
         "beat_schedule": {
             "schedule-due-sources": {"task": "feeds.schedule_due", "schedule": float(settings.scheduler_tick_s)},
             "deliver-due-notifications": {"task": "notify.deliver_due", "schedule": 60.0},

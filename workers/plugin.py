@@ -9,11 +9,11 @@ from certmon.config import Settings
 from certmon.errors import ServiceUnavailable
 
 
-def _send(name: str, args: list[object]) -> str:
+def _send(name: str, args: list[object], queue: str | None = None) -> str:
     from workers.celery_app import app
 
     try:
-        return str(app.send_task(name, args=args).id)
+        return str(app.send_task(name, args=args, queue=queue).id)
     except Exception as exc:  # kombu raises many kinds; the caller needs one clear answer
         raise ServiceUnavailable(
             f"meldingskøen (broker) svarer ikke, så oppgaven ble ikke lagt i kø: {type(exc).__name__}"
@@ -27,7 +27,14 @@ def dispatch_collect(source_id: int) -> str:
 
 def dispatch_send(notification_ids: list[int]) -> str:
     """Queue delivery of alerts."""
-    return _send("notify.send", [notification_ids])
+    return dispatch_delivery(notification_ids)
+
+
+def dispatch_delivery(notification_ids: list[int]) -> str:
+    """Queue a delivery run on the delivery queue (called once a transaction that queued alerts commits)."""
+    from workers.celery_app import DELIVERY_QUEUE
+
+    return _send("notify.send", [notification_ids], queue=DELIVERY_QUEUE)
 
 
 def broker_problem() -> str | None:

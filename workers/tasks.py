@@ -5,26 +5,36 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from celery.signals import worker_init
 from sqlalchemy import select
 
 from certmon.db import session_factory, session_scope, utcnow
 from certmon.matching.service import rematch_if_changed
 from certmon.sources.models import Source
-from workers.celery_app import app
+from workers.celery_app import DELIVERY_QUEUE, app
+
+if TYPE_CHECKING:
+    from certmon.notify.deliver import DeliveryReport
 
 log = logging.getLogger(__name__)
 
 
+@worker_init.connect
+def _deliver_on_commit(**_: object) -> None:
+    """In the worker, a committed transaction that queued alerts asks for delivery at once."""
+    from certmon.notify import soon
+
+    soon.install()
+
+
 @app.task(name="feeds.collect_source", acks_late=True)
 def collect_source(source_id: int) -> dict[str, Any]:
-    """Collect one source; queue delivery of any alerts it produced."""
+    """Collect one source; the alerts it queued are dispatched for delivery as its transaction commits."""
     from feeds.collect import run_source
 
-    report = run_source(session_factory(), source_id)
-    if report.notification_ids:
-        send_notifications.delay(report.notification_ids)
+    report = run_source(session_factory(), source_id)  # its commit starts the delivery (notify.dispatch)
     log.info("collected %s: %s, %d items, %d new matches", report.source, report.outcome,
              report.items_total, report.matches_new)
     return asdict(report)
@@ -48,19 +58,25 @@ def schedule_due() -> list[int]:
 @app.task(name="notify.send", acks_late=True)
 def send_notifications(notification_ids: list[int]) -> dict[str, Any]:
     """Deliver queued alerts (exactly once per recipient; see certmon.notify.deliver)."""
-    from certmon.notify.deliver import deliver_due
-
-    report = deliver_due(session_factory())
+    report = _drain()
     return {"notifications": notification_ids, "sent": len(report.sent), "failed": len(report.failed)}
 
 
 @app.task(name="notify.deliver_due", acks_late=True)
 def deliver_due_task() -> dict[str, Any]:
     """Deliver everything due: retries after backoff and digests whose slot has come."""
+    report = _drain()
+    return {"sent": len(report.sent), "failed": len(report.failed), "rate_limited": report.rate_limited}
+
+
+def _drain() -> DeliveryReport:
+    """One delivery run (no cap); when its time budget ran out with alerts left, queue the next at once."""
     from certmon.notify.deliver import deliver_due
 
     report = deliver_due(session_factory())
-    return {"sent": len(report.sent), "failed": len(report.failed), "rate_limited": report.rate_limited}
+    if report.more:
+        send_notifications.apply_async(args=[[]], queue=DELIVERY_QUEUE)
+    return report
 
 
 @app.task(name="notify.send_reminders", acks_late=True)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -144,11 +146,23 @@ async def _bad_value(request: Request, exc: Exception) -> JSONResponse:
                         status_code=422)
 
 
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """While the server runs, alerts its requests queue (push ingest, triage) go out at once."""
+    from certmon.notify import soon
+
+    uninstall = soon.install()
+    try:
+        yield
+    finally:
+        uninstall()
+
+
 def create_app() -> FastAPI:
     """Build the app; the dashboard mounts itself if installed."""
     settings = get_settings()
     logsafety.install()  # answer and password links carry tokens in the path
-    app = FastAPI(title="certmon", version=__version__,
+    app = FastAPI(title="certmon", version=__version__, lifespan=_lifespan,
                   description="Trusselinformasjon, treff og varsler for Helse- og KommuneCERT")
     for name in ROUTERS:
         try:

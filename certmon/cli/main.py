@@ -8,6 +8,7 @@ Exit statuses are described in `certmon.cli.errors` and docs/cli.md.
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -45,10 +46,24 @@ def command_tree() -> typer.core.TyperGroup:
     return group
 
 
+def _deliver_at_once() -> None:
+    """With a broker, alerts a command queues (ingest, sources run, rematch) go to the delivery queue as
+    it commits; embedded, the worker's tick or `certmon notify flush` sends them, as before."""
+    # the variable itself, not the settings: help pages must stay light (tests/cli/test_help.py)
+    if os.environ.get("CERTMON_BROKER_URL") and not _at_once:
+        from certmon.notify import soon
+
+        _at_once.append(soon.install())
+
+
+_at_once: list[object] = []  # once per process, however often `run` is called
+
+
 def run(args: Sequence[str] | None = None) -> None:
     """Entry point: run the CLI; every failure becomes a few lines on stderr and an exit status."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
+        _deliver_at_once()
         status = command_tree().main(args=list(args) if args is not None else None, prog_name="certmon",
                                      standalone_mode=False)
     except SystemExit:

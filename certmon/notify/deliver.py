@@ -29,13 +29,14 @@ from certmon.notify.claims import (
     due_delivery_ids,
     fail_exhausted,
     finish,
-    recent_to_domain,
+    recent_by_domain,
     rollup,
 )
 from certmon.notify.clock import RunClock
 from certmon.notify.compose import build_message
 from certmon.notify.content import plan_delivery
 from certmon.notify.models import Delivery, Notification
+from certmon.notify.ratelimit import relay_bucket
 from certmon.notify.smtp import DeliveryError, Transport, transport_from_settings
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class DeliveryReport:
     failed: list[tuple[str, str, str]] = field(default_factory=list)
     cancelled: list[tuple[str, str, str]] = field(default_factory=list)
     rate_limited: int = 0
+    waited_s: float = 0.0  # time spent waiting for the relay's token bucket
+    more: bool = False  # the time budget ran out with deliveries left: run again
 
 
 def _pause_for_tests(point: str) -> None:
@@ -190,45 +193,63 @@ def _record_crash(
         log.error("delivery %s: could not record the failure (%s)", delivery_id, type(again).__name__)
 
 
+BATCH = 200
+
+
 def deliver_due(
     session_factory: SessionFactory,
     *,
     now: datetime | None = None,
-    limit: int = 100,
+    limit: int | None = None,
     open_windows: bool = False,
     future_digests: bool = False,
     transport: Transport | None = None,
     settings: Settings | None = None,
+    batch: int = BATCH,
+    budget_s: float | None = None,
 ) -> DeliveryReport:
-    """Send every due delivery (up to `limit`), honouring the per-domain rate limit.
+    """Send every due delivery, batch after batch, until none is left, `limit` have been tried or
+    the time budget (CERTMON_DELIVERY_BUDGET_S) is spent (then `report.more` is set), honouring the
+    per-domain rate limit and the relay's token bucket.
 
     `now` sets the start time (tests travel in time); each step uses it plus the real time elapsed.
     """
     settings = settings or get_settings()
     clock = RunClock(now)
+    deadline = time.monotonic() + (settings.delivery_budget_s if budget_s is None else budget_s)
     report = DeliveryReport()
     own_transport = transport is None
     transport = transport or transport_from_settings(settings)
-    sent_now: dict[str, int] = {}
+    bucket = relay_bucket(settings)
+    after, tried = 0, 0
     try:
         with session_factory() as session:
             fail_exhausted(session, now=clock.now())
-            ids = due_delivery_ids(
-                session, now=clock.now(), limit=limit, open_windows=open_windows, future_digests=future_digests
-            )
-            rows = session.execute(select(Delivery.id, Delivery.email).where(Delivery.id.in_(ids)))
-            emails = {row[0]: row[1] for row in rows}
-            for domain in {_domain(e) for e in emails.values()}:
-                sent_now[domain] = recent_to_domain(session, domain, clock.now())
-        for delivery_id in ids:
-            domain = _domain(emails[delivery_id])
-            if sent_now[domain] >= settings.mail_rate_per_domain:
-                report.rate_limited += 1
-                continue
-            sent_now[domain] += 1
-            deliver_one(
-                session_factory, delivery_id, transport=transport, settings=settings, clock=clock, report=report
-            )
+        while limit is None or tried < limit:
+            size = batch if limit is None else min(batch, limit - tried)
+            with session_factory() as session:
+                ids = due_delivery_ids(session, now=clock.now(), limit=size, open_windows=open_windows,
+                                       future_digests=future_digests, after_id=after)
+                rows = session.execute(select(Delivery.id, Delivery.email).where(Delivery.id.in_(ids)))
+                emails = {row[0]: row[1] for row in rows}
+                sent_now = recent_by_domain(session, clock.now())
+            if not ids:
+                break
+            after = ids[-1]
+            for delivery_id in ids:
+                if time.monotonic() >= deadline:
+                    report.more = True
+                    return report
+                tried += 1
+                domain = _domain(emails[delivery_id])
+                if sent_now[domain] >= settings.mail_rate_per_domain:
+                    report.rate_limited += 1
+                    continue
+                sent_now[domain] += 1
+                if bucket is not None:
+                    report.waited_s += bucket.take()
+                deliver_one(session_factory, delivery_id, transport=transport, settings=settings, clock=clock,
+                            report=report)
     finally:
         if own_transport:
             transport.close()

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from certmon.db import utcnow
 from certmon.items.models import StoredItem
 from certmon.matching.models import Match
+from certmon.notify.dispatch import note_queued
 from certmon.notify.models import Delivery, Notification, NotificationMatch
 from certmon.notify.policy import AlertPolicy, eligible, leads_window, load_policy, severity_rank
 from certmon.notify.recipients import AlertItem, Allotment, Recipient, allot
@@ -253,5 +254,6 @@ def queue_alerts(
             _attach(session, notification, orphans, [])
             touched[notification.id] = notification
     session.flush()
+    note_queued(session, touched)  # delivery starts once the caller commits (certmon.notify.dispatch)
     return list(touched.values())
 

@@ -129,6 +129,16 @@ class Dashboard:
         return session_factory()()
 
 
+@pytest.fixture(autouse=True)
+def _no_delivery_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The page tests look at states (a confirmed match, a queued alert) that the server's at-once
+    delivery would move on from in a background thread; here the tick's job is nobody's.
+    Delivery on commit is tested in tests/notify/test_dispatch.py and tests/workers."""
+    from certmon.notify import soon
+
+    monkeypatch.setattr(soon, "install", lambda: lambda: None)
+
+
 @pytest.fixture
 def dash(prepared_db: Prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dashboard]:
     """The app on a private copy of the prepared database (demo mode on)."""
