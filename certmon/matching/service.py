@@ -21,6 +21,7 @@ from certmon.items.schemas import Item, item_from_dict
 from certmon.matching.engine import MatchEngine
 from certmon.matching.models import Match
 from certmon.matching.snapshot import AssetRef, ConstituentRef, MatchResult, RegistrySnapshot
+from certmon.matching.state import REMATCHED_KEY, rematched
 from certmon.registry.models import Asset, Constituent
 from certmon.registry.service import display_name, registry_version
 
@@ -77,6 +78,7 @@ class MatchRun:
     new_ids: list[int] = field(default_factory=list)
     updated: int = 0
     retired: int = 0
+    version: str = ""  # the registry version the items were matched against
 
 
 def _as_items(rows: Sequence[tuple[int, dict]]) -> list[Item]:
@@ -90,7 +92,7 @@ def _as_items(rows: Sequence[tuple[int, dict]]) -> list[Item]:
 def match_items(session: Session, *, item_ids: Sequence[int], now: datetime | None = None) -> MatchRun:
     """Match stored items and reconcile their matches: add new, refresh changed, retire stale."""
     engine = engine_for(session)
-    run = MatchRun()
+    run = MatchRun(version=engine.version)
     now = now or utcnow()
     for start in range(0, len(item_ids), CHUNK):
         chunk = list(item_ids[start:start + CHUNK])
@@ -183,7 +185,6 @@ def triage(session: Session, *, match_id: int, action: str, actor: str, reason: 
     return m
 
 
-REMATCHED_KEY = "rematched_version"
 REMATCH_CHUNK = 10_000
 
 
@@ -199,7 +200,8 @@ def rematch_if_changed(
     with factory.begin() as session:
         version = registry_version(session)
         done = session.get(AppState, REMATCHED_KEY)
-        if not force and done is not None and done.value == version:
+        seen = done.value if done is not None else None
+        if not force and seen == version:
             return None
         ids = list(session.scalars(select(StoredItem.id).where(StoredItem.revoked.is_(False))
                                    .order_by(StoredItem.id)))
@@ -216,11 +218,7 @@ def rematch_if_changed(
             progress(min(start + REMATCH_CHUNK, len(ids)), len(ids))
     with factory.begin() as session:
         total.retired += _retire_revoked(session)
-        state = session.get(AppState, REMATCHED_KEY)
-        if state is None:
-            session.add(AppState(key=REMATCHED_KEY, value=version))
-        else:
-            state.value = version
+        rematched(session, version=version, seen=seen)
     return total
 
 
