@@ -40,6 +40,11 @@ class Settings(BaseSettings):
     signin_client_limit: str = "30/minute;300/hour"  # every sign-in request from one address
     signin_account_limit: str = "5/5 minutes;20/hour;50/day"  # wrong passwords per account and address
     signin_storage_url: str = ""  # default: the broker's Redis when it is Redis, else process memory
+    # operations endpoints (/metrics, /docs, /redoc, /openapi.json): certmon/api/ops.py, docs/operations.md
+    ops_access: str = ""  # open | restricted; default: open on embedded SQLite, restricted with PostgreSQL
+    ops_token: SecretStr = SecretStr("")  # Authorization: Bearer <token> passes in restricted mode
+    ops_networks: str = ""  # comma-separated CIDRs that pass in restricted mode
+    api_docs: bool = True  # serve /docs and /redoc (from local files); false: not at all
     # proxies whose X-Forwarded-For is believed (comma-separated addresses); empty: the peer is the client
     trusted_proxies: str = ""
 
@@ -68,7 +73,7 @@ class Settings(BaseSettings):
     # Cloud metadata and link-local addresses stay blocked whatever this says (docs/fetching.md).
     internal_networks: str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
 
-    @field_validator("internal_networks")
+    @field_validator("internal_networks", "ops_networks")
     @classmethod
     def _networks(cls, value: str) -> str:
         import ipaddress
@@ -91,6 +96,13 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"ikke en grense som «30/minute;300/hour»: {value!r}") from None
         return value
+
+    @field_validator("ops_access")
+    @classmethod
+    def _ops_access(cls, value: str) -> str:
+        if value.strip().lower() not in ("", "open", "restricted"):
+            raise ValueError("må være open eller restricted")
+        return value.strip().lower()
 
     @field_validator("log_level")
     @classmethod
@@ -136,6 +148,11 @@ class Settings(BaseSettings):
     def public_base_url(self) -> str:
         """Base URL used in links in e-mails and reports."""
         return (self.base_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def effective_ops_access(self) -> str:
+        """`open` or `restricted`: as configured, else open on the embedded SQLite set-up only."""
+        return self.ops_access or ("open" if self.is_sqlite else "restricted")
 
     @property
     def signin_storage(self) -> str:

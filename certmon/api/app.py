@@ -17,7 +17,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from certmon import __version__, logsafety, plugins
-from certmon.api import openapi
+from certmon.api import openapi, ops
 from certmon.auth.throttle import SignInThrottle
 from certmon.config import get_settings
 from certmon.errors import CertmonError, ValidationFailed
@@ -65,9 +65,7 @@ class SecurityHeaders:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
                 names = {h[0].lower() for h in headers}
-                is_docs = scope["path"] in ("/docs", "/redoc")
-                headers += [h for h in SECURITY_HEADERS
-                            if h[0] not in names and not (is_docs and h[0] == b"content-security-policy")]
+                headers += [h for h in SECURITY_HEADERS if h[0] not in names]  # /docs sets its own CSP
                 if b"cache-control" not in names and not scope["path"].startswith("/static/"):
                     # pages and JSON may hold RED/AMBER data: nothing stays in a shared PC's browser cache
                     headers.append((b"cache-control", b"no-store"))
@@ -162,7 +160,8 @@ def create_app() -> FastAPI:
     """Build the app; the dashboard mounts itself if installed."""
     settings = get_settings()
     logsafety.install()  # answer and password links carry tokens in the path
-    app = FastAPI(title="certmon", version=__version__, lifespan=_lifespan,
+    app = FastAPI(title="certmon", version=__version__, lifespan=_lifespan, docs_url=None, redoc_url=None,
+                  # /docs and /redoc: served from local files by certmon.api.ops
                   description="Trusselinformasjon, treff og varsler for Helse- og KommuneCERT")
     for name in ROUTERS:
         try:
@@ -183,6 +182,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(OverflowError, _bad_value)
     app.add_exception_handler(StatementError, _statement_error)
     app.state.signin_throttle = SignInThrottle.from_settings(settings)
+    ops.install(app, settings)  # local Swagger UI/ReDoc (before the dashboard's /static); who reaches them
     web = plugins.optional("dashboards")
     if web is not None:
         web.mount(app)

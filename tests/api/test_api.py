@@ -95,6 +95,11 @@ def test_health_endpoints(api, monkeypatch):
     monkeypatch.delenv("CERTMON_BROKER_URL")
     get_settings.cache_clear()
     importlib.reload(workers.celery_app)
+    if not get_settings().is_sqlite:  # production (PostgreSQL) keeps the operations endpoints restricted
+        assert api.get("/metrics").status_code == 403
+        monkeypatch.setenv("CERTMON_OPS_ACCESS", "open")
+        get_settings.cache_clear()
+        api = TestClient(create_app())
     metrics = api.get("/metrics")
     assert metrics.status_code == 200 and "certmon_source_healthy" in metrics.text
     assert api.get("/openapi.json").status_code == 200

@@ -102,6 +102,8 @@ def live_api(pg_env: CertmonEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[tu
     from certmon.config import get_settings
 
     monkeypatch.setenv("CERTMON_DEMO", "1")
+    # PostgreSQL restricts /openapi.json and /metrics (certmon/api/ops.py): the test runs from an allowed network
+    monkeypatch.setenv("CERTMON_OPS_NETWORKS", "127.0.0.0/8")
     get_settings.cache_clear()
     tokens = _prepare_demo(pg_env)
     port = free_port()

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from certmon import plugins
 from certmon.db import get_engine
 from certmon.metrics import DatabaseCollector
+from certmon.web.deps import errors
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,9 @@ def readyz() -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response,
-            responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}})
+            responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}},
+                       **errors(403)})
 def metrics() -> Response:
-    """Prometheus text format."""
+    """Prometheus text format. In production (CERTMON_OPS_ACCESS=restricted) only for the networks in
+    CERTMON_OPS_NETWORKS or with `Authorization: Bearer <CERTMON_OPS_TOKEN>`; 403 otherwise."""
     return Response(generate_latest(_registry), media_type=CONTENT_TYPE_LATEST)
