@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import nh3
 from markupsafe import Markup
 
+from certmon.auth.service import hidden_address, without_address
 from certmon.i18n import CODE_LABELS, N_, translations
 from certmon.registry.service import display_name
 from certmon.tlp import TLP, parse_tlp
@@ -165,4 +166,6 @@ FILTERS: dict[str, Any] = {
     "oslo": oslo, "oslo_date": oslo_date, "iso_date": iso_date, "number": number, "duration_ms": duration_ms,
     "tlp_badge": tlp_badge, "safe_html": safe_html, "safe_url": safe_url, "label": label,
     "display_name": display_name, "item_label": item_label, "item_facts": item_facts,
+    # a contact's address for those who may not see it (auth.may_see_contacts)
+    "hidden_address": hidden_address, "without_address": without_address,
 }

@@ -16,7 +16,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from sqlalchemy.orm import Session
 
 from certmon.auth.models import User
-from certmon.auth.service import clearance, has_role, user_for_session
+from certmon.auth.service import clearance, has_role, may_see_contacts, user_for_session
 from certmon.config import get_settings
 from certmon.i18n import translations
 from certmon.tlp import TLP
@@ -133,6 +133,7 @@ def render(request: Request, user: User | None, name: str, *, page_tlp: TLP = TL
         "csrf_token": csrf_token(request), "path": request.url.path,
         "can_triage": user is not None and has_role(user, "analyst"),
         "is_admin": user is not None and has_role(user),
+        "can_see_contacts": user is not None and may_see_contacts(user),
         "current_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
     }
     return templates.TemplateResponse(request, name, {**base, **context}, status_code=http_status)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Mapping
 from datetime import datetime
@@ -158,6 +159,28 @@ def may_handle(user: User, tlp: TLP | str | None, constituent_id: int | None = N
     if constituent_id is not None:
         return constituent_id == user.constituent_id
     return label < TLP.AMBER_STRICT
+
+
+CONTACT_ROLES = ("analyst",)  # and admin: who sees contact addresses (docs/security.md, "Contact addresses")
+
+
+def may_see_contacts(user: User) -> bool:
+    """The one rule for contact addresses (a contact's e-mail and name, and the addresses an alert went to):
+    analysts and admins, who send, resend and maintain them, see them; readers see that contacts exist and
+    how they are set up, not who they are. A constituent's own users see their own organisation's on Min side."""
+    return has_role(user, *CONTACT_ROLES)
+
+
+def hidden_address(email: str) -> str:
+    """An address as shown to someone who may not see it: the organisation's domain only (`…@bergen.kommune.no`)."""
+    return "…@" + email.rsplit("@", 1)[-1] if "@" in email else "…"
+
+
+def without_address(text: str | None, email: str) -> str | None:
+    """Text (e.g. a relay's error) with the address in it hidden the same way."""
+    if not text or not email:
+        return text
+    return re.sub(re.escape(email), hidden_address(email), text, flags=re.IGNORECASE)
 
 
 def has_role(user: User, *roles: str) -> bool:

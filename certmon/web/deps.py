@@ -9,7 +9,7 @@ from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from certmon.auth.models import User
-from certmon.auth.service import clearance, has_role, user_for_session, user_for_token
+from certmon.auth.service import CONTACT_ROLES, clearance, has_role, user_for_session, user_for_token
 from certmon.auth.throttle import SignInThrottle, client_key
 from certmon.config import get_settings
 from certmon.db import session_scope
@@ -99,6 +99,8 @@ def require_role(*roles: str) -> Callable[..., User]:
 Reader = Annotated[User, Depends(require_role("reader", "analyst"))]
 Analyst = Annotated[User, Depends(require_role("analyst"))]
 Admin = Annotated[User, Depends(require_role("admin"))]
+# who sees contact addresses: one rule with the dashboard (certmon.auth.service.may_see_contacts)
+ContactViewer = Annotated[User, Depends(require_role(*CONTACT_ROLES))]
 
 
 def sign_in_throttle(request: Request) -> SignInThrottle:

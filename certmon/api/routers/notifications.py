@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict
 
 from certmon.auth.models import User
-from certmon.auth.service import may_handle
+from certmon.auth.service import hidden_address, may_handle, may_see_contacts, without_address
 from certmon.dbutil import DB_INT_MAX, DbIdValue
 from certmon.errors import NotFound
 from certmon.i18n import LANGUAGES
@@ -19,7 +19,17 @@ from certmon.notify.manual import approve_manual, reject_manual, send_manual
 from certmon.notify.models import Notification
 from certmon.notify.policy import AlertPolicy, load_policy, save_policy
 from certmon.schema_types import documented
-from certmon.web.deps import SENDS, Admin, Analyst, DbId, PageDep, Reader, SessionDep, user_clearance
+from certmon.web.deps import (
+    SENDS,
+    Admin,
+    Analyst,
+    ContactViewer,
+    DbId,
+    PageDep,
+    Reader,
+    SessionDep,
+    user_clearance,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["varsler"])
 
@@ -107,6 +117,15 @@ class ContactRead(BaseModel):
     active: bool
 
 
+def _delivery_for(user: User, delivery: object) -> DeliveryRead:
+    """A delivery as this user may see it: the recipient's address only for those who may see contacts."""
+    row = DeliveryRead.model_validate(delivery)
+    if may_see_contacts(user):
+        return row
+    return row.model_copy(update={"email": hidden_address(row.email),
+                                  "last_error": without_address(row.last_error, row.email)})
+
+
 def _visible(user: User, n: Notification) -> bool:
     return may_handle(user, n.tlp, n.constituent_id)
 
@@ -150,7 +169,7 @@ def get_notification(notification_id: DbId, session: SessionDep, user: Reader) -
     detail = service.notification_detail(session, notification_id=n.id)
     return NotificationDetail(
         **NotificationRead.model_validate(n).model_dump(),
-        deliveries=[DeliveryRead.model_validate(d) for d in detail["deliveries"]],
+        deliveries=[_delivery_for(user, d) for d in detail["deliveries"]],
         match_ids=detail["match_ids"],
     )
 
@@ -200,8 +219,8 @@ def put_policy(body: AlertPolicy, session: SessionDep, user: Admin) -> AlertPoli
 
 
 @router.get("/constituents/{constituent_id}/contacts", response_model=list[ContactRead])
-def list_contacts(constituent_id: DbId, session: SessionDep, user: Analyst) -> list[ContactRead]:
-    """A constituent's contacts."""
+def list_contacts(constituent_id: DbId, session: SessionDep, user: ContactViewer) -> list[ContactRead]:
+    """A constituent's contacts (analysts and admins: who may see contact addresses, as on the dashboard)."""
     rows = contact_service.list_contacts(session, constituent_id=constituent_id)
     return [ContactRead.model_validate(c) for c in rows]
 
