@@ -5,11 +5,15 @@ from __future__ import annotations
 import signal
 import subprocess
 import time
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from certmon.cli.common import err, out
 from certmon.i18n import N_, _, count
+
+if TYPE_CHECKING:
+    from certmon.config import Settings
 
 
 def setup() -> None:
@@ -92,6 +96,13 @@ def _die_with_parent() -> None:
         pass
 
 
+def server_options(settings: Settings) -> dict[str, Any]:
+    """uvicorn's options: where to listen, and whose X-Forwarded-For to believe. The client address counts
+    for the sign-in limits and the operations allow-list, so only CERTMON_TRUSTED_PROXIES may set it."""
+    return {"host": settings.host, "port": settings.port, "log_level": settings.log_level.lower(),
+            "proxy_headers": bool(settings.trusted_proxies), "forwarded_allow_ips": settings.trusted_proxies or None}
+
+
 def serve(
     worker: bool = typer.Option(True, "--worker/--no-worker", help=N_("start a Celery worker with the scheduler")),
     init: bool = typer.Option(True, "--setup/--no-setup", help=N_("migrate and load the registry and sources first")),
@@ -115,11 +126,7 @@ def serve(
         out.print("[bold yellow]DEMO[/]: logg inn som analytiker@demo.invalid med passordet «demo» "
                   "(Min side for Bergen kommune: kommune@demo.invalid)")
     try:
-        uvicorn.run("certmon.api.app:create_app", factory=True, host=settings.host, port=settings.port,
-                    log_level=settings.log_level.lower(),
-                    # the client address counts for sign-in limits and the operations allow-list: believe
-                    # X-Forwarded-For only from the proxies named in CERTMON_TRUSTED_PROXIES
-                    proxy_headers=bool(settings.trusted_proxies), forwarded_allow_ips=settings.trusted_proxies or None)
+        uvicorn.run("certmon.api.app:create_app", factory=True, **server_options(settings))
     finally:
         if child is not None and child.poll() is None:
             child.send_signal(signal.SIGTERM)

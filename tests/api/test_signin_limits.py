@@ -160,3 +160,42 @@ def test_storage_follows_the_broker(monkeypatch, tmp_path):
     get_settings.cache_clear()
     assert get_settings().signin_storage == "memory://"
     get_settings.cache_clear()
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_behind_a_trusted_proxy_each_forwarded_client_has_its_own_allowance(sqlite_env, monkeypatch, trusted):
+    """`certmon serve`'s uvicorn options: X-Forwarded-For counts only from CERTMON_TRUSTED_PROXIES."""
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from certmon.cli.serve import server_options
+    from tests.conftest import free_port
+
+    monkeypatch.setenv("CERTMON_SIGNIN_CLIENT_LIMIT", "2/minute")
+    monkeypatch.setenv("CERTMON_TRUSTED_PROXIES", "127.0.0.1" if trusted else "")
+    monkeypatch.setenv("CERTMON_PORT", str(free_port()))
+    get_settings.cache_clear()
+    options = {**server_options(get_settings()), "log_level": "warning"}
+    server = uvicorn.Server(uvicorn.Config(create_app(), **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline
+        time.sleep(0.05)
+    try:
+        url = f"http://127.0.0.1:{options['port']}/api/v1/auth/token"
+
+        def attempt(client_ip: str) -> int:
+            return httpx.post(url, json={"email": "x@test.invalid", "password": "feil"},
+                              headers={"X-Forwarded-For": client_ip}).status_code
+
+        assert [attempt("203.0.113.1") for _ in range(3)] == [401, 401, 429]
+        # another client behind the proxy: its own allowance, unless the header is not believed
+        assert attempt("203.0.113.2") == (401 if trusted else 429)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
