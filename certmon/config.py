@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     fetch_politeness_s: float = Field(default=1.0, ge=0)
     fetch_max_bytes: int = Field(default=50_000_000, gt=0)
     fetch_max_duration_s: float = Field(default=120.0, gt=0)  # the whole of one fetch, retries included
+    push_max_bytes: int = Field(default=20_000_000, gt=0)  # the largest body POST /sources/{name}/items takes
     scheduler_tick_s: int = Field(default=30, ge=1)
     # Networks a source marked `internal` may reach besides the public internet (comma-separated CIDRs).
     # Cloud metadata and link-local addresses stay blocked whatever this says (docs/fetching.md).

@@ -27,6 +27,12 @@ class Forbidden(CertmonError):
     status = 403
 
 
+class TooLarge(CertmonError):
+    """A request body over the configured limit."""
+
+    status = 413
+
+
 class ValidationFailed(CertmonError):
     """Input rejected as a whole; `problems` lists every bad row/field (e.g. `rad 4, org_number: …`)."""
 

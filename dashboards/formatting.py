@@ -35,7 +35,7 @@ LABELS: dict[str, dict[str, str]] = {
     "item_kind": {"advisory": N_("Advisory"), "vulnerability": N_("Vulnerability"),
                   "indicator": N_("Indicator"), "exposure": N_("Exposure")},
     "role": {"admin": N_("Administrator"), "analyst": N_("Analyst"), "reader": N_("Reader"),
-             "constituent": N_("Constituent")},
+             "constituent": N_("Constituent"), "feeder": N_("Feeder (pushes data)")},
     "mode": {"immediate": N_("Immediately"), "digest": N_("Digest"), "manual": N_("Manual")},
     "response": {"mottatt": N_("Received"), "utbedret": N_("Fixed"), "ikke-relevant": N_("Not relevant")},
     "indicator_type": {"ipv4": N_("IPv4 address"), "ipv6": N_("IPv6 address"), "cidr": N_("Network range"),

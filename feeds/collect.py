@@ -48,6 +48,10 @@ class RunReport:
     notification_ids: list[int] = field(default_factory=list)
     error: str | None = None
     duration_ms: int = 0
+    run_id: int | None = None  # the run recorded on the source (none when refused or skipped)
+
+
+PUSH_ONLY = "kilden tar bare imot data som sendes inn (POST /api/v1/sources/{name}/items); den hentes aldri"
 
 
 def read_local(url: str) -> bytes:
@@ -150,24 +154,28 @@ def store_and_match(
 
 def run_source(
     factory: sessionmaker[Session], source_id: int, *, documents: list[Document] | None = None,
+    pushed_by: str | None = None,
 ) -> RunReport:
-    """Collect one source now (or process the given documents as if it had served them)."""
+    """Collect one source now (or process the given documents as if it had served them: `certmon
+    ingest`, replay, and pushes, whose run names the account in `pushed_by`)."""
     started = time.monotonic()
     with factory.begin() as session:
         source = sources.get_source(session, source_id=source_id)
         if source.url.startswith("file://") and not get_settings().demo and documents is None:
             # the caller's mode, not the source, is wrong: refuse without recording a failed run
             return RunReport(source=source.name, outcome="refused", error=DEMO_ONLY)
+        if sources.is_push_only(source) and documents is None:
+            return RunReport(source=source.name, outcome="refused", error=PUSH_ONLY.format(name=source.name))
         if not sources.claim_source(session, source):
             return RunReport(source=source.name, outcome="skipped",
                              error="kilden hentes allerede av en annen kjøring")
-        run = sources.start_run(session, source)
+        run = sources.start_run(session, source, pushed_by=pushed_by)
         run_id, name = run.id, source.name
         ctx = ParseContext(default_tlp=parse_tlp(source.default_tlp), source_name=source.name,
                            report_type=(source.options or {}).get("report_type"))
         fmt = source.format
         session.expunge(source)
-    report = RunReport(source=name, outcome="ok")
+    report = RunReport(source=name, outcome="ok", run_id=run_id)
     try:
         fetched = Fetched(documents=documents) if documents is not None else fetch_documents(source)
         parsed = [] if fetched.not_modified else parse_documents(fmt, fetched.documents, ctx)
@@ -177,7 +185,8 @@ def run_source(
             out = Stored()
             if not fetched.not_modified:
                 out = store_and_match(session, src, parsed)
-                src.etag, src.last_modified = fetched.etag, fetched.last_modified
+                if documents is None:  # what was handed in says nothing of the source's own state
+                    src.etag, src.last_modified = fetched.etag, fetched.last_modified
                 if fetched.cursor:
                     src.cursor = fetched.cursor
             report.outcome = "not-modified" if fetched.not_modified else "ok"

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from certmon.db import session_factory, session_scope, utcnow
 from certmon.matching.service import rematch_if_changed
 from certmon.sources.models import Source
+from certmon.sources.service import is_push_only
 from workers.celery_app import DELIVERY_QUEUE, app
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ def schedule_due() -> list[int]:
     due: list[int] = []
     with session_scope() as session:
         for source in session.scalars(select(Source).where(Source.enabled.is_(True))):
+            if is_push_only(source):  # fed by pushes only: nothing to fetch
+                continue
             if source.last_run_at is None or source.last_run_at + timedelta(seconds=source.interval_s) <= now:
                 source.last_run_at = now  # claimed: not due again until its interval has passed
                 due.append(source.id)

@@ -30,6 +30,7 @@ ROUTERS = (
     "certmon.items.views",
     "certmon.registry.views",
     "certmon.sources.views",
+    "certmon.sources.push_views",
     "certmon.matching.views",
     "certmon.api.routers.notifications",
     "certmon.api.routers.responses",

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from certmon.db import Base, utcnow
 
-ROLES = ("admin", "analyst", "reader", "constituent")
+ROLES = ("admin", "analyst", "reader", "constituent", "feeder")  # feeder: pushes to granted sources only
 
 
 class User(Base):

@@ -59,11 +59,12 @@ def collect_all_now() -> None:
     from certmon import plugins
     from certmon.db import session_factory, session_scope
     from certmon.notify.deliver import deliver_due
-    from certmon.sources.service import list_sources
+    from certmon.sources.service import is_push_only, list_sources
 
     feeds = plugins.feeds()
     with session_scope() as session:
-        sources = [(s.id, s.name) for s in list_sources(session, limit=1000)[0] if s.enabled]
+        sources = [(s.id, s.name) for s in list_sources(session, limit=1000)[0]
+                   if s.enabled and not is_push_only(s)]
     matches = 0
     with Progress(console=err, transient=True) as progress:
         task = progress.add_task("henter kilder", total=len(sources))

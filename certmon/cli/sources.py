@@ -123,3 +123,49 @@ def sources_sync() -> None:
     out.print(_("source catalogue: %(parts)s") % {"parts": ", ".join([
         count("%(num)s new source", "%(num)s new sources", created),
         count("%(num)s field updated", "%(num)s fields updated", updated)])})
+
+
+feeders_app = CertmonTyper(help=N_("Feeder accounts that may push items to a source."))
+app.add_typer(feeders_app, name="feeders")
+
+
+def _feeder_email() -> str:
+    return typer.Option(..., "--email", metavar="EMAIL", help=N_("the feeder account's e-mail address"))  # type: ignore[no-any-return]
+
+
+@feeders_app.command("list")
+def feeders_list(name: str = typer.Argument(..., metavar="NAME", help=N_("the source's key"))) -> None:
+    """List the feeder accounts that may push items to a source."""
+    from certmon.sources import feeders, service
+
+    with db_session() as session:
+        rows = feeders.list_feeders(session, source=service.get_source(session, name=name))
+        table = [(u.email, u.name, _("yes") if u.active else _("no")) for u in rows]
+    if not table:
+        out.print(_("no feeder account may push to %(name)s (analysts and admins always may)") % {"name": name},
+                  markup=False)
+        return
+    print_columns((_("e-mail"), _("name"), _("active")), table)
+
+
+@feeders_app.command("add")
+def feeders_add(name: str = typer.Argument(..., metavar="NAME", help=N_("the source's key")),
+                email: str = _feeder_email()) -> None:
+    """Let a feeder account push items to a source (POST /api/v1/sources/NAME/items)."""
+    from certmon.sources import feeders, service
+
+    with db_session() as session:
+        user = feeders.grant_feeder(session, source=service.get_source(session, name=name), email=email, actor="cli")
+        address = user.email
+    out.print(_("%(email)s may push items to %(name)s") % {"email": address, "name": name}, markup=False)
+
+
+@feeders_app.command("remove")
+def feeders_remove(name: str = typer.Argument(..., metavar="NAME", help=N_("the source's key")),
+                   email: str = _feeder_email()) -> None:
+    """Take a feeder account's access to a source away."""
+    from certmon.sources import feeders, service
+
+    with db_session() as session:
+        feeders.revoke_feeder(session, source=service.get_source(session, name=name), email=email, actor="cli")
+    out.print(_("%(email)s may no longer push items to %(name)s") % {"email": email, "name": name}, markup=False)

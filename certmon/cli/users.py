@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from certmon.auth.models import User
 
 app = CertmonTyper(help=N_("Users and API tokens."))
-Role = Literal["admin", "analyst", "reader", "constituent"]  # certmon.auth.service.ROLES
+Role = Literal["admin", "analyst", "reader", "constituent", "feeder"]  # certmon.auth.service.ROLES
 StaffRole = Literal["admin", "analyst", "reader"]
 
 

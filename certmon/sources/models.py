@@ -1,4 +1,4 @@
-"""ORM models: Source, SourceRun, Payload."""
+"""ORM models: Source, SourceRun, Payload, SourceFeeder."""
 
 from __future__ import annotations
 
@@ -86,3 +86,15 @@ class SourceRun(Base):
     payload_id: Mapped[int | None] = mapped_column(ForeignKey("payloads.id", ondelete="SET NULL"))
     payload_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # every document of the run
     duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+    pushed_by: Mapped[str | None] = mapped_column(String(320))  # the account whose push this run was
+
+
+class SourceFeeder(Base):
+    """A `feeder` account allowed to push items to one source (`POST /api/v1/sources/{name}/items`)."""
+
+    __tablename__ = "source_feeders"
+
+    source_id: Mapped[int] = mapped_column(ForeignKey("sources.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(320), default="")

@@ -148,17 +148,27 @@ def source_credentials(source: Source) -> tuple[str, str] | None:
     return source.auth_user, os.environ.get(env, "")
 
 
+PUSH_SCHEME = "push"
+
+
+def is_push_only(source: Source) -> bool:
+    """A source with the URL `push:` (or `push://<label>`) is never fetched: it only takes pushes."""
+    return source.url.split(":", 1)[0].lower() == PUSH_SCHEME
+
+
 def check_url_scheme(url: str, *, demo: bool) -> None:
-    """Sources are fetched over http(s); `file://` is for the bundled demo samples only."""
+    """Sources are fetched over http(s); `push:` takes pushes only; `file://` is for the bundled demo
+    samples only."""
     scheme = url.split(":", 1)[0].lower()
-    if scheme in ("http", "https") or (scheme == "file" and demo):
+    if scheme in ("http", "https", PUSH_SCHEME) or (scheme == "file" and demo):
         return
-    raise ValidationFailed(f"kilde-URL må være http:// eller https:// (fikk {scheme}://)")
+    raise ValidationFailed(f"kilde-URL må være http://, https:// eller push: (fikk {scheme}://)")
 
 
-def start_run(session: Session, source: Source, now: datetime | None = None) -> SourceRun:
-    """Open a run record."""
-    run = SourceRun(source_id=source.id, started_at=now or utcnow())
+def start_run(session: Session, source: Source, now: datetime | None = None, *,
+              pushed_by: str | None = None) -> SourceRun:
+    """Open a run record (`pushed_by`: the account whose push this is)."""
+    run = SourceRun(source_id=source.id, started_at=now or utcnow(), pushed_by=pushed_by)
     session.add(run)
     session.flush()
     return run

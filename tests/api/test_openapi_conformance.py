@@ -53,6 +53,8 @@ SEMANTIC = {
     ("POST", "/api/v1/incidents/{incident_id}/events"): "a note needs text; a deadline of the incident's model",
     ("POST", "/api/v1/matches/{match_id}/triage"): "false-positive needs a reason",
     ("POST", "/api/v1/notifications/manual"): "recipients: the organisation's own contacts, one organisation",
+    ("POST", "/api/v1/sources/{name}/items"): "the body must be readable in the source's own format",
+    ("PUT", "/api/v1/sources/{name}/feeders/{email}"): "the account must exist and have the feeder role",
 }
 # examples per operation and phase; CERTMON_SCHEMATHESIS_EXAMPLES=100 for a long run by hand
 EXAMPLES = int(os.environ.get("CERTMON_SCHEMATHESIS_EXAMPLES", "6"))
