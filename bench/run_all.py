@@ -11,6 +11,7 @@ BENCHES = {
     "bench_stix.py": {"quick": ["--indicators", "20000"], "full": ["--stix2-full"]},
     "bench_matching.py": {"quick": ["--quick"], "full": []},
     "bench_digest.py": {"quick": [], "full": []},
+    "bench_latency.py": {"quick": ["--quick"], "full": []},
 }
 
 

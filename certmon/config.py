@@ -69,7 +69,8 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(default=50_000_000, gt=0)
     fetch_max_duration_s: float = Field(default=120.0, gt=0)  # the whole of one fetch, retries included
     push_max_bytes: int = Field(default=20_000_000, gt=0)  # the largest body POST /sources/{name}/items takes
-    scheduler_tick_s: int = Field(default=30, ge=1)
+    # how often the scheduler looks for due sources: a source runs at most this late after its interval
+    scheduler_tick_s: int = Field(default=5, ge=1)
     # Networks a source marked `internal` may reach besides the public internet (comma-separated CIDRs).
     # Cloud metadata and link-local addresses stay blocked whatever this says (docs/fetching.md).
     internal_networks: str = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"

@@ -190,7 +190,9 @@ def finish_run(
     run.payload_ids = payload_ids or []
     run.payload_id = run.payload_ids[-1] if run.payload_ids else None
     run.duration_ms = int((now - run.started_at).total_seconds() * 1000)
-    source.last_run_at, source.last_outcome, source.last_duration_ms = now, outcome, run.duration_ms
+    source.last_outcome, source.last_duration_ms = outcome, run.duration_ms
+    if run.pushed_by is None:  # the schedule counts from a run's start, so a poll period is its interval
+        source.last_run_at = run.started_at  # (a push is not a poll: it does not postpone the next fetch)
     if outcome in ("ok", "not-modified"):
         source.last_success_at = now
         source.consecutive_failures = 0

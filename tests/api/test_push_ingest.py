@@ -214,3 +214,26 @@ def test_a_push_reaches_the_smtp_server_at_once(pg_env, smtp, monkeypatch) -> No
         assert len(recorder.message_ids) == 1
     finally:
         serving.close()
+
+
+def test_the_schedule_counts_polls_from_their_start_and_pushes_not_at_all(sqlite_env, file_server) -> None:
+    """A source fetched every interval and pushed to in between: the pushes never postpone the next poll,
+    and the next poll is due an interval after the last one started (not after it finished)."""
+    base, root = file_server
+    (root / "eve.json").write_bytes(eve("192.0.2.10"))
+    with sqlite_env.factory.begin() as session:
+        source_id = create_source(session, SourceCreate(name="both", format="suricata", url=f"{base}/eve.json",
+                                                        internal=True)).id
+    polled = run_source(sqlite_env.factory, source_id)
+    pushed = run_source(sqlite_env.factory, source_id, documents=[feeds_document(eve("192.0.2.11"))],
+                        pushed_by="feeder@test.invalid")
+    assert polled.outcome == pushed.outcome == "ok"
+    with sqlite_env.factory() as session:
+        first = session.get(SourceRun, polled.run_id)
+        assert session.get(Source, source_id).last_run_at == first.started_at < first.finished_at
+
+
+def feeds_document(body: bytes):  # noqa: ANN201 - feeds' Document
+    from feeds.collect import Document
+
+    return Document(body, "push")
