@@ -8,9 +8,12 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -166,3 +169,25 @@ def file_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     yield f"http://127.0.0.1:{httpd.server_address[1]}", root
     httpd.shutdown()
     httpd.server_close()
+
+
+@contextmanager
+def serving(app: Any, **options: Any) -> Iterator[int]:
+    """Run `app` under a real uvicorn on loopback in a thread; yields the port, stops it afterwards."""
+    import uvicorn
+
+    options = {"host": "127.0.0.1", "log_level": "warning", **options}
+    options.setdefault("port", free_port())
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield int(options["port"])
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+

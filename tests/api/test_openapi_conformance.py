@@ -9,8 +9,6 @@ See docs/api.md."""
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,7 +25,7 @@ from certmon.db import dispose_engines, session_factory
 from certmon.demo.load import load_demo
 from certmon.sources.models import Source
 from certmon.sources.service import sync_catalogue
-from tests.conftest import CertmonEnv, free_port
+from tests.conftest import CertmonEnv, serving
 from tests.dashboards.conftest import live_server, prepared_db  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.timeout(600)
@@ -98,7 +96,6 @@ def _prepare_demo(env: CertmonEnv) -> dict[str, list[str]]:
 @pytest.fixture
 def live_api(pg_env: CertmonEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, dict[str, list[str]]]]:
     """uvicorn serving the app on a free loopback port over a disposable demo database."""
-    import uvicorn
 
     from certmon.api.app import create_app
     from certmon.config import get_settings
@@ -108,17 +105,8 @@ def live_api(pg_env: CertmonEnv, monkeypatch: pytest.MonkeyPatch) -> Iterator[tu
     monkeypatch.setenv("CERTMON_OPS_NETWORKS", "127.0.0.0/8")
     get_settings.cache_clear()
     tokens = _prepare_demo(pg_env)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", tokens
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app()) as port:
+        yield f"http://127.0.0.1:{port}", tokens
     dispose_engines()
 
 

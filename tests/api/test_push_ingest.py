@@ -5,7 +5,6 @@ fetch's way (stored, deduplicated, matched, alerted) and is recorded as a run of
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -27,7 +26,7 @@ from certmon.sources.models import Source, SourceRun
 from certmon.sources.schemas import SourceCreate
 from certmon.sources.service import create_source
 from feeds.collect import run_source
-from tests.conftest import FIXTURES, free_port
+from tests.conftest import FIXTURES, serving
 from tests.workers.test_worker_kill import smtp  # noqa: F401 - fixture
 
 BERGEN = "964338531"
@@ -63,7 +62,6 @@ def server(sqlite_env, monkeypatch: pytest.MonkeyPatch) -> Iterator[PushServer]:
 
 
 def _serve(env, monkeypatch: pytest.MonkeyPatch) -> Iterator[PushServer]:
-    import uvicorn
 
     from certmon.api.app import create_app
 
@@ -88,19 +86,8 @@ def _serve(env, monkeypatch: pytest.MonkeyPatch) -> Iterator[PushServer]:
         session.flush()
         grant_feeder(session, source=session.scalar(select(Source).where(Source.name == "sensor-1")),
                      email="feeder@test.invalid", actor="test")
-    port = free_port()
-    app_server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=app_server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not app_server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    try:
+    with serving(create_app()) as port:
         yield PushServer(f"http://127.0.0.1:{port}", tokens, env)
-    finally:
-        app_server.should_exit = True
-        thread.join(timeout=15)
 
 
 def _runs(env, source: str) -> list[SourceRun]:

@@ -156,12 +156,9 @@ def dash(prepared_db: Prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
 @pytest.fixture
 def live_server(prepared_db: Prepared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """uvicorn serving the app on a free loopback port (a private database copy); yields the base URL."""
-    import threading
-    import time
 
-    import uvicorn
 
-    from tests.conftest import free_port
+    from tests.conftest import serving
 
     data = tmp_path / "data"
     data.mkdir()
@@ -169,15 +166,6 @@ def live_server(prepared_db: Prepared, tmp_path: Path, monkeypatch: pytest.Monke
     _activate(monkeypatch, data, f"sqlite:///{data / 'certmon.sqlite'}", CERTMON_DEMO="1")
     from certmon.api.app import create_app
 
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(create_app()) as port:
+        yield f"http://127.0.0.1:{port}"
     dispose_engines()
