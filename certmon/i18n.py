@@ -29,7 +29,10 @@ def translations(language: str = DEFAULT_LANGUAGE) -> gettext.NullTranslations:
     buffer = io.BytesIO()
     write_mo(buffer, catalog)
     buffer.seek(0)
-    return gettext.GNUTranslations(buffer)
+    found = gettext.GNUTranslations(buffer)
+    if language == "nn":  # a Nynorsk reader is better served by bokmål than by the English message id
+        found.add_fallback(translations(DEFAULT_LANGUAGE))
+    return found
 
 
 def gettext_for(language: str = DEFAULT_LANGUAGE):  # type: ignore[no-untyped-def]

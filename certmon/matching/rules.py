@@ -5,7 +5,15 @@ from __future__ import annotations
 from certmon.items.schemas import Item, Product
 from certmon.matching.collect import Collector
 from certmon.matching.domainindex import DomainIndex, normalise_domain
-from certmon.matching.explain import explain, supplier_reason
+from certmon.matching.explain import (
+    all_versions,
+    cve_list,
+    cves_fragment,
+    explain,
+    relation_fragment,
+    supplier_reason,
+    why_fragment,
+)
 from certmon.matching.names import NameIndex
 from certmon.matching.netindex import NetworkIndex, format_ip, parse_network
 from certmon.matching.products import CLEARED, ProductIndex, Verdict, claim_text, judge
@@ -129,14 +137,12 @@ def product_sentence(verdict: Verdict, inventory: str, owner: str) -> str:
     shown = (f"{claim.vendor} {claim.product}".strip() if claim.vendor and not
              claim.product.lower().startswith(claim.vendor.lower()) else claim.product) or inventory
     if claim.platform:
-        shown += f" ({RELATION_WORDS.get(claim.relation or '', 'på')} {claim.platform})"
-    cves = f" – gjelder {', '.join(verdict.cves[:6])}{' m.fl.' if len(verdict.cves) > 6 else ''}" \
-        if verdict.cves and any(c.startswith("CVE-") for c in verdict.cves) else ""
+        shown += relation_fragment(claim.relation, claim.platform)
+    cves = cves_fragment(verdict.cves)
     versions = claim_text(claim) or ""
     if verdict.status in CLEARED:
-        why = JUSTIFICATION_WORDS.get(claim.justification or "", claim.justification or "")
         return explain(f"product-{verdict.status}", product=shown, inventory=inventory, owner=owner,
-                       versions=versions or "alle versjoner", why=f" ({why})" if why else "", cves=cves)
+                       versions=versions or all_versions(), why=why_fragment(claim.justification), cves=cves)
     if verdict.status == "under_investigation":
         return explain("product-investigating", product=shown, inventory=inventory, owner=owner, cves=cves)
     if verdict.how == "uncomparable":
@@ -146,24 +152,12 @@ def product_sentence(verdict: Verdict, inventory: str, owner: str) -> str:
         if versions:
             return explain("product-unknown-version", product=shown, inventory=inventory, owner=owner,
                            versions=versions, cves=cves)
-        return explain("product", product=shown, inventory=inventory, owner=owner) + (
-            f"{cves.replace(' – gjelder', ' Gjelder')}." if cves else "")
+        if cves:
+            return explain("product-cves", product=shown, inventory=inventory, owner=owner,
+                           list=cve_list(verdict.cves).removesuffix("."))  # the sentence's stop ends it
+        return explain("product", product=shown, inventory=inventory, owner=owner)
     template = {"point": "product-affected", "within": "product-within", "partly": "product-partly"}[verdict.how]
     return explain(template, product=shown, inventory=inventory, owner=owner, versions=versions, cves=cves)
-
-
-RELATION_WORDS = {
-    "default_component_of": "som del av", "optional_component_of": "som valgfri del av",
-    "external_component_of": "som ekstern del av", "installed_on": "installert på",
-    "installed_with": "installert med",
-}
-JUSTIFICATION_WORDS = {
-    "component_not_present": "komponenten finnes ikke",
-    "vulnerable_code_not_present": "den sårbare koden finnes ikke",
-    "vulnerable_code_not_in_execute_path": "den sårbare koden kjøres ikke",
-    "vulnerable_code_cannot_be_controlled_by_adversary": "den sårbare koden kan ikke styres av en angriper",
-    "inline_mitigations_already_exist": "innebygde tiltak finnes allerede",
-}
 
 
 def match_names(ix: NameIndex, col: Collector, item: Item) -> None:

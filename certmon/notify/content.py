@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from certmon.config import Settings
 from certmon.items.models import StoredItem
+from certmon.matching.explain import localise
 from certmon.matching.models import Match
 from certmon.notify.compose import AlertContent, ItemView, one_line
 from certmon.notify.links import ANSWERS, make_link
@@ -41,8 +42,8 @@ def origin_of(session: Session, notification: Notification) -> Notification:
     return notification
 
 
-def item_view(match: Match, item: StoredItem, source_name: str) -> ItemView:
-    """Flatten one match and its item for the templates and the CSV."""
+def item_view(match: Match, item: StoredItem, source_name: str, language: str = "nb") -> ItemView:
+    """Flatten one match and its item for the templates and the CSV, the explanation in `language`."""
     data = item.data or {}
     if item.kind == "indicator":  # the templates put the type in the reader's language before it
         title = item.value or ""
@@ -63,7 +64,7 @@ def item_view(match: Match, item: StoredItem, source_name: str) -> ItemView:
         source=one_line(source_name, 100),
         tlp=parse_tlp(item.tlp, TLP.RED).label,
         rule=match.rule,
-        explanation=one_line(match.explanation, 500),
+        explanation=one_line(localise(match.explanation, language), 500),
         severity=one_line(match.severity or "medium", 20),
         cves=[one_line(c, 30) for c in cves if c],
         ip=one_line(item.ip or "", 64),
@@ -122,11 +123,11 @@ _OSLO = ZoneInfo("Europe/Oslo")
 SEVERITY_ORDER = {"low": 0, "medium": 1, "high": 2, "critical": 3}
 
 
-def merge_views(rows: Iterable[tuple[Match, StoredItem, str]]) -> list[ItemView]:
+def merge_views(rows: Iterable[tuple[Match, StoredItem, str]], language: str = "nb") -> list[ItemView]:
     """One entry per item: an item matched by several rules lists every reason once."""
     views: dict[int, ItemView] = {}
     for match, item, source_name in rows:
-        view = item_view(match, item, source_name)
+        view = item_view(match, item, source_name, language)
         seen = views.get(item.id)
         if seen is None:
             views[item.id] = view
@@ -182,7 +183,7 @@ def plan_delivery(session: Session, delivery: Delivery, settings: Settings) -> P
         reference=notification.reference,
         constituent_name=display_name(constituent) if constituent else "",
         tlp=share.tlp,
-        items=merge_views(by_id[i.match_id] for i in share.items),
+        items=merge_views((by_id[i.match_id] for i in share.items), delivery.language or "nb"),
         language=delivery.language,
         withheld=share.withheld,
         mode=notification.mode,
