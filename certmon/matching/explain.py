@@ -13,6 +13,7 @@ relation to its platform, "all versions") are translated the same way. A sentenc
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 from certmon.i18n import DEFAULT_LANGUAGE, N_, translations
@@ -97,12 +98,12 @@ def explain(template: str, **values: object) -> str:
     return templates()[template].format(**values)
 
 
-def cve_list(cves: list[str], language: str = DEFAULT_LANGUAGE, *, limit: int = 6) -> str:
+def cve_list(cves: Sequence[str], language: str = DEFAULT_LANGUAGE, *, limit: int = 6) -> str:
     """`CVE-1, CVE-2` — with "and more" past `limit`."""
     return ", ".join(cves[:limit]) + (_tr(MORE, language) if len(cves) > limit else "")
 
 
-def cves_fragment(cves: list[str], language: str = DEFAULT_LANGUAGE) -> str:
+def cves_fragment(cves: Sequence[str], language: str = DEFAULT_LANGUAGE) -> str:
     """` – gjelder CVE-1, CVE-2` for the end of a product sentence ("" without CVE ids)."""
     if not cves or not any(c.startswith("CVE-") for c in cves):
         return ""
