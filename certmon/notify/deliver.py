@@ -133,7 +133,8 @@ def _send_claimed(
         finish(session, delivery, clock.now(), status="cancelled", last_error=prepared, next_attempt_at=None)
         report.cancelled.append((*label, prepared))
         return
-    session.commit()  # keeps the TLP/withheld actually sent
+    delivery.subject = str(prepared["Subject"])[:300]
+    session.commit()  # keeps the TLP/withheld and the subject actually sent
     try:
         transport.send(prepared)
     except DeliveryError as exc:

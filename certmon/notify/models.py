@@ -67,5 +67,8 @@ class Delivery(Base):
     next_attempt_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     message_id: Mapped[str | None] = mapped_column(String(300))
+    # The Subject line this recipient's e-mail carried (language, TLP and what was withheld differ per
+    # recipient); set when the message is built for sending, None for deliveries never built.
+    subject: Mapped[str | None] = mapped_column(String(300))
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

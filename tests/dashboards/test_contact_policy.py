@@ -58,3 +58,24 @@ def test_analysts_and_admins_see_the_addresses_in_both(dash):
         assert detail["deliveries"][0]["email"] == ADDRESSES[0]
         with dash.session() as s:
             assert s.scalar(select(Delivery.email).where(Delivery.notification_id == notification_id)) == ADDRESSES[0]
+
+
+def test_the_alert_list_shows_the_subject_each_recipient_received(dash):
+    with dash.session() as s:
+        bergen = find_by_org_number(s, BERGEN)
+        n = Notification(reference="HKC-2026-999971", constituent_id=bergen.id, mode="immediate", tlp="amber",
+                         status="sent", subject="[TLP:AMBER] HKC-2026-999971 Varsel: 2 nye funn (Bergen kommune)",
+                         severity="high", dedupe_key="contact-policy:2")
+        s.add(n)
+        s.flush()
+        s.add(Delivery(notification_id=n.id, email=ADDRESSES[0], status="sent", language="en", tlp="green",
+                       withheld=1, subject="[TLP:GREEN] HKC-2026-999971 Alert: 1 new finding (Bergen kommune)"))
+        s.add(Delivery(notification_id=n.id, email=ADDRESSES[1], status="queued"))
+        s.commit()
+        notification_id = n.id
+    dash.login("leser@demo.invalid")
+    page = dash.client.get("/utsendte-varsler").text
+    assert "Emne mottakeren fikk" in page and "[TLP:GREEN] HKC-2026-999971 Alert: 1 new finding" in page
+    detail = dash.client.get(f"/api/v1/notifications/{notification_id}").json()
+    assert [d["subject"] for d in detail["deliveries"]] == [
+        "[TLP:GREEN] HKC-2026-999971 Alert: 1 new finding (Bergen kommune)", None]

@@ -138,3 +138,20 @@ def test_deactivated_contact_is_cancelled(factory, smtp_server, smtp_settings: S
         s.commit()
     report = deliver_due(factory, now=LATER, settings=smtp_settings)
     assert len(report.cancelled) == 1 and smtp_server[0].messages == []
+
+
+def test_each_delivery_records_the_subject_its_recipient_received(factory, smtp_server, smtp_settings) -> None:
+    handler, _ = smtp_server
+    with factory() as s:
+        c = make_constituent(s, "Bergen kommune")
+        make_contact(s, c, "nb@bergen.kommune.no")
+        make_contact(s, c, "en@bergen.kommune.no", language="en")
+        ms = [make_match(s, c, severity="high") for _ in range(2)]
+        queue_alerts(s, match_ids=[m.id for m in ms], now=NOW)
+        s.commit()
+    assert all(d.subject is None for d in _deliveries(factory))  # nothing built yet
+    deliver_due(factory, now=LATER, settings=smtp_settings)
+    received = {str(m["To"]): " ".join(str(m["Subject"]).split()) for m in handler.messages}
+    recorded = {d.email: d.subject for d in _deliveries(factory)}
+    assert recorded == received and len(set(recorded.values())) == 2  # nb and en subjects differ
+    assert all(subject.startswith("[TLP:AMBER] HKC-2026-") for subject in recorded.values())

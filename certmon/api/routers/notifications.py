@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from certmon.auth.models import User
 from certmon.auth.service import hidden_address, may_handle, may_see_contacts, without_address
@@ -49,6 +49,8 @@ class DeliveryRead(BaseModel):
     next_attempt_at: datetime | None
     last_error: str | None
     message_id: str | None
+    subject: str | None = Field(None, description="The Subject line this recipient's e-mail carried "
+                                "(null until the message has been built for sending).")
     sent_at: datetime | None
 
 
