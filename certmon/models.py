@@ -6,12 +6,13 @@ from certmon.incidents import models as _incident_models  # noqa: F401  (registe
 from certmon.items.models import StoredItem
 from certmon.matching.models import Match
 from certmon.notify.models import Delivery, Notification, NotificationMatch
+from certmon.portal.models import Proposal
 from certmon.registry.models import AppState, Asset, Constituent, ConstituentRole, Contact
 from certmon.reports.models import Report
 from certmon.sources.models import Payload, Source, SourceRun
 
 __all__ = [
     "ApiToken", "AppState", "Asset", "AuditEntry", "Constituent", "ConstituentRole", "Contact",
-    "Delivery", "Match", "Notification", "NotificationMatch", "Payload", "Report", "Source", "SourceRun",
+    "Delivery", "Match", "Notification", "NotificationMatch", "Payload", "Proposal", "Report", "Source", "SourceRun",
     "StoredItem", "User",
 ]

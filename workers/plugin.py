@@ -37,6 +37,11 @@ def dispatch_delivery(notification_ids: list[int]) -> str:
     return _send("notify.send", [notification_ids], queue=DELIVERY_QUEUE)
 
 
+def dispatch_rematch() -> str:
+    """Queue a re-match of the history now (after an approved registry change)."""
+    return _send("matching.rematch_if_changed", [])
+
+
 def broker_problem() -> str | None:
     """None if the broker answers, else a one-line reason."""
     from workers.celery_app import app

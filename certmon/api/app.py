@@ -29,6 +29,7 @@ ROUTERS = (
     "certmon.auth.views",
     "certmon.items.views",
     "certmon.registry.views",
+    "certmon.portal.views",
     "certmon.sources.views",
     "certmon.sources.push_views",
     "certmon.matching.views",

@@ -15,6 +15,7 @@ from dashboards.views import (
     policy,
     portal,
     portal_users,
+    proposals,
     registry,
     reports,
     sources,
@@ -23,4 +24,5 @@ from dashboards.views import (
 ROUTERS: tuple[APIRouter, ...] = (auth.router, overview.router, matches.router, items.router,
                                   sources.router, registry.router, notifications.router,
                                   reports.router, incidents.router, portal.router,
-                                  portal_users.router, audit.router, policy.router)
+                                  portal_users.router, proposals.router, audit.router,
+                                  policy.router)

@@ -9,9 +9,9 @@ from fastapi.responses import Response
 
 from certmon.auth.models import User
 from certmon.auth.service import clearance
-from certmon.errors import Forbidden, NotFound
+from certmon.errors import CertmonError, Forbidden, NotFound
 from certmon.notify.links import ANSWERS
-from certmon.portal import service
+from certmon.portal import proposals, service
 from certmon.tlp import TLP, max_tlp
 from certmon.web.deps import SessionDep
 from dashboards.formatting import gettext as _
@@ -39,6 +39,11 @@ PortalUser = Annotated[User, Depends(portal_user)]
 @router.get("/min-side")
 def portal_page(request: Request, session: SessionDep, user: PortalUser, offset: int = 0) -> Response:
     """The organisation's alerts (newest first, with what matched and why), assets and recipients."""
+    return _page(request, session, user, offset)
+
+
+def _page(request: Request, session: SessionDep, user: User, offset: int = 0, *, status: int = 200,
+          form: dict[str, str] | None = None, problems: list[str] | None = None, which: str = "") -> Response:
     offset = min(max(offset, 0), 1_000_000)
     constituent = service.own_constituent(session, user)
     alerts, total = service.list_alerts(session, user, limit=LIMIT, offset=offset)
@@ -47,7 +52,9 @@ def portal_page(request: Request, session: SessionDep, user: PortalUser, offset:
                   constituent=constituent, alerts=alerts, total=total, pager=Pager(request, total, LIMIT, offset),
                   summary=service.summary(session, user), assets=service.assets_of(session, user),
                   contacts=service.contacts_of(session, user), answers=ANSWERS,
-                  ceiling=clearance(user))
+                  ceiling=clearance(user), proposals=proposals.own_proposals(session, user),
+                  proposable=proposals.PROPOSABLE_TYPES, form=form or {}, problems=problems or [], which=which,
+                  http_status=status)
 
 
 @router.post("/min-side/varsler/{reference}/svar", dependencies=[CsrfChecked])
@@ -65,3 +72,73 @@ def answer_form(request: Request, session: SessionDep, user: PortalUser, referen
     session.commit()
     flash(request, _("Thank you – your answer to %(ref)s is recorded.") % {"ref": reference})
     return back_to(f"/min-side#varsel-{reference}", "/min-side")
+
+
+def _refused(request: Request, session: SessionDep, user: User, exc: CertmonError, form: dict[str, str],
+             which: str) -> Response:
+    session.rollback()
+    return _page(request, session, user, status=422, form=form, problems=[exc.message], which=which)
+
+
+@router.post("/min-side/forslag", dependencies=[CsrfChecked])
+def propose_form(request: Request, session: SessionDep, user: PortalUser,
+                 kind: Annotated[str, Form()] = "", asset_type: Annotated[str, Form()] = "",
+                 value: Annotated[str, Form()] = "", email: Annotated[str, Form()] = "",
+                 name: Annotated[str, Form()] = "", language: Annotated[str, Form()] = "nb",
+                 note: Annotated[str, Form()] = "") -> Response:
+    """Propose a new asset or alert recipient; a refusal is shown on the form with the reason."""
+    form = {"kind": kind, "asset_type": asset_type, "value": value, "email": email, "name": name,
+            "language": language, "note": note}
+    try:
+        if kind == "contact_add":
+            made = proposals.propose_contact(session, user, email=email, name=name, language=language, note=note)
+        else:
+            made = proposals.propose_asset(session, user, asset_type=asset_type, value=value, note=note)
+    except CertmonError as exc:
+        return _refused(request, session, user, exc, form, "contact" if kind == "contact_add" else "asset")
+    session.commit()
+    flash(request, _("Your proposal (%(value)s) is sent to Health and Municipal CERT.") % {"value": made.value})
+    return back_to("/min-side#forslag", "/min-side")
+
+
+@router.post("/min-side/forslag/ressurs/{asset_id}/fjern", dependencies=[CsrfChecked])
+def propose_asset_removal_form(request: Request, session: SessionDep, user: PortalUser, asset_id: int) -> Response:
+    """Ask for one of the organisation's assets to be removed."""
+    try:
+        made = proposals.propose_asset_removal(session, user, asset_id=asset_id)
+    except NotFound:
+        raise PageError(404, _("No such asset.")) from None
+    except CertmonError as exc:
+        return _refused(request, session, user, exc, {}, "asset")
+    session.commit()
+    flash(request, _("Your proposal (%(value)s) is sent to Health and Municipal CERT.") % {"value": made.value})
+    return back_to("/min-side#forslag", "/min-side")
+
+
+@router.post("/min-side/forslag/kontakt/{contact_id}/fjern", dependencies=[CsrfChecked])
+def propose_contact_removal_form(request: Request, session: SessionDep, user: PortalUser,
+                                 contact_id: int) -> Response:
+    """Ask for an alert recipient to be removed."""
+    try:
+        made = proposals.propose_contact_removal(session, user, contact_id=contact_id)
+    except NotFound:
+        raise PageError(404, _("No such contact.")) from None
+    except CertmonError as exc:
+        return _refused(request, session, user, exc, {}, "contact")
+    session.commit()
+    flash(request, _("Your proposal (%(value)s) is sent to Health and Municipal CERT.") % {"value": made.value})
+    return back_to("/min-side#forslag", "/min-side")
+
+
+@router.post("/min-side/forslag/{proposal_id}/trekk", dependencies=[CsrfChecked])
+def withdraw_form(request: Request, session: SessionDep, user: PortalUser, proposal_id: int) -> Response:
+    """Take a pending proposal back."""
+    try:
+        proposals.withdraw(session, user, proposal_id=proposal_id)
+    except NotFound:
+        raise PageError(404, _("No such proposal.")) from None
+    except CertmonError as exc:
+        raise PageError(409, exc.message) from None
+    session.commit()
+    flash(request, _("The proposal is withdrawn."))
+    return back_to("/min-side#forslag", "/min-side")

@@ -41,6 +41,9 @@ NOT_DOORS = {
     ("GET", "/indikatorer"): "the dashboard's list, filtered by clearance (tests/dashboards)",
     ("GET", "/utsendte-varsler"): "the dashboard's list of alerts, filtered by clearance in SQL",
     ("POST", "/utsendte-varsler/{notification_id}/avvis"): "turns an alert down; nothing leaves",
+    ("POST", "/api/v1/proposals/{proposal_id}/approve"): "applies a registry change; alerts that follow go "
+                                                         "through the outbox's own TLP rules (tests/notify)",
+    ("POST", "/forslag/{proposal_id}/godkjenn"): "applies a registry change (as the API's approve)",
 }
 _seq = itertools.count(1)
 
