@@ -7,14 +7,14 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 export CERTMON_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test install system-deps lint typecheck pytest bench bench-quick clean lock
+.PHONY: run test install system-deps oidc-provider lint typecheck pytest bench bench-quick clean lock
 
 ## run: install, migrate, load the real registry + demo scenario, serve on http://127.0.0.1:8000
 run: install
 	CERTMON_DEMO=$${CERTMON_DEMO:-1} $(BIN)/certmon serve
 
 ## test: the whole suite as CI runs it (lint, types, tests on PostgreSQL, Redis, Celery, SMTP, TAXII, Chromium)
-test: install system-deps
+test: install system-deps oidc-provider
 	$(MAKE) --no-print-directory lint typecheck pytest
 
 install: $(STAMP)
@@ -34,6 +34,16 @@ system-deps:
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+## oidc-provider: the OpenID Connect provider the sign-in tests start (Node.js oidc-provider, from its lock file)
+oidc-provider: tests/oidc_provider/node_modules/.package-lock.json
+
+tests/oidc_provider/node_modules/.package-lock.json: tests/oidc_provider/package.json tests/oidc_provider/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  cd tests/oidc_provider && npm ci --no-audit --no-fund --loglevel=error; \
+	else \
+	  echo "npm not found: the OpenID Connect sign-in tests will be skipped (install Node.js 20 to run them)"; \
 	fi
 
 lint: install

@@ -6,11 +6,15 @@ import os
 import secrets
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from certmon.errors import ConfigError
+
+if TYPE_CHECKING:
+    from certmon.auth.oidc.providers import OidcProvider
 
 
 class Settings(BaseSettings):
@@ -45,6 +49,12 @@ class Settings(BaseSettings):
     ops_token: SecretStr = SecretStr("")  # Authorization: Bearer <token> passes in restricted mode
     ops_networks: str = ""  # comma-separated CIDRs that pass in restricted mode
     api_docs: bool = True  # serve /docs and /redoc (from local files); false: not at all
+    # single sign-on (certmon/auth/oidc, docs/authentication.md): a JSON list of providers, and/or a YAML file
+    oidc_providers: str = ""
+    oidc_providers_file: str = ""
+    # roles whose accounts may not sign in with a local password (comma-separated); break-glass accounts
+    # keep a role not listed here, e.g. CERTMON_PASSWORD_LOGIN_OFF_ROLES=analyst,reader,constituent
+    password_login_off_roles: str = ""
     # proxies whose X-Forwarded-For is believed (comma-separated addresses); empty: the peer is the client
     trusted_proxies: str = ""
 
@@ -98,6 +108,26 @@ class Settings(BaseSettings):
         except ValueError:
             raise ValueError(f"ikke en grense som «30/minute;300/hour»: {value!r}") from None
         return value
+
+    @field_validator("password_login_off_roles")
+    @classmethod
+    def _off_roles(cls, value: str) -> str:
+        from certmon.auth.roles import ROLES
+
+        unknown = [r for r in (p.strip() for p in value.split(",")) if r and r not in ROLES]
+        if unknown:
+            raise ValueError(f"ukjent rolle {unknown[0]!r}; gyldige roller: {', '.join(ROLES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _oidc(self) -> Settings:
+        from certmon.auth.oidc.providers import parse_providers
+
+        try:
+            parse_providers(self.oidc_providers, self.oidc_providers_file)
+        except (ValueError, OSError) as exc:
+            raise ValueError(f"CERTMON_OIDC_PROVIDERS: {exc}") from None
+        return self
 
     @field_validator("ops_access")
     @classmethod
@@ -164,6 +194,18 @@ class Settings(BaseSettings):
         if self.broker_url.startswith(("redis://", "rediss://")):
             return self.broker_url
         return "memory://"
+
+    @property
+    def oidc(self) -> list[OidcProvider]:
+        """The configured OpenID Connect providers, in the order of their buttons."""
+        from certmon.auth.oidc.providers import parse_providers
+
+        return parse_providers(self.oidc_providers, self.oidc_providers_file)
+
+    @property
+    def password_off_roles(self) -> frozenset[str]:
+        """Roles that may not sign in with a local password."""
+        return frozenset(r.strip() for r in self.password_login_off_roles.split(",") if r.strip())
 
     @property
     def mail_dir(self) -> Path:

@@ -1,15 +1,16 @@
-"""ORM models: User and ApiToken."""
+"""ORM models: User, ApiToken and UserIdentity (a link from an OpenID Connect provider)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from certmon.auth.roles import ROLES
 from certmon.db import Base, utcnow
 
-ROLES = ("admin", "analyst", "reader", "constituent", "feeder")  # feeder: pushes to granted sources only
+__all__ = ["ROLES", "ApiToken", "User", "UserIdentity"]
 
 
 class User(Base):
@@ -45,3 +46,22 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_used_at: Mapped[datetime | None]
+
+
+class UserIdentity(Base):
+    """A link from an account at an OpenID Connect provider to a certmon user, made on the first sign-in
+    (through the one-time invitation link, or the provider's verified e-mail where its preset allows).
+
+    `subject_digest` is an HMAC of provider and subject under the installation's secret, never the subject
+    itself: ID-porten's and HelseID's subject is the person's national identity number."""
+
+    __tablename__ = "user_identities"
+    __table_args__ = (UniqueConstraint("provider", "subject_digest"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    subject_digest: Mapped[str] = mapped_column(String(64))
+    linked_by: Mapped[str] = mapped_column(String(20))  # invite | email
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]

@@ -82,6 +82,17 @@ def authenticate(session: Session, *, email: str, password: str, now: datetime |
     return user
 
 
+def password_allowed(user: User) -> bool:
+    """Whether this account may sign in with its local password (CERTMON_PASSWORD_LOGIN_OFF_ROLES)."""
+    return user.role not in get_settings().password_off_roles
+
+
+def refuse_password(session: Session, user: User, *, client: str) -> None:
+    """Audit a right password refused because password sign-in is off for the account's role."""
+    record(session, actor=user.email, action="user.login-refused", entity_type="user", entity_id=user.id,
+           reason="password-off", role=user.role, client=client)
+
+
 def find_user(session: Session, email: str) -> User | None:
     """The account with this e-mail address (any case, surrounding spaces ignored), active or not."""
     return session.scalar(select(User).where(User.email == email.strip().lower()))

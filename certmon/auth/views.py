@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from pydantic import BaseModel
 
-from certmon.auth.service import end_sessions, issue_token, revoke_token
+from certmon.auth.service import end_sessions, issue_token, password_allowed, refuse_password, revoke_token
 from certmon.auth.throttle import sign_in
+from certmon.errors import Forbidden
 from certmon.web.deps import (
     CurrentUser,
     SessionDep,
@@ -39,7 +40,7 @@ class Me(BaseModel):
 
 
 @router.post("/token", response_model=TokenResponse,
-             responses=errors(401, 429))
+             responses=errors(401, 403, 429))
 def token(body: TokenRequest, request: Request, session: SessionDep) -> TokenResponse:
     """A new bearer token for scripts (shown once; only its hash is kept). Limited per client and, for
     wrong passwords, per account and client (429 with Retry-After)."""
@@ -48,6 +49,10 @@ def token(body: TokenRequest, request: Request, session: SessionDep) -> TokenRes
     if user is None:
         session.commit()  # keep the audit of a delay that began (the error would roll it back)
         raise Unauthorized("feil e-postadresse eller passord (etter flere feil på rad må du vente litt)")
+    if not password_allowed(user):
+        refuse_password(session, user, client=client_address(request))
+        session.commit()
+        raise Forbidden("innlogging med passord er slått av for rollen din")
     return TokenResponse(token=issue_token(session, user=user, name=body.name))
 
 

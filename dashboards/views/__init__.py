@@ -11,6 +11,7 @@ from dashboards.views import (
     items,
     matches,
     notifications,
+    oidc,
     overview,
     policy,
     portal,
@@ -21,7 +22,7 @@ from dashboards.views import (
     sources,
 )
 
-ROUTERS: tuple[APIRouter, ...] = (auth.router, overview.router, matches.router, items.router,
+ROUTERS: tuple[APIRouter, ...] = (auth.router, oidc.router, overview.router, matches.router, items.router,
                                   sources.router, registry.router, notifications.router,
                                   reports.router, incidents.router, portal.router,
                                   portal_users.router, proposals.router, audit.router,

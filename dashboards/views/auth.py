@@ -9,12 +9,13 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from certmon.auth import invites
-from certmon.auth.service import end_sessions, session_claims
+from certmon.auth.service import end_sessions, password_allowed, refuse_password, session_claims
 from certmon.auth.throttle import TooManyAttempts, sign_in
 from certmon.config import get_settings
 from certmon.errors import ValidationFailed
 from certmon.web.deps import SessionDep, client_address, sign_in_throttle
 from dashboards.formatting import gettext as _
+from dashboards.views.oidc import end_session_page
 from dashboards.web import DASHBOARD_ROLES, CsrfChecked, flash, render, safe_next, session_user
 
 router = APIRouter(include_in_schema=False)
@@ -31,7 +32,7 @@ def _demo_accounts() -> list[tuple[str, str, str]]:
 def _login_page(request: Request, *, next_path: str, email: str = "", error: str | None = None,
                 status: int = 200, retry_after: int | None = None) -> Response:
     response = render(request, None, "login.html", http_status=status, next_path=safe_next(next_path),
-                      email=email, error=error, demo_accounts=_demo_accounts())
+                      email=email, error=error, demo_accounts=_demo_accounts(), providers=get_settings().oidc)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
     return response
@@ -69,6 +70,12 @@ def login(
         return _login_page(request, next_path=next, email=email, status=401,
                            error=_("Wrong e-mail address or password. After several failed attempts in a "
                                    "row you have to wait a little before trying again."))
+    if not password_allowed(user):
+        refuse_password(session, user, client=client_address(request))
+        session.commit()
+        return _login_page(request, next_path=next, email=email, status=403,
+                           error=_("Sign-in with a password is switched off for your role. Use one of the "
+                                   "sign-in buttons."))
     portal = user.role == "constituent" and user.constituent_id is not None
     if user.role not in DASHBOARD_ROLES and not portal:
         return _login_page(request, next_path=next, email=email, status=403,
@@ -91,15 +98,18 @@ def logout(request: Request, session: SessionDep) -> Response:
     if user is not None:
         end_sessions(session, user=user, actor=user.email)
         session.commit()
+    held = request.session.get("oidc") if user is not None else None
     request.session.clear()
     flash(request, _("You are signed out."))
-    return RedirectResponse("/login", status_code=303)
+    onward = end_session_page(request, held) if held is not None else None
+    return onward or RedirectResponse("/login", status_code=303)
 
 
 def _password_page(request: Request, *, account: str = "", error: str | None = None, invalid: str | None = None,
-                   status: int = 200, retry_after: int | None = None) -> Response:
+                   status: int = 200, retry_after: int | None = None, token: str = "") -> Response:
+    linkable = [p for p in get_settings().oidc if p.link == "invite"] if token else []
     response = render(request, None, "set_password.html", http_status=status, account=account, error=error,
-                      invalid=invalid)
+                      invalid=invalid, token=token, linkable=linkable)
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the token is in the path
     if retry_after:
@@ -125,7 +135,7 @@ def password_form(request: Request, session: SessionDep, token: str) -> Response
         user = invites.user_for_token(session, token)
     except invites.InvalidInvite as exc:
         return _password_page(request, invalid=exc.message, status=400)
-    return _password_page(request, account=user.email)
+    return _password_page(request, account=user.email, token=token)
 
 
 @router.post("/passord/{token}", dependencies=[CsrfChecked])

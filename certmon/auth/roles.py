@@ -1,0 +1,3 @@
+"""The role names (a leaf module: settings validate against it without importing the ORM)."""
+
+ROLES = ("admin", "analyst", "reader", "constituent", "feeder")  # feeder: pushes to granted sources only
