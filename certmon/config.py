@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     delivery_budget_s: float = Field(default=50.0, gt=0)
     # how long a delivery claimed by a worker that then died is left alone before another takes it over
     delivery_lease_s: int = Field(default=600, ge=1)
+    # the safety net: every this many seconds a worker delivers whatever is due (retries, outages missed)
+    delivery_tick_s: int = Field(default=60, ge=1)
 
     fetch_politeness_s: float = Field(default=1.0, ge=0)
     fetch_max_bytes: int = Field(default=50_000_000, gt=0)

@@ -8,7 +8,9 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 
+from certmon import plugins
 from certmon.db import session_scope
+from certmon.notify.health import outbox_health
 from certmon.sources.models import Source, SourceRun
 
 
@@ -56,3 +58,35 @@ class DatabaseCollector(Collector):
         yield from (items, runs, failures, duration, healthy, consecutive, last_ok)
 
 
+class OutboxCollector(Collector):
+    """The outbox: due alerts not yet sent, those retrying, and how long the oldest has waited."""
+
+    def collect(self) -> Iterator[Metric]:
+        with session_scope() as session:
+            health = outbox_health(session)
+        yield GaugeMetricFamily("certmon_outbox_waiting", "Due deliveries not yet sent (queued or sending)",
+                                value=health.waiting)
+        yield GaugeMetricFamily("certmon_outbox_retrying", "Due deliveries waiting after a failed attempt",
+                                value=health.retrying)
+        yield GaugeMetricFamily("certmon_outbox_oldest_age_seconds",
+                                "Seconds the oldest due, undelivered alert has waited (0 when none waits)",
+                                value=health.oldest_age_s)
+
+
+class QueueCollector(Collector):
+    """Messages waiting on each Celery queue (Redis LLEN, or the embedded broker's files), asked of the
+    workers part; `certmon_broker_up` 0 when the broker did not answer the scrape."""
+
+    def collect(self) -> Iterator[Metric]:
+        workers = plugins.optional("workers")
+        if workers is None:
+            return
+        depths = workers.queue_depths()
+        yield GaugeMetricFamily("certmon_broker_up", "1 if the broker answered this scrape",
+                                value=0 if depths is None else 1)
+        if depths is None:
+            return
+        gauge = GaugeMetricFamily("certmon_queue_depth", "Messages waiting on a Celery queue", labels=["queue"])
+        for queue, depth in sorted(depths.items()):
+            gauge.add_metric([queue], depth)
+        yield gauge

@@ -17,6 +17,7 @@ from urllib.parse import unquote, urlparse
 from sqlalchemy.orm import Session, sessionmaker
 
 from certmon.config import get_settings
+from certmon.dbretry import DB_UNAVAILABLE, is_disconnect, retry_on_disconnect
 from certmon.errors import CertmonError, FeedBlocked, FeedError, FeedUnavailable
 from certmon.items.schemas import Item
 from certmon.items.service import upsert_items
@@ -49,6 +50,7 @@ class RunReport:
     error: str | None = None
     duration_ms: int = 0
     run_id: int | None = None  # the run recorded on the source (none when refused or skipped)
+    retry: bool = False  # failed for a passing reason (the database went away): worth running again
 
 
 PUSH_ONLY = "kilden tar bare imot data som sendes inn (POST /api/v1/sources/{name}/items); den hentes aldri"
@@ -201,15 +203,25 @@ def run_source(
         report.error = str(exc) if isinstance(exc, CertmonError) else f"{type(exc).__name__}: {exc}"
         _record_failure(factory, source_id, run_id, report)
     except Exception as exc:
-        log.exception("collecting %s failed unexpectedly", name)
-        report.outcome, report.error = "error", f"intern feil: {type(exc).__name__}: {exc}"
+        if is_disconnect(exc):  # a restart or failover: the store transaction rolled back whole
+            log.warning("collecting %s: %s; nothing of this run was stored", name, DB_UNAVAILABLE)
+            report.outcome, report.retry = "error", True
+            report.error = f"{DB_UNAVAILABLE} under kjøringen ({type(exc).__name__}); ingenting ble lagret"
+        else:
+            log.exception("collecting %s failed unexpectedly", name)
+            report.outcome, report.error = "error", f"intern feil: {type(exc).__name__}: {exc}"
         _record_failure(factory, source_id, run_id, report)
     report.duration_ms = int((time.monotonic() - started) * 1000)
     return report
 
 
 def _record_failure(factory: sessionmaker[Session], source_id: int, run_id: int, report: RunReport) -> None:
-    with factory.begin() as session:
-        src = sources.get_source(session, source_id=source_id)
-        run = session.get_one(sources.SourceRun, run_id)
-        sources.finish_run(session, src, run, outcome=report.outcome, error=report.error)
+    """Close the run as failed with its reason (and release the source), waiting out a database restart."""
+    with factory() as session:
+        def write() -> None:
+            src = sources.get_source(session, source_id=source_id)
+            run = session.get_one(sources.SourceRun, run_id)
+            sources.finish_run(session, src, run, outcome=report.outcome, error=report.error)
+            session.commit()
+
+        retry_on_disconnect(session, write, what=f"recording the failed run {run_id}")

@@ -14,6 +14,7 @@ from certmon.config import Settings, get_settings
 
 DEFAULT_QUEUE = "celery"
 DELIVERY_QUEUE = "delivery"
+QUEUES = (DEFAULT_QUEUE, DELIVERY_QUEUE)
 
 
 def broker_settings(settings: Settings) -> dict[str, object]:
@@ -32,7 +33,7 @@ def broker_settings(settings: Settings) -> dict[str, object]:
         "task_routes": {"notify.*": {"queue": DELIVERY_QUEUE}},
         "beat_schedule": {
             "schedule-due-sources": {"task": "feeds.schedule_due", "schedule": float(settings.scheduler_tick_s)},
-            "deliver-due-notifications": {"task": "notify.deliver_due", "schedule": 60.0},
+            "deliver-due-notifications": {"task": "notify.deliver_due", "schedule": float(settings.delivery_tick_s)},
             "remind-unanswered": {"task": "notify.send_reminders", "schedule": 3600.0},
             "rematch-on-registry-change": {"task": "matching.rematch_if_changed", "schedule": 60.0},
         },

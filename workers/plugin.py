@@ -55,6 +55,40 @@ def broker_problem() -> str | None:
     return None
 
 
+def queue_depths() -> dict[str, int] | None:
+    """Messages waiting per Celery queue: LLEN on Redis (with kombu's priority lists), the message files of
+    the embedded broker; None when the broker does not answer."""
+    from certmon.config import get_settings
+    from workers.celery_app import QUEUES, embedded_queue_dir
+
+    settings = get_settings()
+    url = settings.broker_url
+    if not url:
+        counts = dict.fromkeys(QUEUES, 0)
+        for path in (embedded_queue_dir(settings) / "data").glob("*.msg"):
+            queue = path.name.rsplit(".", 2)[-2] if path.name.count(".") >= 2 else ""
+            if queue in counts:
+                counts[queue] += 1
+        return counts
+    if not url.startswith(("redis://", "rediss://", "unix://")):
+        return {}
+    import redis
+
+    sep = "\x06\x16"  # kombu's Redis transport keeps priorities 3, 6 and 9 in lists of their own
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+        with client.pipeline(transaction=False) as pipe:
+            for queue in QUEUES:
+                for key in (queue, *(f"{queue}{sep}{p}" for p in (3, 6, 9))):
+                    pipe.llen(key)
+            lengths = pipe.execute()
+        client.close()
+    except redis.RedisError as exc:
+        logging.getLogger(__name__).warning("metrics: broker: %s", str(exc).splitlines()[0][:200])
+        return None
+    return {queue: sum(lengths[n * 4:(n + 1) * 4]) for n, queue in enumerate(QUEUES)}
+
+
 def worker_command(settings: Settings, *, with_beat: bool = True) -> list[str]:
     """The command line of an embedded worker (with the scheduler) for `certmon serve`."""
     argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app:app", "worker", "--pool=threads",

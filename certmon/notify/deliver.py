@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from certmon.config import Settings, get_settings
+from certmon.dbretry import DB_UNAVAILABLE, is_disconnect, retry_on_disconnect
 from certmon.notify.claims import (
     LEASE,
     MAX_ATTEMPTS,
@@ -37,7 +38,7 @@ from certmon.notify.compose import build_message
 from certmon.notify.content import plan_delivery
 from certmon.notify.models import Delivery, Notification
 from certmon.notify.ratelimit import relay_bucket
-from certmon.notify.smtp import DeliveryError, Transport, transport_from_settings
+from certmon.notify.smtp import DeliveryError, RelayUnavailable, Transport, transport_from_settings
 
 log = logging.getLogger(__name__)
 BACKOFF_MINUTES = (1, 5, 15, 60, 240, 720)
@@ -55,16 +56,20 @@ class DeliveryReport:
     rate_limited: int = 0
     waited_s: float = 0.0  # time spent waiting for the relay's token bucket
     more: bool = False  # the time budget ran out with deliveries left: run again
+    relay_down: str | None = None  # the relay could not be reached: the run stopped, nothing was charged
 
 
 def _pause_for_tests(point: str) -> None:
-    # Test-only hook for the crash-recovery test: stop at a named point so the test can SIGKILL us.
+    # Test-only hook for the fault tests: stop once at a named point (marked by the pause file) so the
+    # test can SIGKILL us there or restart the database under us.
     if os.environ.get("CERTMON_TEST_PAUSE_AT") == point:
         marker = os.environ.get("CERTMON_TEST_PAUSE_FILE", "")
         if marker:
+            if os.path.exists(marker):
+                return
             with open(marker, "w") as fh:
                 fh.write(str(os.getpid()))
-        time.sleep(120)
+        time.sleep(float(os.environ.get("CERTMON_TEST_PAUSE_S", "120")))
 
 
 def _domain(email: str) -> str:
@@ -137,12 +142,20 @@ def _send_claimed(
     session.commit()  # keeps the TLP/withheld and the subject actually sent
     try:
         transport.send(prepared)
+    except RelayUnavailable as exc:  # not this e-mail's fault: back in the queue as it was, run stops
+        _release(session, delivery, exc.reason, clock)
+        report.relay_down = exc.reason
+        return
     except DeliveryError as exc:
         _record_failure(session, delivery, exc, clock.now(), report, label)
         return
     _pause_for_tests("sent")
     sent_at = clock.now()
-    finish(session, delivery, sent_at, status="sent", sent_at=sent_at, last_error=None, next_attempt_at=None)
+    # The relay has it: this must be written, or the lease would send it again. A database restart
+    # is waited out (pool_pre_ping gives the retry a live connection).
+    retry_on_disconnect(session, lambda: finish(session, delivery, sent_at, status="sent", sent_at=sent_at,
+                                                last_error=None, next_attempt_at=None),
+                        what=f"delivery {delivery_id} sent", budget_s=min(settings.delivery_lease_s / 2, 300))
     _pause_for_tests("marked")
     report.sent.append(label)
 
@@ -171,10 +184,33 @@ def _record_failure(
         report.failed.append((*label, exc.reason))
 
 
+def _release(session: Session, delivery: Delivery, reason: str, clock: RunClock) -> None:
+    """Give a claimed, unsent delivery back as it was (due now, the attempt not counted): the fault was
+    the relay's or the database's, not this e-mail's, and should not bring it closer to giving up."""
+    retry_on_disconnect(session, lambda: finish(session, delivery, clock.now(), status="queued",
+                                                attempts=Delivery.attempts - 1, last_error=reason,
+                                                next_attempt_at=None),
+                        what=f"delivery {delivery.id} released")
+
+
 def _record_crash(
     session: Session, delivery_id: int, exc: Exception, clock: RunClock, report: DeliveryReport
 ) -> None:
-    """An unexpected error while holding the claim: log it by id and treat it as transient."""
+    """An unexpected error while holding the claim: log it by id and treat it as transient; a lost
+    database connection (nothing was sent) gives the delivery back untouched once the database is back."""
+    if is_disconnect(exc):
+        log.warning("delivery %s: %s before it was sent; back in the queue", delivery_id, DB_UNAVAILABLE)
+        try:
+            session.rollback()
+            delivery = retry_on_disconnect(
+                session, lambda: session.get(Delivery, delivery_id, populate_existing=True),
+                what=f"delivery {delivery_id}")
+            if delivery is not None:
+                _release(session, delivery, DB_UNAVAILABLE, clock)
+        except Exception as again:  # noqa: BLE001 - still down: the lease runs out and it is sent then
+            session.rollback()
+            log.error("delivery %s: could not give it back (%s)", delivery_id, type(again).__name__)
+        return
     reason = f"intern feil: {type(exc).__name__}"
     # The id and the exception class only: messages may quote addresses or configuration.
     log.error("delivery %s failed before it was sent (%s)", delivery_id, type(exc).__name__)
@@ -251,6 +287,9 @@ def deliver_due(
                     report.waited_s += bucket.take()
                 deliver_one(session_factory, delivery_id, transport=transport, settings=settings, clock=clock,
                             report=report)
+                if report.relay_down:  # the rest would fail the same way; the task tries again later
+                    log.warning("SMTP relay unreachable (%s); delivery paused", report.relay_down)
+                    return report
     finally:
         if own_transport:
             transport.close()

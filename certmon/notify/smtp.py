@@ -29,6 +29,14 @@ class DeliveryError(Exception):
         self.transient = transient
 
 
+class RelayUnavailable(DeliveryError):
+    """The relay could not be reached at all (refused, unresolvable, timed out, 4xx greeting): nothing
+    was handed over, and every other message would fail the same way."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason, transient=True)
+
+
 class Transport(Protocol):
     """Sends one message or raises DeliveryError."""
 
@@ -93,9 +101,16 @@ class SmtpTransport:
 
     def send(self, msg: EmailMessage) -> None:
         """Send over the open connection (opening it if needed)."""
-        try:
-            if self._conn is None:
+        if self._conn is None:
+            try:
                 self._conn = self._connect()
+            except smtplib.SMTPAuthenticationError as exc:  # reachable, but refuses us: per message
+                self.close()
+                raise classify(exc) from None
+            except Exception as exc:
+                self.close()
+                raise RelayUnavailable(f"SMTP-tjeneren kan ikke nås: {classify(exc).reason}") from None
+        try:
             self._conn.send_message(msg)
         except Exception as exc:
             self.close()

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from certmon import plugins
 from certmon.db import get_engine
-from certmon.metrics import DatabaseCollector
+from certmon.metrics import DatabaseCollector, OutboxCollector, QueueCollector
 from certmon.web.deps import errors
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 router = APIRouter(tags=["drift"])
 _registry = CollectorRegistry()
 _registry.register(DatabaseCollector())
+_registry.register(OutboxCollector())
+_registry.register(QueueCollector())
 
 
 @router.get("/healthz", response_class=PlainTextResponse)
