@@ -100,7 +100,33 @@ class SmtpTransport:
         return conn
 
     def send(self, msg: EmailMessage) -> None:
-        """Send over the open connection (opening it if needed)."""
+        """Send over the open connection (opening it if needed). A reused connection the relay has
+        closed meanwhile (idle timeout, restart) is reopened once; a relay that cannot be reached at
+        all raises RelayUnavailable."""
+        reused = self._conn is not None
+        try:
+            self._open().send_message(msg)
+            return
+        except smtplib.SMTPServerDisconnected as exc:
+            self.close()
+            if not reused:
+                raise classify(exc) from None
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            self.close()
+            raise classify(exc) from None
+        # The old connection was found closed (almost always before the message went; if the relay
+        # dropped it after the data, the copy has the same Message-ID): once more on a new one.
+        try:
+            self._open().send_message(msg)
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            self.close()
+            raise classify(exc) from None
+
+    def _open(self) -> smtplib.SMTP:
         if self._conn is None:
             try:
                 self._conn = self._connect()
@@ -110,11 +136,7 @@ class SmtpTransport:
             except Exception as exc:
                 self.close()
                 raise RelayUnavailable(f"SMTP-tjeneren kan ikke nås: {classify(exc).reason}") from None
-        try:
-            self._conn.send_message(msg)
-        except Exception as exc:
-            self.close()
-            raise classify(exc) from None
+        return self._conn
 
     def close(self) -> None:
         """Quit politely; ignore a connection that is already gone."""
