@@ -195,7 +195,9 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider
         pytest.fail("tests/oidc_provider/node_modules is missing: run `make oidc-provider` (make test does)")
     folder = tmp_path_factory.mktemp("oidc")
     port, proxy_port, certmon_port = free_port(), free_port(), free_port()
-    issuer, base = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{certmon_port}"
+    # the provider on another site than certmon (localhost vs 127.0.0.1), as in production: the browser
+    # then treats its redirects back as cross-site (SameSite)
+    issuer, base = f"http://localhost:{port}", f"http://127.0.0.1:{certmon_port}"
     signing, rotated, rogue, client_key = _key("prov-1"), _key("prov-2"), _key("prov-1"), _key("certmon-client-1")
     key_file = folder / "certmon-client.jwk.json"
     key_file.write_text(json.dumps(client_key.as_dict(private=True)))
