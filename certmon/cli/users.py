@@ -127,3 +127,37 @@ def users_sign_out(email: str = _email()) -> None:
         user = _user(session, email)
         end_sessions(session, user=user, actor="cli")
     out.print(f"alle innloggede økter for {user.email} er avsluttet", markup=False)
+
+
+@app.command("links")
+def users_links(email: str = _email()) -> None:
+    """Show which single sign-on providers the account is linked to (docs/authentication.md)."""
+    from certmon.auth.oidc.service import links_of
+
+    with db_session() as session:
+        user = _user(session, email)
+        links = links_of(session, user)
+        if not links:
+            out.print(_("%(email)s is linked to no sign-in provider") % {"email": user.email}, markup=False)
+        for link in links:
+            last = link.last_login_at.strftime("%Y-%m-%d %H:%M UTC") if link.last_login_at else "–"
+            out.print(_("%(provider)s: linked by %(how)s on %(date)s, last sign-in %(last)s") % {
+                "provider": link.provider, "how": link.linked_by, "date": link.created_at.strftime("%Y-%m-%d"),
+                "last": last}, markup=False)
+
+
+@app.command("unlink")
+def users_unlink(
+    email: str = _email(),
+    provider: str = typer.Option(..., "--provider", metavar="NAME", help=N_("the provider's name in "
+                                                                          "CERTMON_OIDC_PROVIDERS")),
+) -> None:
+    """Remove the account's link to a single sign-on provider; the next sign-in there needs a new invitation."""
+    from certmon.auth.oidc.service import unlink
+
+    with db_session() as session:
+        user = _user(session, email)
+        if not unlink(session, user=user, provider=provider, actor="cli"):
+            raise NotFound(_("%(email)s is not linked to %(provider)s") % {"email": user.email, "provider": provider})
+    out.print(_("the link between %(email)s and %(provider)s is removed; the account's sessions have ended") % {
+        "email": user.email, "provider": provider}, markup=False)

@@ -17,6 +17,7 @@ from certmon.audit.models import AuditEntry
 from certmon.auth import invites
 from certmon.auth.models import User, UserIdentity
 from certmon.auth.service import create_user
+from certmon.cli.main import run
 from certmon.config import get_settings
 from certmon.registry.models import Constituent
 from tests.auth.conftest import BERGEN_HF, PID, Provider, sign_in
@@ -57,6 +58,12 @@ def certmon(sqlite_env: Any, oidc_provider: Provider, monkeypatch: pytest.Monkey
     running = Running()
     yield running
     running.close()
+
+
+def _cli(*args: str) -> None:
+    with pytest.raises(SystemExit) as done:
+        run(list(args))
+    assert done.value.code == 0
 
 
 def _browser() -> httpx.Client:
@@ -160,7 +167,7 @@ def test_entra_maps_app_roles_and_refuses_unmapped_and_unknown_staff(certmon):
         assert s.scalar(select(User).where(User.email == "ukjent@kommunecert.test")) is None
 
 
-def test_idporten_first_sign_in_links_through_the_invitation_and_only_then(certmon):
+def test_idporten_first_sign_in_links_through_the_invitation_and_only_then(certmon, capsys):
     certmon.setup("idporten")
     user_id, token = _constituent(certmon.env, "ola@helse-bergen.test", BERGEN_HF)
     with _browser() as browser:  # without the invitation: refused, nothing linked
@@ -185,6 +192,15 @@ def test_idporten_first_sign_in_links_through_the_invitation_and_only_then(certm
         assert "allerede brukt" in page.text
         again = sign_in(browser, certmon.provider, "idporten", "ola", acr="idporten-loa-high")
         assert again.response.status_code == 200
+    # an admin sees and removes the link; the person then needs a new invitation
+    _cli("users", "links", "--email", "ola@helse-bergen.test")
+    assert "idporten: koblet med invite" in capsys.readouterr().out
+    _cli("users", "unlink", "--email", "ola@helse-bergen.test", "--provider", "idporten")
+    assert "er fjernet" in capsys.readouterr().out
+    assert _audit(certmon.env, "user.oidc-unlink")[0].detail == {"provider": "idporten"}
+    with _browser() as browser:
+        refused = sign_in(browser, certmon.provider, "idporten", "ola", acr="idporten-loa-high").response
+        _assert_refused(refused, 403, "invitasjonslenken")
 
 
 def test_idporten_refuses_a_lower_acr_and_a_missing_pid(certmon):

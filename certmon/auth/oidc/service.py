@@ -159,3 +159,22 @@ def record_refusal(session: Session, provider_name: str, *, reason: str, detail:
         subject = subject_digest(provider, str(claims[provider.subject_claim or "sub"]))[:12]
     record(session, actor=f"oidc:{provider_name}", action="user.oidc-refused", entity_type="oidc",
            entity_id=provider_name, reason=reason, detail=detail[:300], subject=subject, client=client)
+
+
+def links_of(session: Session, user: User) -> list[UserIdentity]:
+    """The account's single sign-on links, oldest first."""
+    stmt = select(UserIdentity).where(UserIdentity.user_id == user.id).order_by(UserIdentity.id)
+    return list(session.scalars(stmt))
+
+
+def unlink(session: Session, *, user: User, provider: str, actor: str) -> bool:
+    """Remove the account's link to a provider (a new first sign-in is then needed); True if there was
+    one. The account's sessions end. Audited."""
+    found = [link for link in links_of(session, user) if link.provider == provider]
+    for link in found:
+        session.delete(link)
+    if found:
+        user.session_version = (user.session_version or 0) + 1
+        record(session, actor=actor, action="user.oidc-unlink", entity_type="user", entity_id=user.id,
+               provider=provider)
+    return bool(found)
