@@ -9,10 +9,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, select
 from sqlalchemy.orm import Session
 
 from certmon.db import utcnow
+from certmon.errors import ValidationFailed
+from certmon.items import search
 from certmon.items.models import StoredItem
 from certmon.items.schemas import Item, item_to_json
 from certmon.tlp import TLP, parse_tlp
@@ -286,19 +288,48 @@ def list_items(
     q: str | None = None, source_id: int | None = None, indicator_type: str | None = None,
     known_exploited: bool | None = None, sort: str = "published",
 ) -> tuple[list[StoredItem], int]:
-    """Items of the given kinds that the reader is cleared for, newest first (`sort`: see ITEM_SORTS)."""
+    """Items of the given kinds that the reader is cleared for, newest first (`sort`: see ITEM_SORTS);
+    the total is exact up to search.COUNT_CAP (see `list_page` for the estimate and cursors)."""
+    page = list_page(session, kinds=kinds, tlp_max=tlp_max, limit=limit, offset=offset, q=q, source_id=source_id,
+                     indicator_type=indicator_type, known_exploited=known_exploited, sort=sort)
+    return page.rows, page.total
+
+
+@dataclass
+class ItemListPage:
+    """One page of a list: the rows, the total (exact or estimated) and the cursor of the next page."""
+
+    rows: list[StoredItem]
+    total: int
+    total_exact: bool
+    next_cursor: str | None
+
+
+def list_page(
+    session: Session, *, kinds: Sequence[str], tlp_max: TLP, limit: int = 50, offset: int = 0,
+    cursor: str | None = None, q: str | None = None, source_id: int | None = None,
+    indicator_type: str | None = None, known_exploited: bool | None = None, sort: str = "published",
+) -> ItemListPage:
+    """A page by offset or, in the default order, after a cursor (certmon/items/search.py)."""
     stmt = select(StoredItem).where(StoredItem.kind.in_(kinds), StoredItem.tlp_rank <= int(tlp_max),
                                     StoredItem.revoked.is_(False))
-    if q:
-        like = f"%{q.strip()}%"
-        stmt = stmt.where(StoredItem.title.ilike(like) | StoredItem.value.ilike(like)
-                          | StoredItem.cve.ilike(like) | StoredItem.key.ilike(like))
+    if q and q.strip():
+        stmt = stmt.where(search.search_condition(session, q))
     if source_id is not None:
         stmt = stmt.where(StoredItem.source_id == source_id)
     if indicator_type:
         stmt = stmt.where(StoredItem.indicator_type == indicator_type)
     if known_exploited is not None:
         stmt = stmt.where(StoredItem.known_exploited.is_(known_exploited))
-    total = session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
-    rows = session.scalars(stmt.order_by(*item_order(sort)).limit(limit).offset(offset))
-    return list(rows), total
+    total, exact = search.capped_count(session, stmt)
+    if cursor is not None and (sort != "published" or offset):
+        raise ValidationFailed("cursor gjelder bare standardrekkefølgen og kan ikke brukes sammen med offset",
+                               ["query.cursor: brukt med sort eller offset"])
+    if sort == "published" and not offset:
+        rows = search.keyset_page(session, stmt, cursor, limit)
+    else:
+        ordered = search.newest_first(session, stmt) if sort == "published" else stmt.order_by(*item_order(sort))
+        rows = list(session.scalars(ordered.limit(limit).offset(offset)))
+    # a full page may have more after it (an exact total without a cursor says for certain)
+    more = sort == "published" and len(rows) == limit and not (exact and cursor is None and offset + limit >= total)
+    return ItemListPage(rows, total, exact, search.encode_cursor(rows[-1]) if rows and more else None)

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
 
 from certmon.errors import NotFound
 from certmon.items.models import StoredItem
-from certmon.items.service import list_items
+from certmon.items.search import COUNT_CAP
+from certmon.items.service import list_page
 from certmon.web.deps import DbId, DbIdFilter, PageDep, Reader, SessionDep, user_clearance
 
 router = APIRouter(prefix="/api/v1", tags=["elementer"])
+SearchText = Annotated[str | None, Query(max_length=200, description=(
+    "A substring of the title, value, CVE id or key, any case (indexed from three characters)."))]
 
 
 class ItemRead(BaseModel):
@@ -50,40 +53,51 @@ class ItemDetail(ItemRead):
 
 class ItemPage(BaseModel):
     items: list[ItemRead]
-    total: int
+    total: int = Field(description=f"Exact up to {COUNT_CAP:,} items; beyond that an estimate "
+                                   "(`total_exact` false).")
+    total_exact: bool = True
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page (newest first); "
+                                                      "null on the last page. Deep pages cost what the first does.")
 
 
-def _page(session: SessionDep, user: Reader, page: PageDep, kinds: tuple[str, ...], **filters: Any) -> ItemPage:
-    rows, total = list_items(session, kinds=kinds, tlp_max=user_clearance(user), limit=page.limit,
-                             offset=page.offset, **filters)
-    return ItemPage(items=[ItemRead.model_validate(r) for r in rows], total=total)
+Cursor = Annotated[str | None, Query(max_length=200, description=(
+    "The `next_cursor` of the previous page: pages by keyset instead of `offset` (not with `offset`)."))]
+
+
+def _page(session: SessionDep, user: Reader, page: PageDep, kinds: tuple[str, ...], cursor: str | None,
+          **filters: Any) -> ItemPage:
+    found = list_page(session, kinds=kinds, tlp_max=user_clearance(user), limit=page.limit, offset=page.offset,
+                      cursor=cursor, **filters)
+    return ItemPage(items=[ItemRead.model_validate(r) for r in found.rows], total=found.total,
+                    total_exact=found.total_exact, next_cursor=found.next_cursor)
 
 
 @router.get("/advisories", response_model=ItemPage)
-def advisories(session: SessionDep, user: Reader, page: PageDep, q: str | None = None,
-               source_id: DbIdFilter = None) -> ItemPage:
+def advisories(session: SessionDep, user: Reader, page: PageDep, q: SearchText = None,
+               source_id: DbIdFilter = None, cursor: Cursor = None) -> ItemPage:
     """Advisories, newest first."""
-    return _page(session, user, page, ("advisory",), q=q, source_id=source_id)
+    return _page(session, user, page, ("advisory",), cursor, q=q, source_id=source_id)
 
 
 @router.get("/vulnerabilities", response_model=ItemPage)
-def vulnerabilities(session: SessionDep, user: Reader, page: PageDep, q: str | None = None,
-                    known_exploited: bool | None = None) -> ItemPage:
+def vulnerabilities(session: SessionDep, user: Reader, page: PageDep, q: SearchText = None,
+                    known_exploited: bool | None = None, cursor: Cursor = None) -> ItemPage:
     """Vulnerabilities (CVE), newest first; `known_exploited=true` for KEV entries."""
-    return _page(session, user, page, ("vulnerability",), q=q, known_exploited=known_exploited)
+    return _page(session, user, page, ("vulnerability",), cursor, q=q, known_exploited=known_exploited)
 
 
 @router.get("/indicators", response_model=ItemPage)
-def indicators(session: SessionDep, user: Reader, page: PageDep, q: str | None = None,
-               type: str | None = None, source_id: DbIdFilter = None) -> ItemPage:
+def indicators(session: SessionDep, user: Reader, page: PageDep, q: SearchText = None,
+               type: str | None = None, source_id: DbIdFilter = None, cursor: Cursor = None) -> ItemPage:
     """Indicators of compromise, filterable by type (ipv4, domain, url, sha256 …)."""
-    return _page(session, user, page, ("indicator",), q=q, indicator_type=type, source_id=source_id)
+    return _page(session, user, page, ("indicator",), cursor, q=q, indicator_type=type, source_id=source_id)
 
 
 @router.get("/exposures", response_model=ItemPage)
-def exposures(session: SessionDep, user: Reader, page: PageDep, q: str | None = None) -> ItemPage:
+def exposures(session: SessionDep, user: Reader, page: PageDep, q: SearchText = None,
+              cursor: Cursor = None) -> ItemPage:
     """Exposures (findings about one host, e.g. from Shadowserver reports)."""
-    return _page(session, user, page, ("exposure",), q=q)
+    return _page(session, user, page, ("exposure",), cursor, q=q)
 
 
 @router.get("/items/{item_id}", response_model=ItemDetail)

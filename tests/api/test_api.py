@@ -143,3 +143,20 @@ def test_tokens_can_be_revoked(api):
     assert api.get("/api/v1/auth/me", headers=h).status_code == 200
     assert api.delete("/api/v1/auth/token", headers=h).status_code == 204
     assert api.get("/api/v1/auth/me", headers=h).status_code == 401
+
+
+@pytest.mark.parametrize("any_env", ["sqlite", "pg"], indirect=True)
+def test_lists_page_by_cursor_and_search_by_substring(api):
+    h = api.auth_headers("analyst")
+    first = api.get("/api/v1/advisories", params={"limit": 2}, headers=h).json()
+    assert [i["title"] for i in first["items"]] == ["Varsel 4 æøå", "Varsel 3 æøå"]
+    assert first["total"] == 5 and first["total_exact"] is True and first["next_cursor"]
+    second = api.get("/api/v1/advisories", params={"limit": 2, "cursor": first["next_cursor"]}, headers=h).json()
+    third = api.get("/api/v1/advisories", params={"limit": 2, "cursor": second["next_cursor"]}, headers=h).json()
+    assert [i["title"] for i in second["items"] + third["items"]] == [f"Varsel {n} æøå" for n in (2, 1, 0)]
+    assert third["next_cursor"] is None
+    for bad in ({"cursor": "not-a-cursor"}, {"cursor": first["next_cursor"], "offset": 2}):
+        r = api.get("/api/v1/advisories", params=bad, headers=h)
+        assert r.status_code == 422 and "cursor" in r.json()["detail"]
+    found = api.get("/api/v1/advisories", params={"q": "ARSEL 3 ÆØ"}, headers=h).json()
+    assert [i["title"] for i in found["items"]] == ["Varsel 3 æøå"]

@@ -21,7 +21,7 @@ DESKTOP, PHONE = {"width": 1366, "height": 900}, {"width": 390, "height": 844}
 BLOCKING = ("serious", "critical")
 STAFF_PAGES = ("/", "/treff", "/indikatorer", "/sarbarheter", "/varsler-inn", "/kilder", "/virksomheter",
                "/virksomheter/{constituent}", "/elementer/{item}", "/hendelser", "/hendelser/{incident}",
-               "/hendelser/ny", "/rapporter", "/rapporter/{report}", "/utsendte-varsler", "/revisjon",
+               "/hendelser/ny", "/rapporter", "/rapporter/{report}", "/utsendte-varsler", "/forslag", "/revisjon",
                "/varslingsregler", "/min-side")
 ROLES = {"admin@demo.invalid": STAFF_PAGES, "analytiker@demo.invalid": STAFF_PAGES,
          "leser@demo.invalid": STAFF_PAGES, "kommune@demo.invalid": ("/min-side", "/", "/treff")}

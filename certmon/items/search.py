@@ -1,0 +1,143 @@
+"""Lists of items at any size: a substring search through an index, keyset pages, capped counts.
+
+- **Search** (`q`): a case-insensitive substring of the title, value, CVE id or key. PostgreSQL serves
+  it from one trigram index (pg_trgm, GIN) over the four columns joined by a separator no query
+  contains; SQLite from an FTS5 table with the trigram tokenizer, kept in step with `items` by
+  triggers. Both need three characters; a shorter query scans (it is rare and the scan is bounded by the
+  other filters and the page size). The index objects are made by migration 0019 and are not in the
+  ORM metadata (`UNMODELLED`).
+- **Keyset pages**: the default order (published newest first, items without a date last, then id) is
+  paged by a cursor holding the last row's (published_at, id), served by the (kind, published_at DESC,
+  id DESC) index: page 20,000 costs what page 1 costs. Offsets still work for the dashboard's pager.
+- **Counts**: `total` is exact up to COUNT_CAP; beyond it PostgreSQL's planner estimate (or, on SQLite,
+  the cap) is given with `total_exact` false, so a list never counts a million rows to show fifty.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, Select, column, func, literal_column, or_, select, text, tuple_
+from sqlalchemy.orm import Session
+
+from certmon.errors import ValidationFailed
+from certmon.items.models import StoredItem
+
+COUNT_CAP = 10_000
+MIN_INDEXED = 3  # the trigram indexes need three characters
+SEPARATOR = "\x1f"  # between the columns in PostgreSQL's search expression (no query contains it)
+# Exactly the expression of PostgreSQL's index ix_items_search (migration 0019): the query must repeat it.
+PG_SEARCH_EXPR = ("(coalesce(title, '') || chr(31) || coalesce(value, '') || chr(31) || coalesce(cve, '')"
+                  " || chr(31) || key)")
+SQLITE_SEARCH_TABLE = "items_search"
+UNMODELLED = frozenset({"ix_items_search", "ix_items_kind_published", SQLITE_SEARCH_TABLE,
+                        *(f"{SQLITE_SEARCH_TABLE}_{part}" for part in ("data", "idx", "content", "docsize", "config"))})
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """For Alembic's comparison: leave out the search index objects the models do not describe."""
+    return not (name in UNMODELLED or (name or "").startswith(f"{SQLITE_SEARCH_TABLE}_"))
+
+
+def _like_escape(q: str) -> str:
+    return q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def search_condition(session: Session, q: str) -> ColumnElement[bool]:
+    """Items whose title, value, CVE or key contain `q` (any case), through the dialect's index."""
+    q = q.strip()
+    like = f"%{_like_escape(q)}%"
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return literal_column(PG_SEARCH_EXPR).ilike(like, escape="\\")
+    if dialect == "sqlite" and len(q) >= MIN_INDEXED:
+        phrase = '"' + q.replace('"', '""') + '"'
+        return StoredItem.id.in_(text(f"SELECT rowid FROM {SQLITE_SEARCH_TABLE} WHERE {SQLITE_SEARCH_TABLE} "
+                                      "MATCH :phrase").bindparams(phrase=phrase).columns(column("rowid", Integer)))
+    return or_(*(column.ilike(like, escape="\\") for column in
+                 (StoredItem.title, StoredItem.value, StoredItem.cve, StoredItem.key)))
+
+
+# Cursors ------------------------------------------------------------------------------------------
+
+def encode_cursor(item: StoredItem) -> str:
+    """The cursor after `item` in the default order."""
+    stamp = item.published_at.isoformat() if item.published_at else None
+    raw = json.dumps([stamp, item.id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime | None, int]:
+    """(published_at, id) from a cursor; ValidationFailed for anything this API did not hand out."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        stamp, item_id = json.loads(raw)
+        when = datetime.fromisoformat(stamp) if stamp is not None else None
+        if not isinstance(item_id, int) or isinstance(item_id, bool) or item_id < 0:
+            raise ValueError("id")
+    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, UnicodeDecodeError):
+        raise ValidationFailed("cursor er ugyldig; bruk next_cursor fra forrige side",
+                               ["query.cursor: ugyldig"]) from None
+    return when, item_id
+
+
+def keyset_page(session: Session, stmt: Select[Any], cursor: str | None,
+                limit: int) -> list[StoredItem]:
+    """One page in the default order after `cursor`: dated rows first (newest first), then undated ones.
+
+    Each part is one range over the (kind, published_at DESC, id DESC) index, so the page's cost does not
+    grow with how deep it is."""
+    when, last_id = decode_cursor(cursor) if cursor else (None, None)
+    newest = (_published_desc(session), StoredItem.id.desc())
+    rows: list[StoredItem] = []
+    if cursor is None or when is not None:
+        dated = stmt.where(StoredItem.published_at.is_not(None))
+        if when is not None and last_id is not None:
+            dated = dated.where(tuple_(StoredItem.published_at, StoredItem.id) < tuple_(when, last_id))
+        rows = list(session.scalars(dated.order_by(*newest).limit(limit)))
+        if len(rows) == limit:
+            return rows
+        last_id = None
+    undated = stmt.where(StoredItem.published_at.is_(None))
+    if last_id is not None:
+        undated = undated.where(StoredItem.id < last_id)
+    rows += session.scalars(undated.order_by(StoredItem.id.desc()).limit(limit - len(rows)))
+    return rows
+
+
+# Counts -------------------------------------------------------------------------------------------
+
+def capped_count(session: Session, stmt: Select[Any]) -> tuple[int, bool]:
+    """(total, exact): exact up to COUNT_CAP rows, else the planner's estimate (PostgreSQL) or the cap."""
+    counted = session.scalar(select(func.count()).select_from(stmt.with_only_columns(StoredItem.id)
+                                                                 .order_by(None).limit(COUNT_CAP + 1).subquery())) or 0
+    if counted <= COUNT_CAP:
+        return counted, True
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        compiled = stmt.with_only_columns(StoredItem.id).order_by(None).compile(
+            bind, compile_kwargs={"render_postcompile": True})
+        found = session.connection().exec_driver_sql(f"EXPLAIN (FORMAT JSON) {compiled.string}",
+                                                     compiled.params).scalar_one()
+        plan = json.loads(found) if isinstance(found, str) else found
+        estimate = int(plan[0]["Plan"]["Plan Rows"])
+        return max(estimate, COUNT_CAP + 1), False
+    return COUNT_CAP + 1, False
+
+
+def _published_desc(session: Session) -> Any:
+    """published_at newest first with NULLs last, written as the dialect's index is (SQLite's DESC puts NULLs
+    last by itself; PostgreSQL's index says NULLS LAST)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return StoredItem.published_at.desc().nulls_last()
+    return StoredItem.published_at.desc()
+
+
+def newest_first(session: Session, stmt: Select[Any]) -> Select[Any]:
+    """The default order as a plain ORDER BY (for offset pages): the same as keyset_page's."""
+    return stmt.order_by(_published_desc(session), StoredItem.id.desc())
+

@@ -1,0 +1,121 @@
+"""Lists at any size (certmon/items/search.py), on SQLite and PostgreSQL: keyset pages visit every row once
+in the offset order, the substring search finds what the four-column ILIKE found through the dialect's
+index (and follows updates and deletes), totals are exact up to the cap and estimated beyond, and the
+query plans use the indexes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import delete, or_, select, text, update
+
+from certmon.errors import ValidationFailed
+from certmon.items import search
+from certmon.items.models import StoredItem
+from certmon.items.service import list_page
+from certmon.sources.models import Source
+from certmon.tlp import TLP
+
+BASE = datetime(2026, 11, 1, tzinfo=UTC)
+
+
+def _fill(session, n: int) -> None:  # type: ignore[no-untyped-def]
+    source = Source(name="skala", format="feodo", url="https://x.invalid/")
+    session.add(source)
+    session.flush()
+    rows = []
+    for i in range(n):
+        dated = i % 7 != 0  # some without a date; ties in published_at on purpose (i // 3)
+        rows.append({
+            "source_id": source.id, "kind": "indicator", "key": f"feodo:{i}", "tlp": "clear", "tlp_rank": 0,
+            "indicator_type": "ipv4", "value": f"10.{i // 65536}.{(i // 256) % 256}.{i % 256}",
+            "title": "Emotet C2" if i % 5 == 0 else ("QakBot_100%" if i % 11 == 0 else None),
+            "published_at": BASE + timedelta(minutes=i // 3) if dated else None,
+            "content_hash": f"{i:032d}", "data": {}, "revoked": i % 97 == 0,
+        })
+    session.execute(StoredItem.__table__.insert(), rows)
+    session.commit()
+
+
+def _all_pages(session, limit: int, **kw):  # type: ignore[no-untyped-def]
+    ids, cursor, pages = [], None, 0
+    while True:
+        page = list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, limit=limit, cursor=cursor, **kw)
+        ids += [r.id for r in page.rows]
+        pages += 1
+        if page.next_cursor is None:
+            return ids, pages
+        cursor = page.next_cursor
+        assert pages < 1000
+
+
+@pytest.mark.parametrize("any_env", ["sqlite", "pg"], indirect=True)
+def test_keyset_pages_visit_every_row_once_in_the_offset_order(any_env, monkeypatch):
+    monkeypatch.setattr(search, "COUNT_CAP", 500)
+    with any_env.session() as session:
+        _fill(session, 2_000)
+        expected = [i.id for i in session.scalars(search.newest_first(session, select(StoredItem).where(
+            StoredItem.kind == "indicator", StoredItem.revoked.is_(False))))]
+        ids, pages = _all_pages(session, 97)
+        assert ids == expected and len(set(ids)) == len(ids) and pages == len(expected) // 97 + 1
+        first = list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, limit=50)
+        assert [r.id for r in first.rows] == expected[:50]
+        assert (first.total_exact, first.total >= 500) == (False, True)  # beyond the cap: estimated
+        searched, _ = _all_pages(session, 40, q="emotet")
+        assert searched == [i for i in expected if session.get(StoredItem, i).title == "Emotet C2"]
+        small = list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, limit=1000, q="c2")
+        assert small.total_exact and {r.title for r in small.rows} == {"Emotet C2"}  # under 3 characters: a scan
+        with pytest.raises(ValidationFailed):
+            list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, cursor="bm90IGEgY3Vyc29y")
+        with pytest.raises(ValidationFailed):
+            list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, cursor=first.next_cursor, offset=50)
+
+
+@pytest.mark.parametrize("any_env", ["sqlite", "pg"], indirect=True)
+def test_search_finds_what_ilike_finds_and_follows_changes(any_env):
+    with any_env.session() as session:
+        _fill(session, 600)
+        for q in ("EMOTET", "mot", "10.0.1.", "feodo:59", "QakBot_100%", "_100", "100%", 'a"b', "–"):
+            like = f"%{q.replace('%', chr(92) + '%').replace('_', chr(92) + '_')}%"
+            want = set(session.scalars(select(StoredItem.id).where(StoredItem.revoked.is_(False), or_(*(
+                c.ilike(like, escape="\\") for c in (StoredItem.title, StoredItem.value, StoredItem.cve,
+                                                   StoredItem.key))))))
+            got = {r.id for r in list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, limit=1000, q=q).rows}
+            assert got == want, q
+        target = session.scalar(select(StoredItem.id).where(StoredItem.key == "feodo:1"))
+        session.execute(update(StoredItem).where(StoredItem.id == target).values(title="Ny tittel Pikabot"))
+        session.commit()
+        assert [r.id for r in list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, q="pikabot").rows] == [target]
+        session.execute(delete(StoredItem).where(StoredItem.id == target))
+        session.commit()
+        assert list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, q="pikabot").rows == []
+
+
+@pytest.mark.parametrize("any_env", ["sqlite", "pg"], indirect=True)
+def test_the_plans_use_the_indexes(any_env):
+    with any_env.session() as session:
+        _fill(session, 3_000)
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            session.execute(text("ANALYZE items"))
+        base = select(StoredItem).where(StoredItem.kind.in_(("indicator",)), StoredItem.tlp_rank <= 3,
+                                        StoredItem.revoked.is_(False))
+        session.execute(update(StoredItem).where(StoredItem.key == "feodo:7").values(title="Sjelden Pikabot"))
+        session.commit()
+        if dialect == "postgresql":
+            session.execute(text("ANALYZE items"))
+        # the search condition alone (a tiny table's planner would otherwise take the kind index): the
+        # expression must be the index's for it to be used at all
+        searched = select(StoredItem.id).where(search.search_condition(session, "pikabot"))
+        page = search.newest_first(session, base.where(StoredItem.published_at.is_not(None))).limit(50)
+        for stmt, index in ((searched, "ix_items_search" if dialect == "postgresql" else "items_search"),
+                            (page, "ix_items_kind_published")):
+            compiled = stmt.compile(session.get_bind(), compile_kwargs={"render_postcompile": True})
+            prefix = "EXPLAIN" if dialect == "postgresql" else "EXPLAIN QUERY PLAN"
+            if dialect == "postgresql":
+                session.execute(text("SET enable_seqscan = off"))  # a tiny table: ask which index it can use
+            plan = " ".join(str(row) for row in session.connection().exec_driver_sql(
+                f"{prefix} {compiled.string}", compiled.params if dialect == "postgresql" else
+                tuple(compiled.params[k] for k in compiled.positiontup or ())))
+            assert index in plan, plan
