@@ -59,8 +59,8 @@ REFUSALS = {  # reason -> what the person is told (bokmål in the catalogue; N_ 
     "no-dashboard": N_("This account has no access to the analyst dashboard."),
     "missing-claim": N_("The provider did not send the information certmon needs (%(detail)s)."),
     "acr": N_("The sign-in's level of assurance is too low. Sign in with a higher level (for instance BankID)."),
-    "token": N_("The provider's answer did not pass certmon's checks (%(detail)s). Try again; if it happens "
-                "again, contact Health and Municipal CERT."),
+    "token": N_("The provider's answer did not pass certmon's checks. Try again; if it happens again, "
+                "contact Health and Municipal CERT and give the error code below."),
     "code": N_("The sign-in could not be completed: the provider refused the code (it may have been used "
                "already or have expired). Start the sign-in again."),
     "state": N_("The sign-in has expired or was not started in this browser. Start it again."),

@@ -92,9 +92,11 @@ def test_generic_provider_signs_in_a_known_user_by_verified_email(certmon):
     with _browser() as browser:
         login = browser.get(f"{certmon.provider.base}/login")
         assert "Logg inn med Testleverandør" in login.text
-        done = sign_in(browser, certmon.provider, "generic", "kari").response
+        assert 'href="/login/oidc/generic?next=/"' in login.text
+        start = browser.get(f"{certmon.provider.base}/login/oidc/generic?next=/treff%3Fstatus%3Dnew")
+        done = sign_in(browser, certmon.provider, "generic", "kari", start=start).response
         assert done.status_code == 200, done.text
-        assert 'http-equiv="refresh"' in done.text
+        assert 'http-equiv="refresh" content="0;url=/treff?status=new"' in done.text  # back where they were
         page = browser.get(f"{certmon.provider.base}/")
         assert page.status_code == 200 and "Kari" not in page.url.path
         assert "Logg ut" in page.text

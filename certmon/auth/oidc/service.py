@@ -57,7 +57,7 @@ def _check_required(provider: OidcProvider, claims: dict[str, Any]) -> None:
         needed.append(provider.org_claim)
     for name in needed:
         if claims.get(name) in (None, "", []):
-            raise SignInRefused("missing-claim", f"the ID token has no {name!r} claim")
+            raise SignInRefused("missing-claim", name)
 
 
 def _linked(session: Session, provider: OidcProvider, digest: str) -> tuple[UserIdentity, User] | None:
