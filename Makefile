@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.8
 export CERTMON_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test install system-deps oidc-provider lint typecheck pytest bench bench-quick clean lock
+.PHONY: run test install system-deps oidc-provider lint typecheck pytest bench bench-quick bench-scale clean lock
 
 ## run: install, migrate, load the real registry + demo scenario, serve on http://127.0.0.1:8000
 run: install
@@ -61,6 +61,10 @@ bench: install
 
 bench-quick: install
 	$(BIN)/python bench/run_all.py --quick
+
+## bench-scale: 1M indicators, 400 organisations, two workers, 20 clients (PostgreSQL + Redis; not in CI, ~10 min)
+bench-scale: install
+	$(BIN)/python bench/bench_scale.py
 
 ## lock: re-resolve requirements.lock after changing dependencies in pyproject.toml
 lock:
