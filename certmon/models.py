@@ -10,6 +10,7 @@ from certmon.portal.models import Proposal
 from certmon.registry.models import AppState, Asset, Constituent, ConstituentRole, Contact
 from certmon.reports.models import Report
 from certmon.sources.models import Payload, Source, SourceRun
+from certmon.taxii import models as _taxii_models  # noqa: F401  (the TAXII paging index on items)
 
 __all__ = [
     "ApiToken", "AppState", "Asset", "AuditEntry", "Constituent", "ConstituentRole", "Contact",

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -40,6 +40,7 @@ ROUTERS = (
     "certmon.audit.views",
     "certmon.reports.views",
     "certmon.incidents.views",
+    "certmon.taxii.views",
 )
 
 SECURITY_HEADERS = [
@@ -146,6 +147,31 @@ async def _bad_value(request: Request, exc: Exception) -> JSONResponse:
                         status_code=422)
 
 
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    # what Starlette answers anyway (its server-error middleware still logs the traceback); TAXII paths
+    # get the same status as a TAXII error object
+    return PlainTextResponse("Internal Server Error", status_code=500)
+
+
+TAXII_PREFIX = "/taxii2"
+ErrorHandler = Callable[[Request, Exception], Awaitable[Response]]
+
+
+def _taxii_aware(handler: ErrorHandler) -> ErrorHandler:
+    """Under /taxii2 every error is a TAXII 2.1 error object (certmon.taxii.views), whatever raised it."""
+
+    async def render(request: Request, exc: Exception) -> Response:
+        response = await handler(request, exc)
+        path = request.url.path
+        if path == TAXII_PREFIX or path.startswith(TAXII_PREFIX + "/"):
+            from certmon.taxii.views import as_taxii_error
+
+            return as_taxii_error(response)
+        return response
+
+    return render
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     """While the server runs, alerts its requests queue (push ingest, triage) go out at once."""
@@ -174,15 +200,14 @@ def create_app() -> FastAPI:
             continue
         app.include_router(module.router)
     openapi.install(app)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(CertmonError, _certmon_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(OperationalError, _database_down)
-    app.add_exception_handler(PoolTimeout, _pool_exhausted)
-    app.add_exception_handler(IntegrityError, _conflict)
-    app.add_exception_handler(DataError, _bad_value)
-    app.add_exception_handler(OverflowError, _bad_value)
-    app.add_exception_handler(StatementError, _statement_error)
+    handlers: list[tuple[type[Exception], ErrorHandler]] = [
+        (StarletteHTTPException, _http_error), (CertmonError, _certmon_error),
+        (RequestValidationError, _validation_error), (OperationalError, _database_down),
+        (PoolTimeout, _pool_exhausted), (IntegrityError, _conflict), (DataError, _bad_value),
+        (OverflowError, _bad_value), (StatementError, _statement_error), (Exception, _unexpected),
+    ]
+    for exc_class, handler in handlers:
+        app.add_exception_handler(exc_class, _taxii_aware(handler))
     app.state.signin_throttle = SignInThrottle.from_settings(settings)
     ops.install(app, settings)  # local Swagger UI/ReDoc (before the dashboard's /static); who reaches them
     web = plugins.optional("dashboards")

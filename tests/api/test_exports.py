@@ -168,3 +168,23 @@ def test_expired_rows_do_not_shorten_a_limited_file(exports):
     # the newest rows by last_seen are the revoked/expired ones planted last; limit=3 must still give 3
     r = exports.get("/api/v1/export/indicators", params={"limit": 3, "tlp_max": "clear"}, headers=exports.h("reader"))
     assert len(_csv_rows(r.content)) == 3
+
+
+def test_every_pattern_certmon_writes_passes_the_stix_pattern_validator() -> None:
+    # the export's Indicator skips the ANTLR pattern parse at build time (certmon.exports.service); this is why
+    from stix2patterns.validator import run_validator
+
+    from certmon.exports.service import INDICATOR_TYPES, stix_pattern
+
+    samples = {"ipv4": "192.0.2.1", "ipv6": "2001:db8::1", "cidr": "2001:db8::/32",
+               "domain": "xn--bcher-kva.example", "url": "http://ex.example/a'b\\c?d=\"e\"",
+               "email": "o'brien@example.com", "md5": "d41d8cd98f00b204e9800998ecf8427e",
+               "sha1": "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+               "sha256": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", "asn": "64500"}
+    assert set(samples) == set(INDICATOR_TYPES)
+    for kind, value in samples.items():
+        pattern = stix_pattern(kind, value)
+        assert run_validator(pattern, stix_version="2.1") == [], (kind, pattern)
+    assert stix_pattern("cidr", "192.0.2.0/24") == "[ipv4-addr:value = '192.0.2.0/24']"
+    assert run_validator("[ipv4-addr:value = 'a'b']", stix_version="2.1")  # the validator does refuse
+    assert run_validator(stix_pattern("cidr", "192.0.2.0/24"), stix_version="2.1") == []

@@ -20,6 +20,7 @@ from sqlalchemy import select
 from certmon.api.app import create_app
 from certmon.auth.models import User
 from certmon.auth.service import create_user, issue_token
+from certmon.exports.service import indicator_id
 from certmon.items.models import StoredItem
 from certmon.items.schemas import Item
 from certmon.items.service import upsert_items
@@ -196,6 +197,38 @@ def my_export(w: World, user: User, token: str, tlp: TLP) -> tuple[bool, str, st
     return r.status_code == 200 and value in r.text, r.text, value
 
 
+def _alerted_value(w: World, tlp: TLP) -> tuple[str, str]:
+    """An indicator of this TLP alerted to the organisation: (its value, its STIX id)."""
+    note_id, _rcpt = _notification(w, tlp)
+    with w.factory() as s:
+        item = s.scalar(select(StoredItem).join(Match, Match.item_id == StoredItem.id)
+                        .join(NotificationMatch, NotificationMatch.match_id == Match.id)
+                        .where(NotificationMatch.notification_id == note_id))
+        assert item is not None and item.value
+        return item.value, indicator_id(item.source_id, item.key)
+
+
+def _taxii_collections(w: World, token: str) -> tuple[list[str], str]:
+    r = w.api(token, "GET", "/taxii2/certmon/collections/")
+    return ([c["id"] for c in r.json()["collections"]] if r.status_code == 200 else []), r.text
+
+
+def taxii_objects(w: World, user: User, token: str, tlp: TLP) -> tuple[bool, str, str]:
+    value, _stix_id = _alerted_value(w, tlp)  # staff see it in its level's collection, the organisation in its own
+    ids, text = _taxii_collections(w, token)
+    for cid in ids:
+        text += w.api(token, "GET", f"/taxii2/certmon/collections/{cid}/objects/?limit=5000").text
+    return value in text, text, value
+
+
+def taxii_object(w: World, user: User, token: str, tlp: TLP) -> tuple[bool, str, str]:
+    value, stix_id = _alerted_value(w, tlp)
+    ids, text = _taxii_collections(w, token)
+    for cid in ids:
+        text += w.api(token, "GET", f"/taxii2/certmon/collections/{cid}/objects/{stix_id}/").text
+    return value in text, text, value
+
+
 def report(ext: str) -> Callable[[World, User, str, TLP], tuple[bool, str, str]]:
     def case(w: World, user: User, token: str, tlp: TLP) -> tuple[bool, str, str]:
         n = next(_seq)
@@ -244,6 +277,10 @@ DOORS = {
     ("GET", "/api/v1/me/indicators"): (my_export, ("constituent",), tuple(TLP)),
     ("GET", "/api/v1/reports/{report_id}.pdf"): (report("pdf"), ("reader", *STAFF), tuple(TLP)),
     ("GET", "/api/v1/reports/{report_id}.html"): (report("html"), ("reader", *STAFF), tuple(TLP)),
+    ("GET", "/taxii2/{api_root}/collections/{collection_id}/objects/"):
+        (taxii_objects, ("reader", "constituent", *STAFF), tuple(TLP)),
+    ("GET", "/taxii2/{api_root}/collections/{collection_id}/objects/{object_id}/"):
+        (taxii_object, ("reader", "constituent", *STAFF), tuple(TLP)),
 }
 
 
