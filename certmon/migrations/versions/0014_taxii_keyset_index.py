@@ -5,14 +5,14 @@ collection; without an index each page would sort the whole level. Partial (indi
 advisories, vulnerabilities and exposures pay nothing for it.
 
 Revision ID: 0014
-Revises: 0015
+Revises: 0019
 Create Date: 2026-12-06
 """
 import sqlalchemy as sa
 from alembic import op
 
 revision = '0014'
-down_revision = '0015'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
