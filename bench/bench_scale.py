@@ -196,8 +196,9 @@ async def sign_in(base: str, email: str) -> httpx.AsyncClient:
 
 
 async def load(base: str, users: list[tuple[str, str]], urls: dict[str, tuple[str, bool]],
-               rounds: int) -> dict[str, list[float]]:
-    """Each client visits every URL `rounds` times in its own shuffled order; seconds per request."""
+               rounds: int, think: float) -> dict[str, list[float]]:
+    """Each client visits every URL `rounds` times in its own shuffled order, waiting about `think` seconds
+    between requests (as a person reading a page); seconds per request."""
     clients = [await sign_in(base, email) for email, _ in users]
     times: dict[str, list[float]] = {name: [] for name in urls}
     errors: dict[str, int] = {}
@@ -207,6 +208,7 @@ async def load(base: str, users: list[tuple[str, str]], urls: dict[str, tuple[st
         order = [name for name in urls for _ in range(rounds)]
         rng.shuffle(order)
         token = users[n][1]
+        await asyncio.sleep(rng.uniform(0, think))  # the clients do not start in step
         for name in order:
             path, api = urls[name]
             headers = {"Authorization": f"Bearer {token}"} if api else {}
@@ -215,6 +217,8 @@ async def load(base: str, users: list[tuple[str, str]], urls: dict[str, tuple[st
             times[name].append(time.perf_counter() - t0)
             if r.status_code != 200:
                 errors[f"{name} {r.status_code}"] = errors.get(f"{name} {r.status_code}", 0) + 1
+            if think:
+                await asyncio.sleep(rng.uniform(0.5 * think, 1.5 * think))
 
     await asyncio.gather(*(one(n) for n in range(len(clients))))
     for c in clients:
@@ -245,6 +249,9 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, measure, print
     ap.add_argument("--orgs", type=int, default=400)
     ap.add_argument("--clients", type=int, default=20)
     ap.add_argument("--rounds", type=int, default=5, help="visits of each URL per client")
+    ap.add_argument("--think", type=float, default=1.0,
+                    help="seconds a client waits between its requests (0: each client back to back, a saturation test)")
+    ap.add_argument("--web-workers", type=int, default=2, help="CERTMON_WEB_WORKERS of the server")
     ap.add_argument("--embedded", action="store_true", help="SQLite and the filesystem broker")
     ap.add_argument("--quick", action="store_true", help="100k indicators, 2 rounds")
     ap.add_argument("--seed", type=int, default=11)
@@ -263,7 +270,8 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, measure, print
             env = {"CERTMON_DATA_DIR": str(data_dir), "CERTMON_DATABASE_URL": db_url,
                    "CERTMON_SECRET_KEY": "bench-" + secrets.token_hex(16), "CERTMON_PORT": str(api_port),
                    "CERTMON_HOST": "127.0.0.1", "CERTMON_LOG_LEVEL": "WARNING", "CERTMON_DEMO": "0",
-                   "CERTMON_SMTP_HOST": "", "CERTMON_SIGNIN_CLIENT_LIMIT": "1000/minute"}
+                   "CERTMON_SMTP_HOST": "", "CERTMON_SIGNIN_CLIENT_LIMIT": "1000/minute",
+                   "CERTMON_WEB_WORKERS": str(args.web_workers)}
             if not embedded:
                 env["CERTMON_BROKER_URL"] = REDIS_URL
                 clear_queues()
@@ -341,9 +349,11 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, measure, print
                 "API indicators q=10.1.": ("/api/v1/indicators?limit=50&q=10.1.", True),
                 "API matches limit=50": ("/api/v1/matches?limit=50", True),
             }
-            times = asyncio.run(load(f"http://127.0.0.1:{api_port}", world["users"][:args.clients], urls, args.rounds))
+            times = asyncio.run(load(f"http://127.0.0.1:{api_port}", world["users"][:args.clients], urls, args.rounds,
+                                     args.think))
             base_p95 = percentile(times["/healthz (baseline)"], 95)
-            print(f"\nlatency, {args.clients} concurrent signed-in clients, {args.rounds} visits each per URL "
+            print(f"\nlatency, {args.clients} concurrent signed-in clients, {args.rounds} visits each per URL, "
+                  f"~{args.think:g} s between a client's requests, {args.web_workers} web workers "
                   f"(load {os.getloadavg()[0]:.1f})")
             print(f"  {'page':<40} {'p50':>8} {'p95':>8} {'p99':>8}  p95 vs goal 200 ms   p95 vs /healthz")
             for name, values in times.items():

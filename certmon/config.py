@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     result_backend: str = ""
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
+    # web server processes for the API and dashboard (uvicorn workers); more than one spreads requests over
+    # the cores. Sign-in limits are shared between them only through Redis (CERTMON_SIGNIN_STORAGE_URL)
+    web_workers: int = Field(default=1, ge=1, le=64)
     base_url: str = ""  # default: http://<host>:<port>
     secret_key: SecretStr = SecretStr("")  # default: generated once into <data_dir>/secret_key
     # load the demo scenario and point sources at the bundled samples; unset, a data directory that

@@ -100,8 +100,11 @@ def _die_with_parent() -> None:
 def server_options(settings: Settings) -> dict[str, Any]:
     """uvicorn's options: where to listen, and whose X-Forwarded-For to believe. The client address counts
     for the sign-in limits and the operations allow-list, so only CERTMON_TRUSTED_PROXIES may set it."""
-    return {"host": settings.host, "port": settings.port, "log_level": settings.log_level.lower(),
-            "proxy_headers": bool(settings.trusted_proxies), "forwarded_allow_ips": settings.trusted_proxies or None}
+    options = {"host": settings.host, "port": settings.port, "log_level": settings.log_level.lower(),
+               "proxy_headers": bool(settings.trusted_proxies), "forwarded_allow_ips": settings.trusted_proxies or None}
+    if settings.web_workers > 1:  # processes, each with its own event loop (CERTMON_WEB_WORKERS)
+        options["workers"] = settings.web_workers
+    return options
 
 
 def serve(
