@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from certmon.auth.oidc.client import ProviderUnavailable, TokenRejected, client_for
+from certmon.auth.oidc.client import ProviderMisconfigured, ProviderUnavailable, TokenRejected, client_for
 from certmon.auth.oidc.providers import OidcProvider
 from certmon.auth.oidc.service import SignInRefused, record_refusal, resolve_user
 from certmon.auth.service import session_claims
@@ -67,6 +67,8 @@ REFUSALS = {  # reason -> what the person is told (bokmål in the catalogue; N_ 
     "provider-error": N_("The provider stopped the sign-in (%(detail)s)."),
     "unavailable": N_("The provider could not be reached. Try again in a little while, or sign in another way."),
     "unknown-provider": N_("There is no such sign-in provider."),
+    "misconfigured": N_("Sign-in with this provider is not set up correctly in certmon. Contact Health and "
+                        "Municipal CERT, or sign in another way."),
     "throttled": N_("Too many sign-in attempts from your address. Wait a little and try again."),
 }
 
@@ -107,6 +109,11 @@ def leave_page(request: Request, target: str, provider_label: str, heading: str)
     return response
 
 
+def _unavailable(request: Request, session: SessionDep, provider: OidcProvider, exc: ProviderUnavailable) -> Response:
+    reason = "misconfigured" if isinstance(exc, ProviderMisconfigured) else "unavailable"
+    return _refused(request, session, provider.name, reason, exc.message, status=502, provider=provider)
+
+
 def _start(request: Request, session: SessionDep, name: str, next_path: str, invite: str | None) -> Response:
     provider = provider_named(name)
     if provider is None:
@@ -121,7 +128,7 @@ def _start(request: Request, session: SessionDep, name: str, next_path: str, inv
     try:
         started = client_for(provider).start(_redirect_uri(provider))
     except ProviderUnavailable as exc:
-        return _refused(request, session, name, "unavailable", exc.message, status=502, provider=provider)
+        return _unavailable(request, session, provider, exc)
     pending = {"p": provider.name, "s": started.state, "n": started.nonce, "v": started.code_verifier,
                "next": safe_next(next_path), "i": invite or ""}
     if invite:  # a form post: leave through a page
@@ -188,7 +195,7 @@ def oidc_callback(request: Request, session: SessionDep, name: str, code: str = 
         user = resolve_user(session, provider, claims, invite=pending.get("i") or None,
                             client=client_address(request))
     except ProviderUnavailable as exc:
-        return _refused(request, session, name, "unavailable", exc.message, status=502, provider=provider)
+        return _unavailable(request, session, provider, exc)
     except TokenRejected as exc:
         return _refused(request, session, name, exc.reason, exc.message, status=401, provider=provider)
     except SignInRefused as exc:
@@ -217,8 +224,12 @@ def end_session_page(request: Request, held: object) -> Response | None:
     provider = provider_named(str(held.get("p", "")))
     if provider is None:
         return None
-    url = client_for(provider).logout_url(id_token=held.get("t"),
-                                          post_logout_redirect_uri=f"{get_settings().public_base_url}/login")
+    try:
+        url = client_for(provider).logout_url(id_token=held.get("t"),
+                                              post_logout_redirect_uri=f"{get_settings().public_base_url}/login")
+    except ProviderUnavailable as exc:  # the certmon session has ended anyway
+        log.warning("sign-out: %s", exc.message)
+        return None
     if url is None:
         return None
     return leave_page(request, url, provider.label, _("Signing out at the sign-in service"))

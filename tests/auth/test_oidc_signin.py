@@ -355,3 +355,10 @@ def test_a_provider_that_cannot_be_reached_gets_a_clear_page(certmon):
     with _browser() as browser:
         _assert_refused(browser.get(f"{certmon.provider.base}/login/oidc/generic"), 502, "Fikk ikke kontakt")
     assert _refusal(certmon.env)["reason"] == "unavailable"
+
+
+def test_an_unreadable_private_key_gets_a_clear_page(certmon, tmp_path):
+    certmon.setup("idporten", idporten={"private_key_file": str(tmp_path / "missing.jwk.json")})
+    with _browser() as browser:
+        _assert_refused(browser.get(f"{certmon.provider.base}/login/oidc/idporten"), 502, "ikke satt opp riktig")
+    assert _refusal(certmon.env)["reason"] == "misconfigured"

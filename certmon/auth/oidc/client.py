@@ -38,6 +38,10 @@ class ProviderUnavailable(CertmonError):
     status = 502
 
 
+class ProviderMisconfigured(ProviderUnavailable):
+    """certmon's side of the set-up is wrong (e.g. the private key file cannot be read)."""
+
+
 class TokenRejected(CertmonError):
     """The provider refused the code (used before, expired, wrong verifier) or sent an ID token that does
     not pass validation; `reason` is a short code for the audit log and the refusal page."""
@@ -76,7 +80,11 @@ class ProviderClient:
         auth_methods = None
         secret: Any = provider.client_secret.get_secret_value()
         if provider.client_auth == "private_key_jwt":
-            secret = provider.private_key()
+            try:
+                secret = provider.private_key()
+            except (OSError, ValueError) as exc:
+                raise ProviderMisconfigured(f"{provider.name}: the private key file cannot be read: "
+                                            f"{_brief(exc)}") from None
             kid = provider.private_key_kid or (secret.get("kid", "") if isinstance(secret, dict) else "")
             auth_methods = [PrivateKeyJWT(provider.assertion_audience or provider.issuer,
                                           headers={"kid": kid} if kid else None)]
@@ -163,7 +171,7 @@ class ProviderClient:
             raise TokenRejected(_reason(exc), f"{exc.error}: {exc.description or ''}".strip()) from None
         except Exception as exc:  # the JWKS could not be fetched
             raise ProviderUnavailable(f"{self.provider.name}: JWKS: {_brief(exc)}") from None
-        log.info("oidc %s: ID token for sub %s… validated", self.provider.name, str(claims.get("sub", ""))[:4])
+        log.info("oidc %s: ID token validated (acr %s)", self.provider.name, claims.get("acr"))
         return dict(claims), str(token["id_token"])
 
     def logout_url(self, *, id_token: str | None, post_logout_redirect_uri: str) -> str | None:

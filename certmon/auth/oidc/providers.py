@@ -79,7 +79,7 @@ class OidcProvider(BaseModel):
     def _url(cls, value: str) -> str:
         if value and not re.match(r"^https?://[^/\s]+", value):
             raise ValueError(f"ikke en URL: {value!r}")
-        return value.rstrip("/") if value.endswith("/.well-known/openid-configuration/") else value
+        return value
 
     @field_validator("role_map")
     @classmethod
