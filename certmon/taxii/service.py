@@ -251,7 +251,9 @@ def page_of(session: Session, collection: TaxiiCollection, f: Filters, *, now: d
                                          for v in exact if v.microsecond == 0)))
     if f.after is not None and f.after[1] > 0:
         at, item = f.after
-        stmt = stmt.where(or_(StoredItem.updated_at > at, and_(StoredItem.updated_at == at, StoredItem.id > item)))
+        # `>=` gives the index scan its start; the OR only sorts out the rows at that very instant
+        stmt = stmt.where(StoredItem.updated_at >= at,
+                          or_(StoredItem.updated_at > at, and_(StoredItem.updated_at == at, StoredItem.id > item)))
     want = f.limit - len(statics[:f.limit])
     rows = list(session.scalars(stmt.order_by(StoredItem.updated_at, StoredItem.id).limit(want + 1))) \
         if want >= 0 else []
