@@ -186,15 +186,22 @@ def marking_object(tlp: TLP) -> stix2.v21.MarkingDefinition:
         extensions={TLP2_EXTENSION: {"extension_type": "property-extension", "tlp_2_0": tlp.value_str}})
 
 
-def indicator_object(r: StoredItem, names: dict[int, str]) -> stix2.v21.Indicator:
-    """One stored indicator as a STIX 2.1 Indicator marked with its TLP 2.0 marking definition."""
+def _second(dt: datetime) -> datetime:
+    # to the second, in UTC: stix2 takes datetimes as they are (no strptime, a sixth of the build time)
+    return (dt if dt.tzinfo else dt.replace(tzinfo=UTC)).astimezone(UTC).replace(microsecond=0)
+
+
+def indicator_object(r: StoredItem, names: dict[int, str], *, stix_id: str | None = None) -> stix2.v21.Indicator:
+    """One stored indicator as a STIX 2.1 Indicator marked with its TLP 2.0 marking definition
+    (`stix_id`: its `indicator_id`, where the caller has it already)."""
     data = r.data or {}
     kind, value = r.indicator_type or "", r.value or ""
     labels = [str(x) for x in data.get("labels") or []][:20]
+    first_seen = _second(r.first_seen)
     return _CertmonIndicator(
-        id=indicator_id(r.source_id, r.key), created=_iso(r.first_seen), modified=_iso(indicator_modified(r)),
+        id=stix_id or indicator_id(r.source_id, r.key), created=first_seen, modified=_second(indicator_modified(r)),
         created_by_ref=PRODUCER.id, name=f"{kind} {value}"[:250], pattern=stix_pattern(kind, value),
-        pattern_type="stix", valid_from=_iso(r.first_seen), valid_until=data.get("valid_until") or None,
+        pattern_type="stix", valid_from=first_seen, valid_until=data.get("valid_until") or None,
         confidence=r.confidence,
         indicator_types=["malicious-activity"], labels=labels or None,
         object_marking_refs=[TLP2_MARKING[parse_tlp(r.tlp, TLP.RED)]],

@@ -285,7 +285,7 @@ def stix_json(entry: Entry, names: dict[int, str]) -> str | None:
     if entry.row is None:
         return str(entry.static.serialize())
     try:
-        return str(indicator_object(entry.row, names).serialize())
+        return str(indicator_object(entry.row, names, stix_id=entry.stix_id).serialize())
     except (stix2.exceptions.STIXError, ValueError, TypeError) as exc:
         log.warning("TAXII: item %s cannot be written as STIX and is left out: %s", entry.row.id, exc)
         return None
