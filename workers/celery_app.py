@@ -24,6 +24,13 @@ def broker_settings(settings: Settings) -> dict[str, object]:
         "task_acks_late": True, "task_reject_on_worker_lost": True, "worker_prefetch_multiplier": 1,
         "task_ignore_result": True, "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": 5,
+        # a broker outage of any length is waited out: Celery's default gives up (and the worker exits)
+        # after 100 reconnection attempts. A task running when the connection drops finishes its work
+        # (delivery needs only the database and the relay); its ack is lost and the message restored, and
+        # running it again is harmless (the outbox claim) — cancelling it instead could cut an e-mail
+        # between the relay's 250 and our commit (docs/operations.md, Faults).
+        "broker_connection_max_retries": None,
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5,
                                       "interval_max": 1}, "timezone": "Europe/Oslo", "enable_utc": True,
         "worker_hijack_root_logger": False,
