@@ -63,7 +63,8 @@ def test_redis_outage_mid_delivery(fault_env, tmp_path, monkeypatch):
                 tmp_path / "web.log")
     base = f"http://127.0.0.1:{port}"
     try:
-        assert eventually(lambda: worker.ready() and listening(port), 60), worker.log() + (tmp_path / "web.log").read_text()
+        started = eventually(lambda: worker.ready() and listening(port), 60)
+        assert started, worker.log() + (tmp_path / "web.log").read_text()
         assert httpx.get(f"{base}/readyz").status_code == 200
         make_celery(get_settings()).send_task("notify.send", args=[[]], queue=DELIVERY_QUEUE)
         assert eventually(lambda: smtp.recorder.total() >= 10, 60), worker.log()
