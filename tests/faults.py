@@ -191,7 +191,8 @@ class SmtpServer:
 class Worker:
     """A real `celery worker` process (solo pool) with the test's CERTMON_* environment."""
 
-    def __init__(self, folder: Path, name: str, *, queues: str | None = None, extra: dict[str, str] | None = None):
+    def __init__(self, folder: Path, name: str, *, queues: str | None = None, extra: dict[str, str] | None = None,
+                 beat: bool = False):
         self.log_path = folder / f"worker-{name}.log"
         env = dict(os.environ)
         env.update(extra or {})
@@ -199,6 +200,8 @@ class Worker:
                 "-l", "info", "-n", f"{name}-{os.getpid()}@%h", "--without-gossip", "--without-mingle"]
         if queues:
             argv += ["-Q", queues]
+        if beat:  # the scheduler in the same process (as `certmon serve` runs it)
+            argv += ["-B", "-s", str(folder / f"beat-{name}")]
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(argv, env=env, stdout=self._log, stderr=subprocess.STDOUT)
 
