@@ -153,4 +153,5 @@ def test_mark_sent_waits_out_a_restart_inside_its_transaction(fault_env):
                 with pytest.raises(OperationalError):
                     write()
     with factory() as session:
-        assert dict(session.execute(select(Delivery.id, Delivery.status)).tuples().all()) == {first: "sending", second: "sent"}
+        statuses = dict(session.execute(select(Delivery.id, Delivery.status)).tuples().all())
+    assert statuses == {first: "sending", second: "sent"}
