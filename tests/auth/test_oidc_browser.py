@@ -76,3 +76,19 @@ def test_a_browser_links_id_porten_through_the_invitation_page(certmon, page):  
     with certmon.env.factory() as s:
         assert s.scalar(select(UserIdentity.linked_by)) == "invite"
         assert s.scalar(select(AuditEntry.id).where(AuditEntry.action == "user.oidc-link")) is not None
+
+
+def _serious_axe_violations(page: Any) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    result = Axe().run(page)
+    return [f"{v['id']}: {v['help']}" for v in result.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def test_sign_in_invitation_and_refusal_pages_pass_axe(certmon, page):  # noqa: F811
+    certmon.setup("idporten", "entra", "generic")
+    _user_id, token = _constituent(certmon.env, "ola@helse-bergen.test", BERGEN_HF)
+    for path in ("/login", f"/passord/{token}", "/login/oidc/ukjent"):
+        page.goto(path)
+        assert _serious_axe_violations(page) == [], path
+    assert page.locator("h1").inner_text() == "Innloggingen ble avvist"
