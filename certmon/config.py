@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     ops_networks: str = ""  # comma-separated CIDRs that pass in restricted mode
     api_docs: bool = True  # serve /docs and /redoc (from local files); false: not at all
     # single sign-on (certmon/auth/oidc, docs/authentication.md): a JSON list of providers, and/or a YAML file
-    oidc_providers: str = ""
+    oidc_providers: SecretStr = SecretStr("")  # it carries client secrets
     oidc_providers_file: str = ""
     # roles whose accounts may not sign in with a local password (comma-separated); break-glass accounts
     # keep a role not listed here, e.g. CERTMON_PASSWORD_LOGIN_OFF_ROLES=analyst,reader,constituent
@@ -129,7 +129,7 @@ class Settings(BaseSettings):
         from certmon.auth.oidc.providers import parse_providers
 
         try:
-            parse_providers(self.oidc_providers, self.oidc_providers_file)
+            parse_providers(self.oidc_providers.get_secret_value(), self.oidc_providers_file)
         except (ValueError, OSError) as exc:
             raise ValueError(f"CERTMON_OIDC_PROVIDERS: {exc}") from None
         return self
@@ -205,7 +205,7 @@ class Settings(BaseSettings):
         """The configured OpenID Connect providers, in the order of their buttons."""
         from certmon.auth.oidc.providers import parse_providers
 
-        return parse_providers(self.oidc_providers, self.oidc_providers_file)
+        return parse_providers(self.oidc_providers.get_secret_value(), self.oidc_providers_file)
 
     @property
     def password_off_roles(self) -> frozenset[str]:
