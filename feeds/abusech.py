@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgspec
@@ -56,22 +56,26 @@ def _csv_rows(text: str, default_header: list[str], key_column: str, known: froz
     A line (commented or not) before the first data row is the header when it names `key_column`
     and at least one other column in `known`; otherwise `default_header` gives the columns.
     """
-    header: list[str] | None = None
-    body: list[str] = []
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped:
-            continue
-        candidate = stripped.lstrip("# ") if stripped.startswith("#") else stripped
-        if header is None and not body and "," in candidate:
-            names = _column_names(candidate)
-            if key_column in names and len(known.intersection(names)) >= 2:
-                header = names
+    found: list[list[str]] = []  # the header, once a line before the first data row names the columns
+
+    def data_lines() -> Iterator[str]:  # one line at a time: a 1M-row file is never split into a list
+        started = False
+        for line in io.StringIO(text, newline=None):  # universal newlines, as splitlines() had
+            stripped = line.strip()
+            if not stripped:
                 continue
-        if not stripped.startswith("#"):
-            body.append(line)
-    names = header or default_header
-    for row in csv.reader(io.StringIO("\n".join(body))):
+            candidate = stripped.lstrip("# ") if stripped.startswith("#") else stripped
+            if not found and not started and "," in candidate:
+                names = _column_names(candidate)
+                if key_column in names and len(known.intersection(names)) >= 2:
+                    found.append(names)
+                    continue
+            if not stripped.startswith("#"):
+                started = True
+                yield line.rstrip("\r\n")
+
+    for row in csv.reader(data_lines()):
+        names = found[0] if found else default_header
         yield dict(zip(names, (c.strip() for c in row), strict=False))
 
 
@@ -79,13 +83,14 @@ def parse_feodo(data: bytes, ctx: ParseContext) -> Iterator[Item]:
     """Feodo Tracker C2 IP blocklist → ipv4 indicators (label: malware family; port in extra)."""
     text = decode_text(data)
     if text.lstrip().startswith("["):
-        rows: list[dict[str, Any]] = [r for r in load_json(data, ctx) if isinstance(r, dict)]
-        rows = [{**r, "dst_ip": r.get("ip_address") or r.get("dst_ip"), "dst_port": r.get("port")}
-                for r in rows]
-    else:
-        rows = list(_csv_rows(text, ["dst_ip"], "dst_ip", _FEODO_KNOWN))
-    count = 0
+        listed = [r for r in load_json(data, ctx) if isinstance(r, dict)]
+        rows: Iterable[dict[str, Any]] = [
+            {**r, "dst_ip": r.get("ip_address") or r.get("dst_ip"), "dst_port": r.get("port")} for r in listed]
+    else:  # streamed: the rows are never all held at once
+        rows = _csv_rows(text, ["dst_ip"], "dst_ip", _FEODO_KNOWN)
+    count = seen = 0
     for row in rows:
+        seen += 1
         item = _indicator(
             "feodo", ctx, "ipv4", row.get("dst_ip"),
             labels=unique([str(row.get("malware") or ""), "botnet-c2"]),
@@ -95,7 +100,7 @@ def parse_feodo(data: bytes, ctx: ParseContext) -> Iterator[Item]:
         if item is not None:
             count += 1
             yield item
-    if rows and not count:
+    if seen and not count:
         raise fail(ctx, "", "no valid IP address in the Feodo Tracker list")
 
 
