@@ -27,8 +27,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def certmon(sqlite_env: Any, oidc_provider: Provider, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """certmon on the port the provider's clients are registered for; configure providers with `setup`."""
+def certmon(request: pytest.FixtureRequest, oidc_provider: Provider, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """certmon on the port the provider's clients are registered for; configure providers with `setup`.
+    On embedded SQLite, or on PostgreSQL with `@pytest.mark.parametrize("certmon", ["pg"], indirect=True)`."""
+    sqlite_env = request.getfixturevalue(f"{getattr(request, 'param', 'sqlite')}_env")
     monkeypatch.setenv("CERTMON_BASE_URL", oidc_provider.base)
     monkeypatch.setenv("CERTMON_SIGNIN_CLIENT_LIMIT", "1000/minute")
     oidc_provider.tamper.mode, oidc_provider.tamper.publish_rotated = "pass", False
@@ -169,6 +171,7 @@ def test_entra_maps_app_roles_and_refuses_unmapped_and_unknown_staff(certmon):
         assert s.scalar(select(User).where(User.email == "ukjent@kommunecert.test")) is None
 
 
+@pytest.mark.parametrize("certmon", ["sqlite", pytest.param("pg", marks=pytest.mark.postgres)], indirect=True)
 def test_idporten_first_sign_in_links_through_the_invitation_and_only_then(certmon, capsys):
     certmon.setup("idporten")
     user_id, token = _constituent(certmon.env, "ola@helse-bergen.test", BERGEN_HF)
