@@ -96,9 +96,20 @@ def _alert(session, item_id: int, org: int, tlp: TLP) -> None:
 
 @pytest.fixture
 def world(sqlite_env: CertmonEnv) -> Iterator[World]:
+    """Embedded SQLite: most tests."""
+    yield from _world(sqlite_env)
+
+
+@pytest.fixture
+def any_world(any_env: CertmonEnv) -> Iterator[World]:
+    """The same on SQLite and on PostgreSQL: the tests of who sees what, and the round trip."""
+    yield from _world(any_env)
+
+
+def _world(env: CertmonEnv) -> Iterator[World]:
     values: dict[str, TLP] = {}
     alerted: dict[str, int] = {}
-    with sqlite_env.factory.begin() as s:
+    with env.factory.begin() as s:
         org, other = s.scalars(select(Constituent.id).order_by(Constituent.id).limit(2)).all()
         src = Source(name="taxii-test", title="TAXII-test", format="stix", url="https://feed.invalid/")
         s.add(src)
@@ -123,7 +134,7 @@ def world(sqlite_env: CertmonEnv) -> Iterator[World]:
             tokens[name] = issue_token(s, user=user)
         source_id = src.id
     with serving(create_app()) as port:
-        yield World(f"http://127.0.0.1:{port}", sqlite_env, tokens, org, other, source_id, values, alerted)
+        yield World(f"http://127.0.0.1:{port}", env, tokens, org, other, source_id, values, alerted)
 
 
 def _collection_url(w: World, cid: str) -> str:
@@ -142,7 +153,8 @@ def _values(objects: list[dict]) -> set[str]:
     return {o["name"].split(" ", 1)[1] for o in objects if o["type"] == "indicator"}
 
 
-def test_discovery_api_root_and_collections_per_role_and_clearance(world: World) -> None:
+def test_discovery_api_root_and_collections_per_role_and_clearance(any_world: World) -> None:
+    world = any_world
     server = world.server("analyst")
     assert server.title == "Helse- og KommuneCERT TAXII"
     assert [r.url for r in server.api_roots] == [f"{world.base}/taxii2/certmon/"]
@@ -177,7 +189,8 @@ def test_objects_are_stix_21_with_stable_ids_and_tlp_20_markings(world: World) -
     assert {o["id"] for o in indicators} == {indicator_id(world.source_id, keys[v]) for v in _values(indicators)}
 
 
-def test_an_amber_capped_analyst_never_sees_red(world: World) -> None:
+def test_an_amber_capped_analyst_never_sees_red(any_world: World) -> None:
+    world = any_world
     server = world.server("analyst-amber")
     got = set()
     for c in server.default.collections:
@@ -192,7 +205,8 @@ def test_an_amber_capped_analyst_never_sees_red(world: World) -> None:
     assert r.status_code == 404 and red not in r.text
 
 
-def test_a_constituent_sees_only_what_its_own_organisation_was_alerted(world: World) -> None:
+def test_a_constituent_sees_only_what_its_own_organisation_was_alerted(any_world: World) -> None:
+    world = any_world
     for who, top in (("constituent", TLP.AMBER_STRICT), ("constituent-amber", TLP.AMBER)):
         (mine,) = world.server(who).default.collections
         objects = _all_objects(mine)
@@ -312,7 +326,8 @@ def test_read_only_collections_refuse_writes_through_the_client(world: World) ->
         coll.add_objects({"objects": []})
 
 
-def test_certmons_own_taxii_adapter_reads_the_same_indicators_with_the_same_tlp(world: World) -> None:
+def test_certmons_own_taxii_adapter_reads_the_same_indicators_with_the_same_tlp(any_world: World) -> None:
+    world = any_world
     from feeds.base import ParseContext
     from feeds.fetcher import set_politeness_interval
     from feeds.stix import parse
@@ -336,7 +351,8 @@ def test_certmons_own_taxii_adapter_reads_the_same_indicators_with_the_same_tlp(
         ("ny-etterpaa.example", "green")]
 
 
-def test_the_constituents_collection_round_trips_through_certmons_adapter(world: World) -> None:
+def test_the_constituents_collection_round_trips_through_certmons_adapter(any_world: World) -> None:
+    world = any_world
     from feeds.base import ParseContext
     from feeds.stix import parse
     from feeds.taxii import collect_taxii
