@@ -79,6 +79,7 @@ class Provider:
     signing_key: RSAKey
     rotated_key: RSAKey
     rogue_key: RSAKey
+    config_file: Path | None = None
     tamper: Tamper = field(default_factory=Tamper)
 
     @property
@@ -216,10 +217,10 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider
               "acr_values": ["idporten-loa-substantial", "idporten-loa-high", "urn:test:low"]}
     config_file = folder / "provider.json"
     config_file.write_text(json.dumps(config))
-    proc = subprocess.Popen([node, str(PROVIDER_DIR / "provider.mjs"), str(config_file)], cwd=PROVIDER_DIR,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "NODE_ENV": "test"})
+    proc = _node(node, config_file)
     provider = Provider(issuer=issuer, proxy=f"http://127.0.0.1:{proxy_port}", certmon_port=certmon_port,
-                        client_key_file=key_file, signing_key=signing, rotated_key=rotated, rogue_key=rogue)
+                        client_key_file=key_file, signing_key=signing, rotated_key=rotated, rogue_key=rogue,
+                        config_file=config_file)
     handler = type("Handler", (_ProxyHandler,), {"provider": provider})
     proxy = http.server.ThreadingHTTPServer(("127.0.0.1", proxy_port), handler)
     threading.Thread(target=proxy.serve_forever, daemon=True).start()
@@ -228,11 +229,39 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Provider
         yield provider
     finally:
         proxy.shutdown()
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        _stop(proc)
+
+
+def _node(node: str, config_file: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([node, str(PROVIDER_DIR / "provider.mjs"), str(config_file)], cwd=PROVIDER_DIR,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "NODE_ENV": "test"})
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="session")
+def par_required_issuer(oidc_provider: Provider) -> Iterator[str]:
+    """A second provider, the same clients, whose metadata says every client must use PAR
+    (`require_pushed_authorization_requests`): its issuer."""
+    assert oidc_provider.config_file is not None
+    config = json.loads(oidc_provider.config_file.read_text())
+    config["port"] = free_port()
+    config["issuer"] = f"http://localhost:{config['port']}"
+    config["require_par"] = True
+    config_file = oidc_provider.config_file.with_name("provider-par.json")
+    config_file.write_text(json.dumps(config))
+    proc = _node(shutil.which("node") or "node", config_file)
+    try:
+        _wait_for(f"{config['issuer']}/.well-known/openid-configuration", proc, "oidc-provider (PAR required)")
+        yield str(config["issuer"])
+    finally:
+        _stop(proc)
 
 
 FORM_ACTION = re.compile(r'<form method="post" action="([^"]+)"')

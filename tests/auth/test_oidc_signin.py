@@ -258,6 +258,17 @@ def test_the_client_without_par_is_refused_by_a_provider_that_requires_it(certmo
         assert "pushed authorization request" in page.text.lower() or "request_uri" in page.text.lower(), page.text
 
 
+def test_par_is_used_when_the_providers_metadata_requires_it(certmon, par_required_issuer):
+    certmon.setup("generic", generic={"issuer": par_required_issuer})  # the generic preset: PAR not configured
+    _staff(certmon.env, "kari@kommunecert.test", "analyst")
+    metadata = httpx.get(f"{par_required_issuer}/.well-known/openid-configuration").json()
+    assert metadata["require_pushed_authorization_requests"] is True
+    with _browser() as browser:
+        start = browser.get(f"{certmon.provider.base}/login/oidc/generic")
+        assert set(httpx.URL(start.headers["location"]).params) == {"client_id", "request_uri"}
+        assert sign_in(browser, certmon.provider, "generic", "kari", start=start).response.status_code == 200
+
+
 @pytest.mark.parametrize(("mode", "reason", "text"), [
     ("wrong-aud", "invalid-aud", "besto ikke certmons kontroller"),
     ("expired", "expired", "besto ikke certmons kontroller"),

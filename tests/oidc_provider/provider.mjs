@@ -3,7 +3,7 @@
 //   node provider.mjs CONFIG.json
 //
 // CONFIG.json (written by tests/auth/oidc_harness.py): {port, issuer, keys (private signing JWKs), clients
-// (client metadata), accounts ({id: claims}), claims (scope -> claim names), scopes, acr_values}.
+// (client metadata), accounts ({id: claims}), claims (scope -> claim names), scopes, acr_values, require_par}.
 // The login page is a plain form (fields `login` = account id and `acr`); consent is granted at once for
 // every requested scope, as for a first-party client. Prints "listening <issuer>" when ready.
 import { readFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ const provider = new Provider(cfg.issuer, {
   conformIdTokenClaims: false, // scope claims in the ID token, as HelseID, ID-porten and Entra put them
   features: {
     devInteractions: { enabled: false },
-    pushedAuthorizationRequests: { enabled: true },
+    pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: Boolean(cfg.require_par) },
     rpInitiatedLogout: { enabled: true },
   },
   ttl: { IdToken: 600, AccessToken: 600, AuthorizationCode: 60, Interaction: 600, Session: 600, Grant: 600 },
