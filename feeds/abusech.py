@@ -14,7 +14,7 @@ Rows that do not hold a valid indicator are skipped; a file with no readable row
 from __future__ import annotations
 
 import csv
-import io
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -22,7 +22,7 @@ import msgspec
 
 from certmon.items.schemas import Item
 from feeds.base import ParseContext
-from feeds.common import canonical_indicator, decode_text, fail, iso_utc, json_line, load_json, unique
+from feeds.common import canonical_indicator, fail, iso_utc, json_line, load_json, text_lines, unique
 
 _TF_TYPES = {
     "domain": "domain", "url": "url", "md5_hash": "md5", "sha1_hash": "sha1", "sha256_hash": "sha256",
@@ -31,6 +31,7 @@ _TF_TYPES = {
 _URLHAUS_COLUMNS = ["id", "dateadded", "url", "url_status", "last_online", "threat", "tags", "urlhaus_link",
                     "reporter"]
 _URLHAUS_KNOWN = frozenset(_URLHAUS_COLUMNS) | {"host", "ipaddress", "asnumber", "country"}
+_LEADING_SPACE = re.compile(rb"\s*")
 _FEODO_KNOWN = frozenset({"first_seen_utc", "first_seen", "dst_ip", "dst_port", "c2_status", "last_online",
                           "malware", "status"})
 
@@ -50,7 +51,8 @@ def _column_names(line: str) -> list[str]:
     return [h.strip().lower().split(" (")[0].replace(" ", "_") for h in next(csv.reader([line]), [])]
 
 
-def _csv_rows(text: str, default_header: list[str], key_column: str, known: frozenset[str]) -> Iterator[dict[str, str]]:
+def _csv_rows(lines: Iterable[str], default_header: list[str], key_column: str,
+              known: frozenset[str]) -> Iterator[dict[str, str]]:
     """Rows of an abuse.ch CSV: '#' lines are comments; the header is found by its column names.
 
     A line (commented or not) before the first data row is the header when it names `key_column`
@@ -60,7 +62,7 @@ def _csv_rows(text: str, default_header: list[str], key_column: str, known: froz
 
     def data_lines() -> Iterator[str]:  # one line at a time: a 1M-row file is never split into a list
         started = False
-        for line in io.StringIO(text, newline=None):  # universal newlines, as splitlines() had
+        for line in lines:
             stripped = line.strip()
             if not stripped:
                 continue
@@ -81,13 +83,14 @@ def _csv_rows(text: str, default_header: list[str], key_column: str, known: froz
 
 def parse_feodo(data: bytes, ctx: ParseContext) -> Iterator[Item]:
     """Feodo Tracker C2 IP blocklist → ipv4 indicators (label: malware family; port in extra)."""
-    text = decode_text(data)
-    if text.lstrip().startswith("["):
+    first = _LEADING_SPACE.match(data)
+    at = first.end() if first else 0
+    if data[at:at + 1] == b"[":  # a JSON list (no copy of the payload to find out)
         listed = [r for r in load_json(data, ctx) if isinstance(r, dict)]
         rows: Iterable[dict[str, Any]] = [
             {**r, "dst_ip": r.get("ip_address") or r.get("dst_ip"), "dst_port": r.get("port")} for r in listed]
     else:  # streamed: the rows are never all held at once
-        rows = _csv_rows(text, ["dst_ip"], "dst_ip", _FEODO_KNOWN)
+        rows = _csv_rows(text_lines(data), ["dst_ip"], "dst_ip", _FEODO_KNOWN)
     count = seen = 0
     for row in rows:
         seen += 1
@@ -116,7 +119,7 @@ def parse_urlhaus(data: bytes, ctx: ParseContext) -> Iterator[Item]:
     """URLhaus CSV → url indicators (labels: threat and tags; status in extra)."""
     count = 0
     rows = 0
-    for row in _csv_rows(decode_text(data), _URLHAUS_COLUMNS, "url", _URLHAUS_KNOWN):
+    for row in _csv_rows(text_lines(data), _URLHAUS_COLUMNS, "url", _URLHAUS_KNOWN):
         rows += 1
         tags = [t.strip() for t in (row.get("tags") or "").split(",")]
         extra = {k: row[k] for k in ("url_status", "host", "ipaddress", "asnumber", "country", "urlhaus_link",

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import calendar
+import codecs
 import html
+import io
 import ipaddress
 import logging
 import re
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -122,6 +125,21 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("latin-1")
+
+
+def text_lines(data: bytes) -> Iterator[str]:
+    """The lines of `data` decoded as `decode_text` would (UTF-8, BOM tolerated, else Latin-1), one at a
+    time with universal newlines: a large payload is never held a second time as one string."""
+    encoding = "utf-8-sig"
+    check = codecs.getincrementaldecoder("utf-8-sig")()
+    try:  # validate in slices (each decoded slice is dropped at once)
+        for start in range(0, len(data), 1 << 20):
+            check.decode(data[start:start + (1 << 20)])
+        check.decode(b"", final=True)
+    except UnicodeDecodeError:
+        encoding = "latin-1"
+    stream = io.TextIOWrapper(io.BytesIO(data), encoding=encoding, newline=None)
+    yield from stream
 
 
 def iso_utc(value: Any) -> str | None:

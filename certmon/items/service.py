@@ -122,7 +122,10 @@ def upsert_items(
     db_now = to_db_time(now or utcnow())
     builder = _RowBuilder(source_id, payload_id, db_now, to_db_time)
     result = UpsertResult()
-    seen: dict[int, int] = {}  # row id → _WAS_NEW/_WAS_UPDATED/_WAS_UNCHANGED for rows this call already wrote
+    # rows this call already wrote: updated/unchanged ones by id; new ones are every id from `first_new` on
+    # (a source's rows are written by one run at a time, and ids only grow), so a million new rows cost no map
+    seen: dict[int, int] = {}
+    first_new: int | None = None
     step = LOOKUP_CHUNK.get(conn.dialect.name, 500)
     for chunk in _chunks(items, step, result):
         existing = _existing(conn, source_id, list(chunk))
@@ -136,7 +139,7 @@ def upsert_items(
                 fresh.append(row)
                 continue
             item_id, digest = found
-            before = seen.get(item_id)
+            before = _WAS_NEW if first_new is not None and item_id >= first_new else seen.get(item_id)
             if digest != row[_HASH]:
                 changed.append((*row[1:-3], db_now, db_now, item_id))
                 if before is None or before == _WAS_UNCHANGED:
@@ -151,7 +154,8 @@ def upsert_items(
                 touched.append(item_id)
         new_ids = _insert(conn, fresh)
         result.new_ids.extend(new_ids)
-        seen.update(dict.fromkeys(new_ids, _WAS_NEW))
+        if new_ids and first_new is None:
+            first_new = min(new_ids)
         _update_changed(conn, changed)
         _touch(conn, touched, db_now)
         result.unchanged += len(touched)

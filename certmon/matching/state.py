@@ -56,7 +56,7 @@ def record_ingest_match(session: Session, *, version: str, item_ids: Sequence[in
     if session.get(AppState, REMATCHED_KEY) is not None:
         return
     stored = session.scalar(select(func.count(StoredItem.id))) or 0
-    if stored == len(set(item_ids)):
+    if stored == len(item_ids):  # the ids are distinct (new and updated rows of one ingest); no set of 10^6
         _write(session, version, overwrite=False)  # a concurrent writer's value wins
 
 
