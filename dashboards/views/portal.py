@@ -54,7 +54,17 @@ def _page(request: Request, session: SessionDep, user: User, offset: int = 0, *,
                   contacts=service.contacts_of(session, user), answers=ANSWERS,
                   ceiling=clearance(user), proposals=proposals.own_proposals(session, user),
                   proposable=proposals.PROPOSABLE_TYPES, form=form or {}, problems=problems or [], which=which,
-                  http_status=status)
+                  taxii=_taxii_address(request, session, user), http_status=status)
+
+
+def _taxii_address(request: Request, session: SessionDep, user: User) -> dict[str, str]:
+    """What the organisation pastes into its firewall, MISP or OpenCTI: discovery URL and collection id."""
+    from certmon.config import get_settings
+    from certmon.taxii.service import collections_for
+    from certmon.taxii.views import PREFIX
+
+    base = get_settings().base_url.rstrip("/") or str(request.base_url).rstrip("/")
+    return {"discovery": f"{base}{PREFIX}/", "collection": collections_for(session, user)[0].id}
 
 
 @router.post("/min-side/varsler/{reference}/svar", dependencies=[CsrfChecked])

@@ -4,6 +4,7 @@ alerts below TLP:RED with why they were sent, answers one, and is kept out of th
 from __future__ import annotations
 
 import re
+import uuid
 
 from sqlalchemy import select
 
@@ -12,6 +13,7 @@ from certmon.items.models import StoredItem
 from certmon.matching.models import Match
 from certmon.notify.models import Notification, NotificationMatch
 from certmon.registry.models import Constituent
+from certmon.taxii.service import COLLECTION_NAMESPACE
 
 PORTAL_USER = "kommune@demo.invalid"
 
@@ -48,6 +50,12 @@ def test_constituent_user_lands_on_min_side_and_sees_own_alerts(dash):
     assert red_ref not in page.text and "RØD: intern hendelse" not in page.text
     assert "Hvorfor dere fikk det" in page.text and "Min side" in page.text
     assert "/treff" not in page.text  # no analyst menu
+    # what the firewall takes: the TAXII discovery URL and the organisation's own collection id
+    with dash.session() as s:
+        org_number = s.scalar(select(Constituent.org_number).join(User, User.constituent_id == Constituent.id)
+                              .where(User.email == PORTAL_USER))
+    assert "/taxii2/</code>" in page.text and "over TAXII 2.1" in page.text
+    assert str(uuid.uuid5(COLLECTION_NAMESPACE, f"constituent:{org_number}")) in page.text
     # analyst pages send the portal user back to Min side
     for path in ("/", "/treff", "/virksomheter", "/utsendte-varsler"):
         r = dash.client.get(path, follow_redirects=False)
