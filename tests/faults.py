@@ -269,6 +269,22 @@ def ingest_alerts(factory: Any, source_id: int, targets: list[tuple[str, str]], 
     return report.notification_ids
 
 
+def store_transaction_open(pg_port: int, database: str) -> bool:
+    """True while another backend holds a transaction that has written to the items table (an ingest's
+    one store transaction is under way)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(host="127.0.0.1", port=pg_port, user="postgres", dbname=database,
+                             connect_timeout=2, autocommit=True) as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
+                "AND backend_xid IS NOT NULL AND query ILIKE %s", (database, "%items%")).fetchone()
+            return bool(row and row[0])
+    except psycopg.OperationalError:
+        return False
+
+
 def outbox(factory: Any) -> Counter[str]:
     """Deliveries per status."""
     from sqlalchemy import func, select

@@ -1,5 +1,5 @@
 """docker-compose.yml cannot run here (no Docker engine), so run every command it names, for real,
-against PostgreSQL and Redis on loopback: setup, api, worker and beat together."""
+against PostgreSQL and Redis on loopback: setup, api, the two workers and beat together."""
 
 import os
 import subprocess
@@ -29,7 +29,11 @@ def compose_commands():
 
 def test_compose_file_is_complete():
     spec = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
-    assert {"postgres", "redis", "setup", "api", "worker", "beat", "mailcatcher"} <= set(spec["services"])
+    assert {"postgres", "redis", "setup", "api", "worker-ingest", "worker-delivery", "beat", "mailcatcher"} <= set(
+        spec["services"])
+    # ingest and delivery each have their own worker and queue (a big feed never sits in front of an alert)
+    assert spec["services"]["worker-ingest"]["command"][4:6] == ["-Q", "celery"]
+    assert spec["services"]["worker-delivery"]["command"][4:6] == ["-Q", "delivery"]
     env = spec["x-certmon"]["environment"]
     for name in ("CERTMON_DATABASE_URL", "CERTMON_BROKER_URL", "CERTMON_SECRET_KEY", "CERTMON_SMTP_HOST"):
         assert name in env
@@ -64,8 +68,8 @@ def test_every_compose_command_runs(pg_env, tmp_path, monkeypatch):
     procs = []
     logs = {}
     try:
-        for name, argv in (("api", _argv(commands["api"])), ("worker", _argv(commands["worker"])),
-                           ("beat", _argv(beat_cmd))):
+        for name, argv in (("api", _argv(commands["api"])), ("worker", _argv(commands["worker-ingest"])),
+                           ("worker-delivery", _argv(commands["worker-delivery"])), ("beat", _argv(beat_cmd))):
             logs[name] = open(tmp_path / f"{name}.log", "w")
             procs.append(subprocess.Popen(argv, env=env, stdout=logs[name], stderr=subprocess.STDOUT))
         deadline = time.monotonic() + 60

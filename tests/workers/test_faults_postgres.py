@@ -11,7 +11,6 @@ middle of an ingest and in the middle of a delivery.
 
 import time
 
-import psycopg
 import pytest
 from sqlalchemy import func, select
 
@@ -21,26 +20,21 @@ from certmon.notify.models import Delivery
 from certmon.sources.models import Payload, Source, SourceRun
 from certmon.sources.schemas import SourceCreate
 from certmon.sources.service import create_source
-from tests.faults import Worker, eve_alert, eventually, ingest_alerts, outbox, prepare_organisations
+from tests.faults import (
+    Worker,
+    eve_alert,
+    eventually,
+    ingest_alerts,
+    outbox,
+    prepare_organisations,
+    store_transaction_open,
+)
 from workers.celery_app import DEFAULT_QUEUE, DELIVERY_QUEUE, make_celery
 
 pytestmark = [pytest.mark.slow, pytest.mark.pgserver]
 
 ORGS = 30
 NOISE = 40_000  # lines that match nobody: they make the store transaction last long enough to hit
-
-
-def store_transaction_open(pg_port: int, database: str) -> bool:
-    """True while another backend holds a transaction that has written to the items table."""
-    try:
-        with psycopg.connect(host="127.0.0.1", port=pg_port, user="postgres", dbname=database,
-                             connect_timeout=2, autocommit=True) as conn:
-            row = conn.execute(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid() "
-                "AND backend_xid IS NOT NULL AND query ILIKE %s", (database, "%items%")).fetchone()
-            return bool(row and row[0])
-    except psycopg.OperationalError:
-        return False
 
 
 def test_restart_mid_ingest(fault_env, tmp_path, file_server, monkeypatch):
