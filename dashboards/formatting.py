@@ -99,6 +99,15 @@ def duration_ms(value: int | None) -> str:
     return f"{value} ms" if value < 1000 else number(round(value / 1000, 1)) + " s"
 
 
+def duration_s(value: float | None) -> str:
+    """Seconds as `45 s`, `12 min` or `3 t 5 min` (how long something has waited)."""
+    seconds = int(value or 0)
+    if seconds < 120:
+        return f"{seconds} s"
+    minutes = seconds // 60
+    return f"{minutes} min" if minutes < 120 else f"{minutes // 60} t {minutes % 60} min"
+
+
 def tlp_of(value: str | int | TLP | None) -> TLP:
     """Any stored TLP form as the enum (CLEAR if missing)."""
     if isinstance(value, int):
@@ -168,6 +177,7 @@ def safe_url(value: str | None) -> str | None:
 
 FILTERS: dict[str, Any] = {
     "oslo": oslo, "oslo_date": oslo_date, "iso_date": iso_date, "number": number, "duration_ms": duration_ms,
+    "duration_s": duration_s,
     "tlp_badge": tlp_badge, "safe_html": safe_html, "safe_url": safe_url, "label": label,
     "display_name": display_name, "item_label": item_label, "item_facts": item_facts,
     # a contact's address for those who may not see it (auth.may_see_contacts)

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from certmon import plugins
 from certmon.errors import CertmonError, NotFound
+from certmon.notify.health import outbox_health
 from certmon.notify.manual import approve_manual, reject_manual
 from certmon.notify.models import STATUSES, Notification
 from certmon.notify.service import resend
@@ -39,7 +40,7 @@ def notifications_page(request: Request, session: SessionDep, user: Viewer, stat
     return render(request, user, "notifications.html", page_tlp=max_tlp([tlp_of(n.tlp) for n, _c in rows]),
                   rows=rows, deliveries=deliveries, pager=Pager(request, total, LIMIT, offset),
                   total=total, status=chosen or "", statuses=STATUSES, unanswered=ubesvart,
-                  severity=severity or "", severities=list(LABELS["severity"]))
+                  severity=severity or "", severities=list(LABELS["severity"]), outbox=outbox_health(session))
 
 
 @router.post("/utsendte-varsler/{notification_id}/send-igjen", dependencies=[CsrfChecked], openapi_extra=SENDS)
