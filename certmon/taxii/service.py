@@ -22,11 +22,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import stix2.exceptions
-from sqlalchemy import Select, and_, false, func, or_, select
+from sqlalchemy import and_, case, false, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from certmon.auth.models import User
 from certmon.auth.service import clearance, has_role
+from certmon.db import UTCDateTime
 from certmon.dbutil import DB_INT_MAX
 from certmon.errors import CertmonError, Forbidden, NotFound
 from certmon.exports.service import (
@@ -39,7 +40,7 @@ from certmon.exports.service import (
 )
 from certmon.i18n import _
 from certmon.items.models import StoredItem
-from certmon.portal.service import own_constituent, released_item_ids
+from certmon.portal.service import own_constituent, released_item_times
 from certmon.sources.models import Source
 from certmon.taxii import models as _index  # noqa: F401  (the paging index: certmon/taxii/models.py)
 from certmon.tlp import TLP
@@ -185,22 +186,28 @@ def _statics(collection: TaxiiCollection) -> list[Entry]:
             for n, obj in enumerate(objects)]
 
 
-def _rows(collection: TaxiiCollection, now: datetime) -> Select[Any]:
-    """The collection's live indicators, bounded by TLP label and organisation in the query itself."""
+def _rows(collection: TaxiiCollection, now: datetime) -> tuple[Any, Any]:  # (select, date_added column)
+    """The collection's live indicators and each one's date_added, bounded by TLP label and organisation
+    in the query itself. date_added is when the stored version was written; in an organisation's own
+    collection it is the later of that and the latest alert that told the organisation of the item, so
+    an old indicator alerted today is new to a client polling with `added_after`."""
     labels = [t.value_str for t in collection.levels]
     valid_until = StoredItem.data["valid_until"].as_string()
-    stmt = select(StoredItem).where(
-        StoredItem.kind == "indicator", StoredItem.revoked.is_(False),
-        StoredItem.tlp_rank == int(collection.levels[0]) if len(collection.levels) == 1
-        else StoredItem.tlp_rank.in_([int(t) for t in collection.levels]), StoredItem.tlp.in_(labels),
-        or_(valid_until.is_(None), valid_until == "",
-            func.substr(valid_until, 1, 19) >= now.strftime("%Y-%m-%dT%H:%M:%S")))
-    if collection.constituent_id is not None:  # what the CERT has told this organisation (Min side's rule)
-        stmt = stmt.where(StoredItem.id.in_(released_item_ids(collection.constituent_id, max(collection.levels))))
-    return stmt
+    live = (StoredItem.kind == "indicator", StoredItem.revoked.is_(False),
+            StoredItem.tlp_rank == int(collection.levels[0]) if len(collection.levels) == 1
+            else StoredItem.tlp_rank.in_([int(t) for t in collection.levels]), StoredItem.tlp.in_(labels),
+            or_(valid_until.is_(None), valid_until == "",
+                func.substr(valid_until, 1, 19) >= now.strftime("%Y-%m-%dT%H:%M:%S")))
+    if collection.constituent_id is None:
+        return select(StoredItem, StoredItem.updated_at).where(*live), StoredItem.updated_at
+    # what the CERT has told this organisation (Min side's rule, released_item_ids)
+    told = released_item_times(collection.constituent_id, max(collection.levels))
+    added = type_coerce(case((told.c.released_at > StoredItem.updated_at, told.c.released_at),
+                             else_=StoredItem.updated_at), UTCDateTime())
+    return select(StoredItem, added).join(told, told.c.item_id == StoredItem.id).where(*live), added
 
 
-def _item_ids_for(session: Session, stmt: Select[Any], wanted: set[str]) -> list[int]:
+def _item_ids_for(session: Session, stmt: Any, wanted: set[str]) -> list[int]:
     """Ids of the collection's rows whose STIX id is wanted. The id is a hash of (source, key), so this
     reads (id, source, key) of the collection in batches; `match[id]` and single-object reads are rare."""
     wanted = {w for w in wanted if w.startswith("indicator--")}
@@ -223,8 +230,8 @@ def _version_clause(versions: Sequence[str]) -> tuple[bool, list[datetime]]:
     return False, [parse_timestamp(v, "match[version]") for v in versions]
 
 
-def _entry(row: StoredItem) -> Entry:
-    return Entry(position=(row.updated_at, row.id), stix_id=indicator_id(row.source_id, row.key),
+def _entry(row: StoredItem, added: datetime) -> Entry:
+    return Entry(position=(added, row.id), stix_id=indicator_id(row.source_id, row.key),
                  stix_type="indicator", version=stix_version(indicator_modified(row)), row=row)
 
 
@@ -239,25 +246,23 @@ def page_of(session: Session, collection: TaxiiCollection, f: Filters, *, now: d
                if (f.after is None or e.position > f.after) and (f.added_after is None or e.date_added > f.added_after)
                and (not f.types or e.stix_type in f.types) and (not f.ids or e.stix_id in f.ids)
                and (every_version or e.version in asked)]
-    stmt = _rows(collection, now)
+    stmt, added = _rows(collection, now)
     if f.types and "indicator" not in f.types:
         stmt = stmt.where(false())
     if f.ids:
         stmt = stmt.where(StoredItem.id.in_(_item_ids_for(session, stmt, set(f.ids))))
     if f.added_after is not None:
-        stmt = stmt.where(StoredItem.updated_at > f.added_after)
+        stmt = stmt.where(added > f.added_after)
     if not every_version:  # `modified` is updated_at to the second: a version names one second
         stmt = stmt.where(or_(false(), *(and_(StoredItem.updated_at >= v, StoredItem.updated_at < v + _SECOND)
                                          for v in exact if v.microsecond == 0)))
     if f.after is not None and f.after[1] > 0:
         at, item = f.after
         # `>=` gives the index scan its start; the OR only sorts out the rows at that very instant
-        stmt = stmt.where(StoredItem.updated_at >= at,
-                          or_(StoredItem.updated_at > at, and_(StoredItem.updated_at == at, StoredItem.id > item)))
+        stmt = stmt.where(added >= at, or_(added > at, and_(added == at, StoredItem.id > item)))
     want = f.limit - len(statics[:f.limit])
-    rows = list(session.scalars(stmt.order_by(StoredItem.updated_at, StoredItem.id).limit(want + 1))) \
-        if want >= 0 else []
-    entries = statics[:f.limit] + [_entry(r) for r in rows[:want]]
+    rows = session.execute(stmt.order_by(added, StoredItem.id).limit(want + 1)).tuples().all() if want >= 0 else []
+    entries = statics[:f.limit] + [_entry(row, at) for row, at in rows[:want]]
     more = len(statics) > f.limit or len(rows) > want
     return Page(entries=entries, more=more, next=encode_next(entries[-1].position) if more and entries else None)
 

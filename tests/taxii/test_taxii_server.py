@@ -219,6 +219,28 @@ def test_a_constituent_sees_only_what_its_own_organisation_was_alerted(any_world
         assert r.status_code == 404
 
 
+def test_an_old_indicator_alerted_later_is_new_to_the_organisations_poll(any_world: World) -> None:
+    world = any_world
+    with world.env.factory.begin() as s:
+        item_id = _plant(s, world.source_id, TLP.GREEN, "gammel-men-ny.example")
+        old = s.get(StoredItem, item_id)
+        old.first_seen = old.updated_at = datetime(2025, 1, 1, tzinfo=UTC)  # stored long ago
+    (mine,) = world.server("constituent").default.collections
+    r = world.get(f"/taxii2/certmon/collections/{mine.id}/objects/", "constituent")
+    cursor = r.headers["X-TAXII-Date-Added-Last"]
+    assert "gammel-men-ny.example" not in r.text  # not alerted yet
+    with world.env.factory.begin() as s:
+        _alert(s, item_id, world.org, TLP.GREEN)  # released now
+    since = _all_objects(mine, added_after=cursor)
+    assert _values(since) == {"gammel-men-ny.example"}
+    r = world.get(f"/taxii2/certmon/collections/{mine.id}/manifest/", "constituent",
+                  params={"added_after": cursor})
+    (record,) = r.json()["objects"]
+    assert record["date_added"] > cursor and record["version"] == "2025-01-01T00:00:00.000Z"
+    assert world.get(f"/taxii2/certmon/collections/{_tlp_id(TLP.GREEN)}/objects/", "analyst",
+                     params={"added_after": cursor}).json() == {"more": False}  # staff: stored in 2025
+
+
 def test_match_filters(world: World) -> None:
     coll = world.server("analyst").default.collections[0]  # TLP:CLEAR
     everything = _all_objects(coll)
