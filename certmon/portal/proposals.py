@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 # What a constituent may propose; suppliers are the CERT's own judgement.
 PROPOSABLE_TYPES = ("network", "asn", "domain", "email_domain", "product")
 REASON_MAX = 1000
+PENDING_MAX = 100  # pending proposals per organisation
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,10 @@ def _new(session: Session, user: User, constituent: Constituent, *, kind: str, v
          detail: dict[str, str] | None = None) -> Proposal:
     if _pending(session, constituent.id, kind, value, asset_type):
         raise Conflict(f"{value} er allerede foreslått og venter på CERT-et")
+    waiting = session.scalar(select(func.count()).select_from(Proposal).where(
+        Proposal.constituent_id == constituent.id, Proposal.status == "pending")) or 0
+    if waiting >= PENDING_MAX:  # a queue an analyst can read, not a flood
+        raise Conflict(f"virksomheten har {waiting} forslag som venter; vent til CERT-et har behandlet dem")
     proposal = Proposal(constituent_id=constituent.id, proposed_by=user.email, status="pending", kind=kind,
                         value=value, asset_type=asset_type, note=note, target_id=target_id, detail=detail or {})
     session.add(proposal)
