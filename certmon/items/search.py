@@ -17,7 +17,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import heapq
+import itertools
 import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -85,12 +88,17 @@ def decode_cursor(cursor: str) -> tuple[datetime | None, int]:
     return when, item_id
 
 
-def keyset_page(session: Session, stmt: Select[Any], cursor: str | None,
-                limit: int) -> list[StoredItem]:
+def keyset_page(session: Session, stmt: Select[Any], cursor: str | None, limit: int,
+                kinds: Sequence[str] = ()) -> list[StoredItem]:
     """One page in the default order after `cursor`: dated rows first (newest first), then undated ones.
 
     Each part is one range over the (kind, published_at DESC, id DESC) index, so the page's cost does not
-    grow with how deep it is."""
+    grow with how deep it is. With several kinds (the dashboard's indicators and exposures) each kind is
+    one range and the pages are merged: an IN over the index's first column would sort the whole list."""
+    if len(kinds) > 1:
+        parts = [keyset_page(session, stmt.where(StoredItem.kind == kind), cursor, limit) for kind in kinds]
+        merged = heapq.merge(*parts, key=_sort_key)
+        return list(itertools.islice(merged, limit))
     when, last_id = decode_cursor(cursor) if cursor else (None, None)
     newest = (_published_desc(session), StoredItem.id.desc())
     rows: list[StoredItem] = []
@@ -107,6 +115,13 @@ def keyset_page(session: Session, stmt: Select[Any], cursor: str | None,
         undated = undated.where(StoredItem.id < last_id)
     rows += session.scalars(undated.order_by(StoredItem.id.desc()).limit(limit - len(rows)))
     return rows
+
+
+def _sort_key(item: StoredItem) -> tuple[int, float, int]:
+    """The default order as an ascending key: dated before undated, newest first, then the larger id."""
+    if item.published_at is None:
+        return (1, 0.0, -item.id)
+    return (0, -item.published_at.timestamp(), -item.id)
 
 
 # Counts -------------------------------------------------------------------------------------------

@@ -330,7 +330,7 @@ def list_page(
         raise ValidationFailed("cursor gjelder bare standardrekkefølgen og kan ikke brukes sammen med offset",
                                ["query.cursor: brukt med sort eller offset"])
     if sort == "published" and not offset:
-        rows = search.keyset_page(session, stmt, cursor, limit)
+        rows = search.keyset_page(session, stmt, cursor, limit, kinds)
     else:
         ordered = search.newest_first(session, stmt) if sort == "published" else stmt.order_by(*item_order(sort))
         rows = list(session.scalars(ordered.limit(limit).offset(offset)))

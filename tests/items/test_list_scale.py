@@ -28,7 +28,8 @@ def _fill(session, n: int) -> None:  # type: ignore[no-untyped-def]
     for i in range(n):
         dated = i % 7 != 0  # some without a date; ties in published_at on purpose (i // 3)
         rows.append({
-            "source_id": source.id, "kind": "indicator", "key": f"feodo:{i}", "tlp": "clear", "tlp_rank": 0,
+            "source_id": source.id, "kind": "exposure" if i % 13 == 0 else "indicator", "key": f"feodo:{i}",
+            "tlp": "clear", "tlp_rank": 0,
             "indicator_type": "ipv4", "value": f"10.{i // 65536}.{(i // 256) % 256}.{i % 256}",
             "title": "Emotet C2" if i % 5 == 0 else ("QakBot_100%" if i % 11 == 0 else None),
             "published_at": BASE + timedelta(minutes=i // 3) if dated else None,
@@ -38,10 +39,10 @@ def _fill(session, n: int) -> None:  # type: ignore[no-untyped-def]
     session.commit()
 
 
-def _all_pages(session, limit: int, **kw):  # type: ignore[no-untyped-def]
+def _all_pages(session, limit: int, kinds=("indicator",), **kw):  # type: ignore[no-untyped-def]
     ids, cursor, pages = [], None, 0
     while True:
-        page = list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, limit=limit, cursor=cursor, **kw)
+        page = list_page(session, kinds=kinds, tlp_max=TLP.CLEAR, limit=limit, cursor=cursor, **kw)
         ids += [r.id for r in page.rows]
         pages += 1
         if page.next_cursor is None:
@@ -59,6 +60,9 @@ def test_keyset_pages_visit_every_row_once_in_the_offset_order(any_env, monkeypa
             StoredItem.kind == "indicator", StoredItem.revoked.is_(False))))]
         ids, pages = _all_pages(session, 97)
         assert ids == expected and len(set(ids)) == len(ids) and pages == len(expected) // 97 + 1
+        both = [i.id for i in session.scalars(search.newest_first(session, select(StoredItem).where(
+            StoredItem.revoked.is_(False))))]  # the dashboard's indicators and exposures: two kinds merged
+        assert _all_pages(session, 89, kinds=("indicator", "exposure"))[0] == both
         first = list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, limit=50)
         assert [r.id for r in first.rows] == expected[:50]
         assert (first.total_exact, first.total >= 500) == (False, True)  # beyond the cap: estimated
@@ -78,7 +82,8 @@ def test_search_finds_what_ilike_finds_and_follows_changes(any_env):
         _fill(session, 600)
         for q in ("EMOTET", "mot", "10.0.1.", "feodo:59", "QakBot_100%", "_100", "100%", 'a"b', "–"):
             like = f"%{q.replace('%', chr(92) + '%').replace('_', chr(92) + '_')}%"
-            want = set(session.scalars(select(StoredItem.id).where(StoredItem.revoked.is_(False), or_(*(
+            want = set(session.scalars(select(StoredItem.id).where(
+                StoredItem.revoked.is_(False), StoredItem.kind == "indicator", or_(*(
                 c.ilike(like, escape="\\") for c in (StoredItem.title, StoredItem.value, StoredItem.cve,
                                                    StoredItem.key))))))
             got = {r.id for r in list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, limit=1000, q=q).rows}
