@@ -4,10 +4,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PEERS_VENV ?= .venv-peers
 UV_VERSION := 0.13.8
 export CERTMON_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: run test install system-deps oidc-provider lint typecheck pytest bench bench-quick bench-scale clean lock
+.PHONY: run test install system-deps oidc-provider lint typecheck pytest bench bench-quick bench-scale bench-peers clean lock
 
 ## run: install, migrate, load the real registry + demo scenario, serve on http://127.0.0.1:8000
 run: install
@@ -66,9 +67,18 @@ bench-quick: install
 bench-scale: install
 	$(BIN)/python bench/bench_scale.py
 
+## bench-peers: the same abuse.ch files through IntelMQ's parser bots (own virtualenv, from PyPI) and certmon (not in CI, ~5 min)
+bench-peers: install $(PEERS_VENV)/.installed
+	$(BIN)/python bench/bench_peers.py --peers-python $(PEERS_VENV)/bin/python $(BENCH_ARGS)
+
+$(PEERS_VENV)/.installed: bench/requirements-peers.txt
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r bench/requirements-peers.txt
+	@touch $@
+
 ## lock: re-resolve requirements.lock after changing dependencies in pyproject.toml
 lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock -q
 
 clean:
-	rm -rf $(VENV) build *.egg-info .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(PEERS_VENV) build *.egg-info .mypy_cache .ruff_cache
