@@ -84,7 +84,9 @@ def registry(orgs: int) -> tuple[RegistrySnapshot, list[str], list[str]]:
     """`orgs` organisations as in bench_scale, plus an address and a domain of each for the feeds."""
     rng = random.Random(7)
     constituents = [ConstituentRef(n + 1, f"{800000000 + n}", f"Benkvirksomhet {n}", "other") for n in range(orgs)]
-    assets, hits, domains = [], [], []
+    assets: list[AssetRef] = []
+    hits: list[str] = []
+    domains: list[str] = []
     for n in range(orgs):
         domain = f"k{n}.bench-kommune.no"
         for kind, value in (("network", f"10.{n // 250}.{n % 250}.0/24"), ("network", f"2001:db8:{n:x}::/48"),
