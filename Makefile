@@ -67,7 +67,7 @@ bench-quick: install
 bench-scale: install
 	$(BIN)/python bench/bench_scale.py
 
-## bench-peers: the same abuse.ch files through IntelMQ's parser bots (own virtualenv, from PyPI) and certmon (not in CI, ~5 min)
+## bench-peers: the same abuse.ch files through IntelMQ's parser bots (own virtualenv, from PyPI) and certmon (not in CI, ~4 min)
 bench-peers: install $(PEERS_VENV)/.installed
 	$(BIN)/python bench/bench_peers.py --peers-python $(PEERS_VENV)/bin/python $(BENCH_ARGS)
 

@@ -2,7 +2,7 @@
 
     make bench-peers                 # creates .venv-peers/ with intelmq (bench/requirements-peers.txt)
     .venv/bin/python bench/bench_peers.py --peers-python .venv-peers/bin/python [--rows 100000]
-        [--repeat 3] [--runs 1]
+        [--repeat 2] [--runs 1]
 
 Files, written to a temporary directory so both sides read the same bytes: a Feodo Tracker CSV and a
 URLhaus CSV of `--rows` rows each from `bench_scale.feodo()` / `bench_scale.urlhaus()`, the same Feodo
@@ -181,7 +181,7 @@ def main() -> None:
     parser.add_argument("--peers-python", default=str(ROOT / ".venv-peers" / "bin" / "python"))
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--orgs", type=int, default=400)
-    parser.add_argument("--repeat", type=int, default=3, help="best of this many (x50 on the small samples)")
+    parser.add_argument("--repeat", type=int, default=2, help="best of this many (x50 on the small samples)")
     parser.add_argument("--runs", type=int, default=1, help="whole comparisons; the median is printed")
     args = parser.parse_args()
     snapshot, hits, domains = registry(args.orgs)
