@@ -36,6 +36,7 @@ _HEX = re.compile(r"[0-9a-f]+")
 _HASH_LEN = {"md5": 32, "sha1": 40, "sha256": 64}
 _DOMAIN = re.compile(r"(?:[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?\.)*[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z\Z")
+_ISO_NAIVE = re.compile(r"\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d\Z")
 _ISO = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,]\d+)?)?\s*(Z|UTC|[+-]\d{2}:?\d{2})?)?$",
     re.IGNORECASE,
@@ -148,6 +149,12 @@ def iso_utc(value: Any) -> str | None:
         return None
     if isinstance(value, str) and _ISO_Z.match(value):
         return value[:19] + "Z"  # already UTC ISO 8601 (the STIX hot path)
+    if isinstance(value, str) and _ISO_NAIVE.match(value):  # `2026-02-26 12:05:20` (abuse.ch): UTC, as below
+        try:
+            datetime.fromisoformat(value)  # a real date and time
+        except ValueError:
+            return None
+        return f"{value[:10]}T{value[11:19]}Z"
     dt: datetime | None = None
     if isinstance(value, datetime):
         dt = value
@@ -263,6 +270,23 @@ def canonical_url(value: str) -> str | None:
     value = value.strip()
     if not value or len(value) > 8192 or any(c in value for c in "\r\n\t "):
         return None
+    fast = _PLAIN_URL.match(value)
+    # Already canonical (the common case in feeds): the host is its own canonical form, and nothing that
+    # urlunsplit would drop (an empty query or fragment) is there, so the round trip would give `value`.
+    if fast is not None and not value.endswith(("?", "#")) and "?#" not in value:
+        host = fast.group(1)
+        canon = canonical_ip(host)
+        if (canon[1] if canon is not None and canon[0] == "ipv4" else canon is None and canonical_domain(host)) == host:
+            return value
+    return _canonical_url(value)
+
+
+# scheme://host[:port][path…] in lower case, no userinfo, no IPv6 literal, no backslash
+_PLAIN_URL = re.compile(r"(?:https?|ftps?|hxxps?)://([a-z0-9](?:[a-z0-9.\-]*[a-z0-9])?)(?::\d{1,5})?(?:[/?#][^\\]*)?\Z")
+
+
+def _canonical_url(value: str) -> str | None:
+    """canonical_url's general path: split, canonicalise the host, join."""
     try:
         parts = urlsplit(value)
         host = parts.hostname
