@@ -275,12 +275,14 @@ def canonical_url(value: str) -> str | None:
     # urlunsplit would drop (an empty query or fragment) is there, so the round trip would give `value`.
     if fast is not None and not value.endswith(("?", "#")) and "?#" not in value:
         host = fast.group(1)
-        canon = canonical_ip(host)
+        # only digits and dots can be an address here (an IPv6 literal has brackets); a name is never one
+        canon = canonical_ip(host) if _DIGITS_DOTS.match(host) else None
         if (canon[1] if canon is not None and canon[0] == "ipv4" else canon is None and canonical_domain(host)) == host:
             return value
     return _canonical_url(value)
 
 
+_DIGITS_DOTS = re.compile(r"[0-9.]+\Z")
 # scheme://host[:port][path…] in lower case, no userinfo, no IPv6 literal, no backslash
 _PLAIN_URL = re.compile(r"(?:https?|ftps?|hxxps?)://([a-z0-9](?:[a-z0-9.\-]*[a-z0-9])?)(?::\d{1,5})?(?:[/?#][^\\]*)?\Z")
 
