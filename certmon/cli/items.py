@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from itertools import islice
 from pathlib import Path
 
 import typer
@@ -13,6 +14,7 @@ from certmon.errors import CertmonError
 from certmon.i18n import N_, _, count
 
 advisories_app = CertmonTyper(help=N_("Security advisories."))
+_BATCH = 1000  # records per write of `certmon parse`
 
 
 def parse(
@@ -24,7 +26,7 @@ def parse(
 ) -> None:
     """Parse one file offline and print normalised items as JSON Lines."""
     from certmon import plugins
-    from certmon.items.schemas import item_to_json
+    from certmon.items.schemas import items_to_json_lines
     from certmon.tlp import parse_tlp
 
     feeds = plugins.feeds()
@@ -44,10 +46,11 @@ def parse(
         fmt = feeds.detect_format(data, file.name) if format == "auto" else format
         if fmt not in feeds.FORMATS:
             raise CertmonError(f"ukjent format {fmt!r}; støttede: {', '.join(sorted(feeds.FORMATS))}")
-        items = feeds.parse_bytes(data, fmt, ctx)
-    write = sys.stdout.buffer.write
-    for item in items:
-        write(item_to_json(item) + b"\n")
+        items = feeds.parse_bytes(data, fmt, ctx)  # whole first: a parse error prints no partial output
+    # One encode and one write per batch of records instead of per item (the same bytes).
+    write, stream = sys.stdout.buffer.write, iter(items)
+    while batch := list(islice(stream, _BATCH)):
+        write(items_to_json_lines(batch))
 
 
 def match(

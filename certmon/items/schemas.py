@@ -7,6 +7,7 @@ at the edge (`Item` is what leaves an adapter; see docs/formats.md).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -113,6 +114,11 @@ def item_to_dict(item: Item) -> dict[str, Any]:
 def item_to_json(item: Item) -> bytes:
     """One JSON Lines record (without the newline)."""
     return _encoder.encode(item_to_dict(item))
+
+
+def items_to_json_lines(items: Iterable[Item]) -> bytes:
+    """JSON Lines records, each with its newline: the bytes of `item_to_json` + b"\\n" per item, in one encode."""
+    return _encoder.encode_lines([item_to_dict(item) for item in items])
 
 
 def item_from_dict(data: dict[str, Any]) -> Item:
