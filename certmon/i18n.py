@@ -11,9 +11,6 @@ import io
 from functools import lru_cache
 from importlib import resources
 
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-
 DEFAULT_LANGUAGE = "nb"
 LANGUAGES = ("nb", "nn", "en")
 
@@ -24,6 +21,11 @@ def translations(language: str = DEFAULT_LANGUAGE) -> gettext.NullTranslations:
     base = resources.files("certmon").joinpath("locale", language, "LC_MESSAGES", "messages.po")
     if not base.is_file():
         return gettext.NullTranslations()
+    # Babel (~50 ms of imports) and the catalogue (~30 ms) load when the first message is translated,
+    # not when a module imports `_`: `certmon parse` and the other quiet commands never pay for them.
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     with base.open("rb") as fh:
         catalog = read_po(fh, locale=language if language != "nn" else "nn_NO")
     buffer = io.BytesIO()
@@ -40,7 +42,9 @@ def gettext_for(language: str = DEFAULT_LANGUAGE):  # type: ignore[no-untyped-de
     return translations(language).gettext
 
 
-_ = gettext_for(DEFAULT_LANGUAGE)
+def _(message: str) -> str:
+    """The bokmål text for a message id (the catalogue is read on the first call)."""
+    return translations(DEFAULT_LANGUAGE).gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:

@@ -8,13 +8,22 @@ from collections.abc import Iterable
 
 from certmon.errors import FeedParseError
 from certmon.items.schemas import Item
-from feeds import abusech, csaf, kev, misp, rss, shadowserver, stix, suricata
+from feeds import abusech, csaf, kev, misp, shadowserver, stix, suricata
 from feeds.base import ParseContext, ParseFunc
 from feeds.common import fail, json_utf8
 
+
+def _rss(data: bytes, ctx: ParseContext) -> Iterable[Item]:
+    """`feeds.rss.parse`, imported on first use: feedparser takes ~35 ms to import, which every
+    `certmon parse` of another format would pay."""
+    from feeds import rss
+
+    return rss.parse(data, ctx)
+
+
 FORMATS: dict[str, ParseFunc] = {
-    "rss": rss.parse,
-    "atom": rss.parse,
+    "rss": _rss,
+    "atom": _rss,
     "stix": stix.parse,
     "stix21": stix.parse,
     "taxii21": stix.parse,
