@@ -20,6 +20,7 @@ from certmon.config import get_settings
 from certmon.dbretry import DB_UNAVAILABLE, is_disconnect, retry_on_disconnect
 from certmon.errors import CertmonError, FeedBlocked, FeedError, FeedUnavailable
 from certmon.items.schemas import Item
+from certmon.items.search import refresh_item_statistics
 from certmon.items.service import upsert_items
 from certmon.matching.service import match_items
 from certmon.matching.state import record_ingest_match
@@ -211,6 +212,8 @@ def run_source(
             log.exception("collecting %s failed unexpectedly", name)
             report.outcome, report.error = "error", f"intern feil: {type(exc).__name__}: {exc}"
         _record_failure(factory, source_id, run_id, report)
+    if report.outcome == "ok":
+        refresh_item_statistics(factory.kw.get("bind"), report.items_new)
     report.duration_ms = int((time.monotonic() - started) * 1000)
     return report
 

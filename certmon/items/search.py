@@ -156,3 +156,24 @@ def newest_first(session: Session, stmt: Select[Any]) -> Select[Any]:
     """The default order as a plain ORDER BY (for offset pages): the same as keyset_page's."""
     return stmt.order_by(_published_desc(session), StoredItem.id.desc())
 
+
+# A run that wrote this many new rows refreshes the planner's statistics of `items` at once: the list,
+# search and keyset plans depend on them, and autovacuum's own ANALYZE may be minutes away (or off).
+ANALYZE_AFTER_ROWS = 20_000
+
+
+def refresh_item_statistics(engine: Any, new_rows: int) -> bool:
+    """`ANALYZE items` on PostgreSQL after a large ingest (best effort: a lock held elsewhere, e.g. by a
+    concurrent ANALYZE or VACUUM, skips it after a second). True if it ran."""
+    if new_rows < ANALYZE_AFTER_ROWS or engine is None or getattr(engine.dialect, "name", "") != "postgresql":
+        return False
+    import logging
+
+    try:
+        with engine.begin() as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '1s'"))
+            conn.execute(text("ANALYZE items"))
+    except Exception as exc:  # noqa: BLE001 - statistics are an optimisation; the ingest has committed
+        logging.getLogger(__name__).warning("ANALYZE items after the ingest was skipped (%s)", type(exc).__name__)
+        return False
+    return True

@@ -6,6 +6,7 @@ query plans use the indexes."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import delete, or_, select, text, update
@@ -124,3 +125,21 @@ def test_the_plans_use_the_indexes(any_env):
                 f"{prefix} {compiled.string}", compiled.params if dialect == "postgresql" else
                 tuple(compiled.params[k] for k in compiled.positiontup or ())))
             assert index in plan, plan
+
+
+def test_a_large_ingest_refreshes_the_planner_statistics(pg_env, monkeypatch):
+    from certmon.sources.schemas import SourceCreate
+    from certmon.sources.service import create_source
+    from feeds.collect import run_source
+    from feeds.collect_types import Document
+
+    monkeypatch.setattr(search, "ANALYZE_AFTER_ROWS", 2)  # the fixture's two rows count as large here
+    with pg_env.factory.begin() as session:
+        source_id = create_source(session, SourceCreate(name="feodo-stor", format="feodo",
+                                                        url="https://feodotracker.abuse.ch/x.csv")).id
+    body = (Path(__file__).resolve().parents[1] / "fixtures" / "abusech" / "feodotracker_ipblocklist.txt").read_bytes()
+    report = run_source(pg_env.factory, source_id, documents=[Document(body, "feodo.csv")])
+    assert report.outcome == "ok" and report.items_new == 2
+    with pg_env.factory() as session:
+        analysed = session.execute(text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'items'"))
+        assert analysed.scalar_one() is not None
