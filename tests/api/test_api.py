@@ -158,5 +158,7 @@ def test_lists_page_by_cursor_and_search_by_substring(api):
     for bad in ({"cursor": "not-a-cursor"}, {"cursor": first["next_cursor"], "offset": 2}):
         r = api.get("/api/v1/advisories", params=bad, headers=h)
         assert r.status_code == 422 and "cursor" in r.json()["detail"]
+    deep = api.get("/api/v1/indicators", params={"offset": 10_001}, headers=h)
+    assert deep.status_code == 422 and "offset" in deep.json()["problems"][0]  # deeper: by cursor
     found = api.get("/api/v1/advisories", params={"q": "ARSEL 3 ÆØ"}, headers=h).json()
     assert [i["title"] for i in found["items"]] == ["Varsel 3 æøå"]
