@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
@@ -12,6 +13,7 @@ from certmon.auth.service import clearance
 from certmon.errors import CertmonError, Forbidden, NotFound
 from certmon.notify.links import ANSWERS
 from certmon.portal import proposals, service
+from certmon.portal.models import Proposal
 from certmon.tlp import TLP, max_tlp
 from certmon.web.deps import SessionDep
 from dashboards.formatting import gettext as _
@@ -111,33 +113,34 @@ def propose_form(request: Request, session: SessionDep, user: PortalUser,
     return back_to("/min-side#forslag", "/min-side")
 
 
-@router.post("/min-side/forslag/ressurs/{asset_id}/fjern", dependencies=[CsrfChecked])
-def propose_asset_removal_form(request: Request, session: SessionDep, user: PortalUser, asset_id: int) -> Response:
-    """Ask for one of the organisation's assets to be removed."""
+def _sent(request: Request, session: SessionDep, user: User, make: Callable[[], Proposal], missing: str,
+          which: str) -> Response:
+    """Make a proposal, commit and say so; a refusal is shown on Min side with the reason."""
     try:
-        made = proposals.propose_asset_removal(session, user, asset_id=asset_id)
+        made = make()
     except NotFound:
-        raise PageError(404, _("No such asset.")) from None
+        raise PageError(404, missing) from None
     except CertmonError as exc:
-        return _refused(request, session, user, exc, {}, "asset")
+        return _refused(request, session, user, exc, {}, which)
     session.commit()
     flash(request, _("Your proposal (%(value)s) is sent to Health and Municipal CERT.") % {"value": made.value})
     return back_to("/min-side#forslag", "/min-side")
+
+
+@router.post("/min-side/forslag/ressurs/{asset_id}/fjern", dependencies=[CsrfChecked])
+def propose_asset_removal_form(request: Request, session: SessionDep, user: PortalUser, asset_id: int) -> Response:
+    """Ask for one of the organisation's assets to be removed."""
+    return _sent(request, session, user, lambda: proposals.propose_asset_removal(session, user, asset_id=asset_id),
+                 _("No such asset."), "asset")
 
 
 @router.post("/min-side/forslag/kontakt/{contact_id}/fjern", dependencies=[CsrfChecked])
 def propose_contact_removal_form(request: Request, session: SessionDep, user: PortalUser,
                                  contact_id: int) -> Response:
     """Ask for an alert recipient to be removed."""
-    try:
-        made = proposals.propose_contact_removal(session, user, contact_id=contact_id)
-    except NotFound:
-        raise PageError(404, _("No such contact.")) from None
-    except CertmonError as exc:
-        return _refused(request, session, user, exc, {}, "contact")
-    session.commit()
-    flash(request, _("Your proposal (%(value)s) is sent to Health and Municipal CERT.") % {"value": made.value})
-    return back_to("/min-side#forslag", "/min-side")
+    return _sent(request, session, user,
+                 lambda: proposals.propose_contact_removal(session, user, contact_id=contact_id),
+                 _("No such contact."), "contact")
 
 
 @router.post("/min-side/forslag/{proposal_id}/trekk", dependencies=[CsrfChecked])

@@ -115,6 +115,15 @@ def test_a_rejection_sends_the_reason_back_and_contacts_are_proposed_too(dash):
     assert r.status_code == 303
     with dash.session() as s:
         add, remove = s.scalars(select(Proposal).order_by(Proposal.id)).all()
+        network = s.scalar(select(Asset).where(Asset.constituent_id == bergen.id, Asset.type == "network"))
+    gone = dash.client.post(f"/min-side/forslag/ressurs/{network.id}/fjern", data={"csrf_token": token},
+                            follow_redirects=False)
+    assert gone.status_code == 303
+    assert dash.client.post("/min-side/forslag/ressurs/999999/fjern", data={"csrf_token": token}).status_code == 404
+    with dash.session() as s:
+        asset_removal = s.scalars(select(Proposal).order_by(Proposal.id.desc())).first()
+        assert (asset_removal.kind, asset_removal.value, asset_removal.target_id) == ("asset_remove", network.value,
+                                                                                    network.id)
     assert add.value == "ny.kontakt@demo-bergen.example" and add.detail == {"name": "Ny Kontakt", "language": "nn"}
 
     token = dash.login("analytiker@demo.invalid")
