@@ -166,6 +166,17 @@ def database(embedded: bool, data_dir: Path) -> Iterator[str]:
         admin.dispose()
 
 
+def use_environment(env: dict[str, str]) -> Any:
+    """Make `env` this process's certmon configuration (other CERTMON_ variables dropped); its Settings."""
+    for key in [k for k in os.environ if k.startswith("CERTMON_") and k not in env]:
+        del os.environ[key]
+    os.environ.update(env)
+    from certmon.config import get_settings
+
+    get_settings.cache_clear()
+    return get_settings()
+
+
 def clear_queues() -> None:
     """Drop leftovers of earlier runs from this Redis database's Celery queues (nothing else)."""
     import redis
@@ -346,13 +357,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, measure, print
             if not embedded:
                 env["CERTMON_BROKER_URL"] = REDIS_URL
                 clear_queues()
-            for key in [k for k in os.environ if k.startswith("CERTMON_") and k not in env]:
-                del os.environ[key]
-            os.environ.update(env)
-            from certmon.config import get_settings
-
-            get_settings.cache_clear()
-            settings = get_settings()
+            settings = use_environment(env)
             need = 3 * args.findings + args.sector
             t_setup = time.monotonic()
             world = prepare(need)

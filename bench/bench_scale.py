@@ -44,7 +44,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from bench.bench_latency import REDIS_URL, clear_queues, database, free_port, listening, percentile, stop
+from bench.bench_latency import (
+    REDIS_URL,
+    clear_queues,
+    database,
+    free_port,
+    listening,
+    percentile,
+    stop,
+    use_environment,
+)
 
 FEODO_HEAD = ('#  abuse.ch Feodo Tracker Botnet C2 IP Blocklist (CSV)\n#\n'
               '"first_seen_utc","dst_ip","dst_port","c2_status","last_online","malware"\n')
@@ -275,13 +284,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, measure, print
             if not embedded:
                 env["CERTMON_BROKER_URL"] = REDIS_URL
                 clear_queues()
-            for key in [k for k in os.environ if k.startswith("CERTMON_") and k not in env]:
-                del os.environ[key]
-            os.environ.update(env)
-            from certmon.config import get_settings
-
-            get_settings.cache_clear()
-            settings = get_settings()
+            settings = use_environment(env)
             t0 = time.monotonic()
             world = prepare(args.orgs, f"http://127.0.0.1:{httpd.server_address[1]}", args.indicators, args.seed, files)
             print(f"set-up: {args.orgs} organisations × 5 assets, 20 sources with {args.indicators:,} rows "
