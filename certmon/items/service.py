@@ -127,6 +127,7 @@ def upsert_items(
     seen: dict[int, int] = {}
     first_new: int | None = None
     step = LOOKUP_CHUNK.get(conn.dialect.name, 500)
+    sqlite = conn.dialect.name == "sqlite"  # its search index is written per batch, not by the triggers
     for chunk in _chunks(items, step, result):
         existing = _existing(conn, source_id, list(chunk))
         fresh: list[Row] = []
@@ -152,11 +153,17 @@ def upsert_items(
             elif before is None:
                 seen[item_id] = _WAS_UNCHANGED
                 touched.append(item_id)
-        new_ids = _insert(conn, fresh)
+        new_ids: list[int] = []
+        if sqlite and (fresh or changed):
+            with search.sqlite_deferred_index(conn, new_ids, [row[-1] for row in changed]):
+                new_ids += _insert(conn, fresh)
+                _update_changed(conn, changed)
+        else:
+            new_ids += _insert(conn, fresh)
+            _update_changed(conn, changed)
         result.new_ids.extend(new_ids)
         if new_ids and first_new is None:
             first_new = min(new_ids)
-        _update_changed(conn, changed)
         _touch(conn, touched, db_now)
         result.unchanged += len(touched)
     return result

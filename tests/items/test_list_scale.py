@@ -143,3 +143,63 @@ def test_a_large_ingest_refreshes_the_planner_statistics(pg_env, monkeypatch):
     with pg_env.factory() as session:
         analysed = session.execute(text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'items'"))
         assert analysed.scalar_one() is not None
+
+
+def _integrity(session) -> None:  # type: ignore[no-untyped-def]
+    """FTS5's own check of an external-content index against the rows (raises on any difference)."""
+    session.connection().exec_driver_sql("INSERT INTO items_search(items_search, rank) VALUES ('integrity-check', 1)")
+
+
+def test_the_ingest_path_writes_the_sqlite_index_per_batch(sqlite_env, monkeypatch):
+    """upsert_items indexes its batches itself (the triggers stand aside meanwhile): new rows, rows whose
+    value or title changed, rows repeated within one call, batches of non-consecutive ids; every other
+    writer still goes through the triggers, and the marker never outlives a batch, not even a failed one."""
+    from certmon.items import service
+    from certmon.items.schemas import Item
+
+    def items(values, title=None):  # type: ignore[no-untyped-def]
+        return [Item(kind="indicator", key=f"k:{n}", tlp="clear", source_format="bench", type="domain",
+                     value=v, title=title) for n, v in values]
+
+    monkeypatch.setitem(service.LOOKUP_CHUNK, "sqlite", 7)  # many batches
+    with sqlite_env.session() as session:
+        source = Source(name="bulk", format="feodo", url="https://x.invalid/")
+        session.add(source)
+        session.flush()
+        first = service.upsert_items(session, source_id=source.id,
+                                     items=items([(n, f"host{n}.alpha.example") for n in range(40)]))
+        session.commit()
+        assert len(first.new_ids) == 40
+        # an ORM row in between: the triggers index it, and the next batch's ids are not one range
+        session.execute(StoredItem.__table__.insert(), [{
+            "source_id": source.id, "kind": "indicator", "key": "orm:1", "tlp": "clear", "tlp_rank": 0,
+            "value": "orm.gamma.example", "content_hash": "x", "data": {}, "revoked": False}])
+        again = items([(n, f"host{n}.beta.example") for n in range(0, 40, 2)]   # 20 changed values
+                      + [(n, f"host{n}.alpha.example") for n in range(1, 40, 2)]  # 20 unchanged
+                      + [(n, f"new{n}.delta.example") for n in range(40, 50)]     # 10 new
+                      + [(45, "new45.epsilon.example")], title="Ny tittel")        # a key twice: the last wins
+        second = service.upsert_items(session, source_id=source.id, items=again)
+        session.commit()
+        assert (len(second.new_ids), len(second.updated_ids)) == (10, 40)  # the title changed everywhere
+
+        def found(q: str) -> int:
+            return len(list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, limit=1000, q=q).rows)
+
+        assert (found("alpha"), found("beta"), found("delta"), found("epsilon"), found("gamma")) == (20, 20, 9, 1, 1)
+        assert found("ny tittel") == 50
+        _integrity(session)
+        conn = session.connection()
+        assert conn.exec_driver_sql("SELECT count(*) FROM items_search_defer").scalar_one() == 0
+
+        def broken(conn, rows):  # type: ignore[no-untyped-def]
+            raise RuntimeError("disk full")
+
+        monkeypatch.setattr(service, "_update_changed", broken)
+        with pytest.raises(RuntimeError):
+            service.upsert_items(session, source_id=source.id, items=items([(1, "x.zeta.example")]))
+        assert session.connection().exec_driver_sql("SELECT count(*) FROM items_search_defer").scalar_one() == 0
+        session.rollback()
+        session.execute(update(StoredItem).where(StoredItem.key == "k:3").values(value="later.eta.example"))
+        session.commit()
+        assert found("later.eta") == 1
+        _integrity(session)
