@@ -263,6 +263,7 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, measure, print
     ap.add_argument("--web-workers", type=int, default=2, help="CERTMON_WEB_WORKERS of the server")
     ap.add_argument("--embedded", action="store_true", help="SQLite and the filesystem broker")
     ap.add_argument("--quick", action="store_true", help="100k indicators, 2 rounds")
+    ap.add_argument("--keep", action="store_true", help="with --embedded: keep the data folder (to look into)")
     ap.add_argument("--seed", type=int, default=11)
     args = ap.parse_args()
     if args.quick:
@@ -370,7 +371,10 @@ def main() -> None:  # noqa: PLR0915 - one linear script: set up, measure, print
         for proc, what in reversed(procs):
             stop(proc, what)
         httpd.shutdown()
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if args.keep and embedded:
+            print(f"kept: {data_dir} (CERTMON_DATA_DIR; the SQLite database is certmon.sqlite there)")
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":
