@@ -23,6 +23,7 @@ import itertools
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from sqlalchemy import (
     Integer,
     Select,
     column,
+    false,
     func,
     literal_column,
     or_,
@@ -102,19 +104,57 @@ def _like_escape(q: str) -> str:
     return q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_condition(session: Session, q: str) -> ColumnElement[bool]:
+# A SQLite search with at most this many hits looks them up by id. SQLite keeps no planner statistics (and
+# with ANALYZE's it chose seconds-long plans for the dashboard's other lists), so it takes an equality on an
+# indexed column for a handful of rows: it would walk the (kind, published_at) index and test each row
+# against the hits (~0.2 s at a million rows, even for a word nothing contains). With the hits as a list of
+# ids and the other filters kept off the indexes (`plain`), a page costs ~1 ms per 1,000 hits. More hits
+# than this: the index walk, which then finds a page's rows soon.
+SQLITE_BY_ID = 10_000
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """The condition for `q`, and whether it names its hits by id (then the other filters must be `plain`)."""
+
+    condition: ColumnElement[bool]
+    by_id: bool = False
+
+
+def search_filter(session: Session, q: str) -> SearchFilter:
     """Items whose title, value, CVE or key contain `q` (any case), through the dialect's index."""
     q = q.strip()
     like = f"%{_like_escape(q)}%"
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return literal_column(PG_SEARCH_EXPR).ilike(like, escape="\\")
+        return SearchFilter(literal_column(PG_SEARCH_EXPR).ilike(like, escape="\\"))
     if dialect == "sqlite" and len(q) >= MIN_INDEXED:
         phrase = '"' + q.replace('"', '""') + '"'
-        return StoredItem.id.in_(text(f"SELECT rowid FROM {SQLITE_SEARCH_TABLE} WHERE {SQLITE_SEARCH_TABLE} "
-                                      "MATCH :phrase").bindparams(phrase=phrase).columns(column("rowid", Integer)))
-    return or_(*(column.ilike(like, escape="\\") for column in
-                 (StoredItem.title, StoredItem.value, StoredItem.cve, StoredItem.key)))
+        match = f"SELECT rowid FROM {SQLITE_SEARCH_TABLE} WHERE {SQLITE_SEARCH_TABLE} MATCH :phrase"
+        hits = list(session.connection().exec_driver_sql(
+            f"SELECT rowid FROM {SQLITE_SEARCH_TABLE} WHERE {SQLITE_SEARCH_TABLE} MATCH ? LIMIT {SQLITE_BY_ID + 1}",
+            (phrase,)).scalars())
+        if not hits:
+            return SearchFilter(false(), by_id=True)
+        if len(hits) <= SQLITE_BY_ID:
+            ids = text("SELECT value FROM json_each(:hits)").bindparams(hits=json.dumps(hits, separators=(",", ":")))
+            return SearchFilter(StoredItem.id.in_(ids.columns(column("value", Integer))), by_id=True)
+        return SearchFilter(StoredItem.id.in_(text(match).bindparams(phrase=phrase).columns(column("rowid", Integer))))
+    return SearchFilter(or_(*(column.ilike(like, escape="\\") for column in
+                              (StoredItem.title, StoredItem.value, StoredItem.cve, StoredItem.key))))
+
+
+def search_condition(session: Session, q: str) -> ColumnElement[bool]:
+    """`search_filter`'s condition alone."""
+    return search_filter(session, q).condition
+
+
+def plain(expr: Any, by_id: bool) -> Any:
+    """`expr` (an indexed column of `items`) as an expression no index serves, when `by_id`: SQLite then looks
+    the search's hits up by id rather than walking that column's index."""
+    if not by_id:
+        return expr
+    return expr + 0 if isinstance(expr.type, Integer) else expr.concat("")
 
 
 # Cursors ------------------------------------------------------------------------------------------
@@ -141,14 +181,16 @@ def decode_cursor(cursor: str) -> tuple[datetime | None, int]:
 
 
 def keyset_page(session: Session, stmt: Select[Any], cursor: str | None, limit: int,
-                kinds: Sequence[str] = ()) -> list[StoredItem]:
+                kinds: Sequence[str] = (), by_id: bool = False) -> list[StoredItem]:
     """One page in the default order after `cursor`: dated rows first (newest first), then undated ones.
 
     Each part is one range over the (kind, published_at DESC, id DESC) index, so the page's cost does not
     grow with how deep it is. With several kinds (the dashboard's indicators and exposures) each kind is
-    one range and the pages are merged: an IN over the index's first column would sort the whole list."""
+    one range and the pages are merged: an IN over the index's first column would sort the whole list. With
+    `by_id` (a SQLite search that names its hits) the kind is `plain`."""
     if len(kinds) > 1:
-        parts = [keyset_page(session, stmt.where(StoredItem.kind == kind), cursor, limit) for kind in kinds]
+        parts = [keyset_page(session, stmt.where(plain(StoredItem.kind, by_id) == kind), cursor, limit)
+                 for kind in kinds]
         merged = heapq.merge(*parts, key=_sort_key)
         return list(itertools.islice(merged, limit))
     when, last_id = decode_cursor(cursor) if cursor else (None, None)

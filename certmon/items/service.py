@@ -322,12 +322,15 @@ def list_page(
     indicator_type: str | None = None, known_exploited: bool | None = None, sort: str = "published",
 ) -> ItemListPage:
     """A page by offset or, in the default order, after a cursor (certmon/items/search.py)."""
-    stmt = select(StoredItem).where(StoredItem.kind.in_(kinds), StoredItem.tlp_rank <= int(tlp_max),
-                                    StoredItem.revoked.is_(False))
-    if q and q.strip():
-        stmt = stmt.where(search.search_condition(session, q))
+    found = search.search_filter(session, q) if q and q.strip() else None
+    by_id = found is not None and found.by_id
+    plain = search.plain
+    stmt = select(StoredItem).where(plain(StoredItem.kind, by_id).in_(kinds),
+                                    plain(StoredItem.tlp_rank, by_id) <= int(tlp_max), StoredItem.revoked.is_(False))
+    if found is not None:
+        stmt = stmt.where(found.condition)
     if source_id is not None:
-        stmt = stmt.where(StoredItem.source_id == source_id)
+        stmt = stmt.where(plain(StoredItem.source_id, by_id) == source_id)
     if indicator_type:
         stmt = stmt.where(StoredItem.indicator_type == indicator_type)
     if known_exploited is not None:
@@ -337,7 +340,7 @@ def list_page(
         raise ValidationFailed("cursor gjelder bare standardrekkefølgen og kan ikke brukes sammen med offset",
                                ["query.cursor: brukt med sort eller offset"])
     if sort == "published" and not offset:
-        rows = search.keyset_page(session, stmt, cursor, limit, kinds)
+        rows = search.keyset_page(session, stmt, cursor, limit, kinds, by_id)
     else:
         ordered = search.newest_first(session, stmt) if sort == "published" else stmt.order_by(*item_order(sort))
         rows = list(session.scalars(ordered.limit(limit).offset(offset)))

@@ -5,6 +5,7 @@ query plans use the indexes."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -99,7 +100,8 @@ def test_search_finds_what_ilike_finds_and_follows_changes(any_env):
 
 
 @pytest.mark.parametrize("any_env", ["sqlite", "pg"], indirect=True)
-def test_the_plans_use_the_indexes(any_env):
+def test_the_plans_use_the_indexes(any_env, monkeypatch):
+    monkeypatch.setattr(search, "SQLITE_BY_ID", 0)  # SQLite: the path for a word with many hits
     with any_env.session() as session:
         _fill(session, 3_000)
         dialect = session.get_bind().dialect.name
@@ -125,6 +127,52 @@ def test_the_plans_use_the_indexes(any_env):
                 f"{prefix} {compiled.string}", compiled.params if dialect == "postgresql" else
                 tuple(compiled.params[k] for k in compiled.positiontup or ())))
             assert index in plan, plan
+
+
+def test_a_sqlite_search_with_few_hits_looks_them_up_by_id(sqlite_env):
+    """Every statement of a searched list (count, each kind's keyset page, an offset page, a source filter)
+    reads the hits by id, never by walking an index of the other filters; a word nothing contains costs
+    nothing; the pages hold what the index walk would give."""
+    from sqlalchemy import event
+
+    with sqlite_env.session() as session:
+        _fill(session, 3_000)
+        engine = session.get_bind()
+        seen: list[tuple[str, tuple]] = []
+
+        def record(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+            if statement.lstrip().upper().startswith("SELECT") and re.search(r"FROM items\b", statement):
+                seen.append((statement, parameters))
+
+        def lists():  # type: ignore[no-untyped-def]
+            return [list_page(session, kinds=("indicator", "exposure"), tlp_max=TLP.CLEAR, limit=20, q="emotet"),
+                    list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, limit=20, offset=20, q="emotet"),
+                    list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, limit=20, q="10.0.1", source_id=1)]
+
+        event.listen(engine, "before_cursor_execute", record)
+        try:
+            pages = lists()
+        finally:
+            event.remove(engine, "before_cursor_execute", record)
+        assert len(seen) >= 5 and pages[0].total > 20 and pages[2].rows
+        for statement, parameters in seen:
+            plan = " ".join(str(row[3]) for row in session.connection().exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {statement}", parameters))
+            assert "INTEGER PRIMARY KEY" in plan or "CONSTANT ROW" in plan, plan
+            assert "ix_items_kind_published" not in plan and "autoindex" not in plan, plan
+        walked = search.SQLITE_BY_ID
+        try:
+            search.SQLITE_BY_ID = 0  # the same lists by the index walk
+            again = lists()
+        finally:
+            search.SQLITE_BY_ID = walked
+        # a word nothing contains: a condition SQLite settles once, before it reads any row
+        assert str(search.search_condition(session, "finnes-ikke").compile(engine)) in ("0", "false")
+        nothing = list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, q="finnes-ikke")
+        assert (nothing.total, nothing.rows) == (0, [])
+        for one, other in zip(pages, again, strict=True):
+            assert ([r.id for r in one.rows], one.total, one.next_cursor) == \
+                ([r.id for r in other.rows], other.total, other.next_cursor)
 
 
 @pytest.mark.parametrize("any_env", ["sqlite", "pg"], indirect=True)
