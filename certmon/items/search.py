@@ -254,42 +254,20 @@ def newest_first(session: Session, stmt: Select[Any]) -> Select[Any]:
 # A run that wrote this many new rows refreshes the planner's statistics of `items` at once: the list,
 # search and keyset plans depend on them, and autovacuum's own ANALYZE may be minutes away (or off).
 ANALYZE_AFTER_ROWS = 20_000
-# SQLite keeps no statistics until ANALYZE runs, and without them it walks the (kind, published_at) index
-# for a search and tests each row against the search index's hits (~0.2 s at a million rows, even for a
-# word nothing contains); with them it looks the hits up by id (~1 ms). The first run that leaves this
-# many rows and no statistics makes them; larger ingests refresh them as on PostgreSQL.
-SQLITE_FIRST_ANALYZE_ROWS = 1_000
 
 
 def refresh_item_statistics(engine: Any, new_rows: int) -> bool:
-    """`ANALYZE items` after a large ingest, or on SQLite after the first run that leaves a table worth
-    planning for and no statistics (best effort: on PostgreSQL a lock held elsewhere, e.g. by a concurrent
-    ANALYZE or VACUUM, skips it after a second; on SQLite it waits for the write lock like any writer).
-    True if it ran. ~0.5 s on a million rows on either database."""
-    dialect = getattr(getattr(engine, "dialect", None), "name", "")
-    if engine is None or new_rows <= 0 or dialect not in ("postgresql", "sqlite"):
+    """`ANALYZE items` on PostgreSQL after a large ingest (best effort: a lock held elsewhere, e.g. by a
+    concurrent ANALYZE or VACUUM, skips it after a second). True if it ran."""
+    if new_rows < ANALYZE_AFTER_ROWS or engine is None or getattr(engine.dialect, "name", "") != "postgresql":
         return False
     import logging
 
     try:
         with engine.begin() as conn:
-            if dialect == "postgresql":
-                if new_rows < ANALYZE_AFTER_ROWS:
-                    return False
-                conn.execute(text("SET LOCAL lock_timeout = '1s'"))
-            elif new_rows < ANALYZE_AFTER_ROWS and not _sqlite_statistics_wanted(conn):
-                return False
+            conn.execute(text("SET LOCAL lock_timeout = '1s'"))
             conn.execute(text("ANALYZE items"))
     except Exception as exc:  # noqa: BLE001 - statistics are an optimisation; the ingest has committed
         logging.getLogger(__name__).warning("ANALYZE items after the ingest was skipped (%s)", type(exc).__name__)
         return False
     return True
-
-
-def _sqlite_statistics_wanted(conn: Connection) -> bool:
-    """No statistics of `items` yet, and enough rows for a plan to matter."""
-    has_table = conn.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first()
-    if has_table and conn.exec_driver_sql("SELECT 1 FROM sqlite_stat1 WHERE tbl = 'items' LIMIT 1").first():
-        return False
-    return conn.exec_driver_sql(f"SELECT count(*) FROM (SELECT 1 FROM items LIMIT {SQLITE_FIRST_ANALYZE_ROWS})"
-                                ).scalar_one() >= SQLITE_FIRST_ANALYZE_ROWS

@@ -175,45 +175,22 @@ def test_a_sqlite_search_with_few_hits_looks_them_up_by_id(sqlite_env):
                 ([r.id for r in other.rows], other.total, other.next_cursor)
 
 
-@pytest.mark.parametrize("any_env", ["sqlite", "pg"], indirect=True)
-def test_a_large_ingest_refreshes_the_planner_statistics(any_env, monkeypatch):
+def test_a_large_ingest_refreshes_the_planner_statistics(pg_env, monkeypatch):
     from certmon.sources.schemas import SourceCreate
     from certmon.sources.service import create_source
     from feeds.collect import run_source
     from feeds.collect_types import Document
 
     monkeypatch.setattr(search, "ANALYZE_AFTER_ROWS", 2)  # the fixture's two rows count as large here
-    with any_env.factory.begin() as session:
+    with pg_env.factory.begin() as session:
         source_id = create_source(session, SourceCreate(name="feodo-stor", format="feodo",
                                                         url="https://feodotracker.abuse.ch/x.csv")).id
     body = (Path(__file__).resolve().parents[1] / "fixtures" / "abusech" / "feodotracker_ipblocklist.txt").read_bytes()
-    report = run_source(any_env.factory, source_id, documents=[Document(body, "feodo.csv")])
+    report = run_source(pg_env.factory, source_id, documents=[Document(body, "feodo.csv")])
     assert report.outcome == "ok" and report.items_new == 2
-    with any_env.factory() as session:
-        if session.get_bind().dialect.name == "postgresql":
-            analysed = session.execute(text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'items'"))
-            assert analysed.scalar_one() is not None
-        else:
-            assert session.execute(text("SELECT count(*) FROM sqlite_stat1 WHERE tbl = 'items'")).scalar_one() > 0
-
-
-def test_sqlite_makes_its_first_statistics_once_the_table_is_worth_planning_for(sqlite_env, monkeypatch):
-    """SQLite has no statistics until ANALYZE runs: the first ingest that leaves enough rows makes them, a
-    small one after that does not redo them, and a large one refreshes them."""
-    monkeypatch.setattr(search, "SQLITE_FIRST_ANALYZE_ROWS", 600)
-    engine = sqlite_env.factory.kw["bind"]
-    with sqlite_env.session() as session:
-        _fill(session, 599)
-    assert not search.refresh_item_statistics(engine, 599)  # too few rows to matter
-    with sqlite_env.session() as session:
-        session.execute(StoredItem.__table__.insert(), [{
-            "source_id": 1, "kind": "indicator", "key": "en-til", "tlp": "clear", "tlp_rank": 0, "value": "x",
-            "content_hash": "y", "data": {}, "revoked": False}])
-        session.commit()
-    assert search.refresh_item_statistics(engine, 1)  # the first time there are enough
-    assert not search.refresh_item_statistics(engine, 1)  # statistics exist: a small run leaves them
-    assert search.refresh_item_statistics(engine, search.ANALYZE_AFTER_ROWS)
-    assert not search.refresh_item_statistics(engine, 0)
+    with pg_env.factory() as session:
+        analysed = session.execute(text("SELECT last_analyze FROM pg_stat_user_tables WHERE relname = 'items'"))
+        assert analysed.scalar_one() is not None
 
 
 def _integrity(session) -> None:  # type: ignore[no-untyped-def]
