@@ -251,3 +251,76 @@ def test_the_ingest_path_writes_the_sqlite_index_per_batch(sqlite_env, monkeypat
         session.commit()
         assert found("later.eta") == 1
         _integrity(session)
+
+
+@pytest.mark.parametrize("any_env", ["sqlite", "pg"], indirect=True)
+def test_the_search_covers_labels(any_env, monkeypatch):
+    """A Feodo Tracker row's malware family is a label: `q=emotet` finds it, through the ingest path and any
+    other writer, and follows a change of labels (migration 0021)."""
+    from certmon.items import service
+    from certmon.items.schemas import Item
+
+    def feodo(n: int, family: str) -> Item:
+        return Item(kind="indicator", key=f"feodo:{n}", tlp="clear", source_format="feodo", type="ipv4",
+                    value=f"192.0.2.{n}", labels=[family, "botnet_cc"])
+
+    with any_env.session() as session:
+        source = Source(name="feodo-etiketter", format="feodo", url="https://x.invalid/")
+        session.add(source)
+        session.flush()
+        service.upsert_items(session, source_id=source.id, items=[feodo(n, "Emotet" if n % 2 else "QakBot")
+                                                                  for n in range(1, 21)])
+        session.execute(StoredItem.__table__.insert(), [{
+            "source_id": source.id, "kind": "indicator", "key": "orm:1", "tlp": "clear", "tlp_rank": 0,
+            "value": "198.51.100.1", "content_hash": "x", "data": {"labels": ["Pikabot"]}, "revoked": False}])
+        session.commit()
+
+        def found(q: str) -> set[str]:
+            return {r.key for r in list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, limit=100, q=q).rows}
+
+        assert found("emotet") == {f"feodo:{n}" for n in range(1, 21, 2)}
+        assert len(found("qakbot")) == 10 and found("pikabot") == {"orm:1"} and len(found("botnet_cc")) == 20
+        service.upsert_items(session, source_id=source.id, items=[feodo(1, "IcedID")])
+        session.commit()
+        assert "feodo:1" not in found("emotet") and found("icedid") == {"feodo:1"}
+        assert len(found("emotet")) == 9
+        if session.get_bind().dialect.name == "sqlite":
+            _integrity(session)
+
+
+def test_the_labels_migration_indexes_the_rows_it_finds(tmp_path):
+    """0021 on a SQLite database with rows: they are searchable by label after the upgrade, and the
+    downgrade puts 0020's index back."""
+    from alembic import command
+
+    from certmon.db import make_engine
+    from certmon.dbops import alembic_config, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    upgrade(engine, "0020")
+    from sqlalchemy.orm import Session
+
+    with Session(engine) as session:
+        source = Source(name="s", format="feodo", url="https://x.invalid/")
+        session.add(source)
+        session.flush()
+        session.execute(StoredItem.__table__.insert(), [{
+            "source_id": source.id, "kind": "indicator", "key": "feodo:1", "tlp": "clear", "tlp_rank": 0,
+            "value": "192.0.2.1", "content_hash": "x", "data": {"labels": ["Emotet"]}, "revoked": False}])
+        session.commit()
+    upgrade(engine)
+
+    def keys(session: Session, q: str) -> list[str]:
+        return [r.key for r in list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, q=q).rows]
+
+    with Session(engine) as session:
+        assert keys(session, "emotet") == ["feodo:1"]
+        _integrity(session)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0020")
+    with Session(engine) as session:
+        assert (keys(session, "emotet"), keys(session, "192.0.2")) == ([], ["feodo:1"])
+        _integrity(session)
+    engine.dispose()
