@@ -1,12 +1,12 @@
 """Lists of items at any size: a substring search through an index, keyset pages, capped counts.
 
-- **Search** (`q`): a case-insensitive substring of the title, value, CVE id, key or labels (their JSON
-  text). PostgreSQL serves it from one trigram index (pg_trgm, GIN) over the five joined by a separator no
-  query contains; SQLite from an FTS5 table with the trigram tokenizer, kept in step with `items` by
+- **Search** (`q`): a case-insensitive substring of the title, value, CVE id or key. PostgreSQL serves
+  it from one trigram index (pg_trgm, GIN) over the four columns joined by a separator no query
+  contains; SQLite from an FTS5 table with the trigram tokenizer, kept in step with `items` by
   triggers, except that the ingest path writes it per batch itself (`sqlite_deferred_index`, migration
   0020). Both need three characters; a shorter query scans (it is rare and the scan is bounded by the
-  other filters and the page size). The index objects are made by migrations 0019, 0020 and 0021 and are
-  not in the ORM metadata (`UNMODELLED`).
+  other filters and the page size). The index objects are made by migrations 0019 and 0020 and are not
+  in the ORM metadata (`UNMODELLED`).
 - **Keyset pages**: the default order (published newest first, items without a date last, then id) is
   paged by a cursor holding the last row's (published_at, id), served by the (kind, published_at DESC,
   id DESC) index: page 20,000 costs what page 1 costs. Offsets still work for the dashboard's pager.
@@ -49,9 +49,9 @@ from certmon.items.models import StoredItem
 COUNT_CAP = 10_000
 MIN_INDEXED = 3  # the trigram indexes need three characters
 SEPARATOR = "\x1f"  # between the columns in PostgreSQL's search expression (no query contains it)
-# Exactly the expression of PostgreSQL's index ix_items_search (migration 0021): the query must repeat it.
+# Exactly the expression of PostgreSQL's index ix_items_search (migration 0019): the query must repeat it.
 PG_SEARCH_EXPR = ("(coalesce(title, '') || chr(31) || coalesce(value, '') || chr(31) || coalesce(cve, '')"
-                  " || chr(31) || key || chr(31) || coalesce(data->>'labels', ''))")
+                  " || chr(31) || key)")
 SQLITE_SEARCH_TABLE = "items_search"
 UNMODELLED = frozenset({"ix_items_search", "ix_items_kind_published", SQLITE_SEARCH_TABLE,
                         *(f"{SQLITE_SEARCH_TABLE}_{part}" for part in ("data", "idx", "content", "docsize", "config"))})
@@ -64,8 +64,7 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
 
 # The SQLite index, written per batch ---------------------------------------------------------------
 
-_INDEXED = "title, value, cve, key, labels"
-SQLITE_SEARCH_SOURCE = "items_search_source"  # the index's external content: items' columns and labels
+_INDEXED = "title, value, cve, key"
 
 
 @contextmanager
@@ -91,7 +90,7 @@ def _index_rows(conn: Connection, ids: list[int], head: str, command: str) -> No
     if not ids:
         return
     sql = (f"INSERT INTO {SQLITE_SEARCH_TABLE}({command}rowid, {_INDEXED}) "
-           f"SELECT {head}{_INDEXED} FROM {SQLITE_SEARCH_SOURCE} WHERE ")
+           f"SELECT {head}{_INDEXED} FROM items WHERE ")
     low, high = min(ids), max(ids)
     if high - low + 1 == len(ids) == len(set(ids)):
         conn.exec_driver_sql(sql + "id BETWEEN ? AND ?", (low, high))
@@ -123,7 +122,7 @@ class SearchFilter:
 
 
 def search_filter(session: Session, q: str) -> SearchFilter:
-    """Items whose title, value, CVE id, key or labels contain `q` (any case), through the dialect's index."""
+    """Items whose title, value, CVE or key contain `q` (any case), through the dialect's index."""
     q = q.strip()
     like = f"%{_like_escape(q)}%"
     dialect = session.get_bind().dialect.name
@@ -142,8 +141,7 @@ def search_filter(session: Session, q: str) -> SearchFilter:
             return SearchFilter(StoredItem.id.in_(ids.columns(column("value", Integer))), by_id=True)
         return SearchFilter(StoredItem.id.in_(text(match).bindparams(phrase=phrase).columns(column("rowid", Integer))))
     return SearchFilter(or_(*(column.ilike(like, escape="\\") for column in
-                              (StoredItem.title, StoredItem.value, StoredItem.cve, StoredItem.key,
-                               func.json_extract(StoredItem.data, "$.labels")))))
+                              (StoredItem.title, StoredItem.value, StoredItem.cve, StoredItem.key))))
 
 
 def search_condition(session: Session, q: str) -> ColumnElement[bool]:
