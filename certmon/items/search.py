@@ -32,6 +32,7 @@ from sqlalchemy import (
     Connection,
     Integer,
     Select,
+    String,
     column,
     false,
     func,
@@ -75,6 +76,8 @@ def sqlite_deferred_index(conn: Connection, new_ids: list[int], changed_ids: lis
     Inside the block the caller inserts rows and appends their ids to `new_ids`, and rewrites the rows whose
     ids it passed in `changed_ids` (their old entries are taken out first, from the values stored now). The
     marker row lives only inside this block of the writer's transaction, so no other writer ever sees it.
+    If the block fails the index is left part-written: the caller must roll the transaction back, as
+    every ingest does (`feeds.collect` stores a run in one transaction).
     """
     conn.exec_driver_sql("INSERT INTO items_search_defer (since) VALUES (1)")
     try:
@@ -130,6 +133,7 @@ def search_filter(session: Session, q: str) -> SearchFilter:
         return SearchFilter(literal_column(PG_SEARCH_EXPR).ilike(like, escape="\\"))
     if dialect == "sqlite" and len(q) >= MIN_INDEXED:
         phrase = '"' + q.replace('"', '""') + '"'
+        session.flush()  # the hits are read by a statement of their own: pending rows must be in the index
         match = f"SELECT rowid FROM {SQLITE_SEARCH_TABLE} WHERE {SQLITE_SEARCH_TABLE} MATCH :phrase"
         hits = list(session.connection().exec_driver_sql(
             f"SELECT rowid FROM {SQLITE_SEARCH_TABLE} WHERE {SQLITE_SEARCH_TABLE} MATCH ? LIMIT {SQLITE_BY_ID + 1}",
@@ -154,7 +158,11 @@ def plain(expr: Any, by_id: bool) -> Any:
     the search's hits up by id rather than walking that column's index."""
     if not by_id:
         return expr
-    return expr + 0 if isinstance(expr.type, Integer) else expr.concat("")
+    if isinstance(expr.type, Integer):
+        return expr + 0
+    if isinstance(expr.type, String):
+        return expr.concat("")
+    raise TypeError(f"plain() takes an integer or text column, not {expr.type!r}")
 
 
 # Cursors ------------------------------------------------------------------------------------------

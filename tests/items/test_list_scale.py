@@ -129,7 +129,7 @@ def test_the_plans_use_the_indexes(any_env, monkeypatch):
             assert index in plan, plan
 
 
-def test_a_sqlite_search_with_few_hits_looks_them_up_by_id(sqlite_env):
+def test_a_sqlite_search_with_few_hits_looks_them_up_by_id(sqlite_env, monkeypatch):
     """Every statement of a searched list (count, each kind's keyset page, an offset page, a source filter)
     reads the hits by id, never by walking an index of the other filters; a word nothing contains costs
     nothing; the pages hold what the index walk would give."""
@@ -158,14 +158,11 @@ def test_a_sqlite_search_with_few_hits_looks_them_up_by_id(sqlite_env):
         for statement, parameters in seen:
             plan = " ".join(str(row[3]) for row in session.connection().exec_driver_sql(
                 f"EXPLAIN QUERY PLAN {statement}", parameters))
-            assert "INTEGER PRIMARY KEY" in plan or "CONSTANT ROW" in plan, plan
+            assert "INTEGER PRIMARY KEY (rowid=?)" in plan, plan
             assert "ix_items_kind_published" not in plan and "autoindex" not in plan, plan
-        walked = search.SQLITE_BY_ID
-        try:
-            search.SQLITE_BY_ID = 0  # the same lists by the index walk
+        with monkeypatch.context() as patch:
+            patch.setattr(search, "SQLITE_BY_ID", 0)  # the same lists by the index walk
             again = lists()
-        finally:
-            search.SQLITE_BY_ID = walked
         # a word nothing contains: a condition SQLite settles once, before it reads any row
         assert str(search.search_condition(session, "finnes-ikke").compile(engine)) in ("0", "false")
         nothing = list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, q="finnes-ikke")
@@ -218,7 +215,7 @@ def test_the_ingest_path_writes_the_sqlite_index_per_batch(sqlite_env, monkeypat
                                      items=items([(n, f"host{n}.alpha.example") for n in range(40)]))
         session.commit()
         assert len(first.new_ids) == 40
-        # an ORM row in between: the triggers index it, and the next batch's ids are not one range
+        # a row from another writer (a Core insert): the triggers index it
         session.execute(StoredItem.__table__.insert(), [{
             "source_id": source.id, "kind": "indicator", "key": "orm:1", "tlp": "clear", "tlp_rank": 0,
             "value": "orm.gamma.example", "content_hash": "x", "data": {}, "revoked": False}])
@@ -251,3 +248,47 @@ def test_the_ingest_path_writes_the_sqlite_index_per_batch(sqlite_env, monkeypat
         session.commit()
         assert found("later.eta") == 1
         _integrity(session)
+
+
+def test_migration_0020_on_a_filled_database(tmp_path):
+    """0020 on a SQLite database with rows keeps them searchable, the triggers still index other writers'
+    rows, and the downgrade puts 0019's unconditional triggers back."""
+    from alembic import command
+    from sqlalchemy.orm import Session
+
+    from certmon.db import make_engine
+    from certmon.dbops import alembic_config, upgrade
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.sqlite'}")
+    upgrade(engine, "0014")
+
+    def add(session: Session, key: str, value: str) -> None:
+        session.execute(StoredItem.__table__.insert(), [{
+            "source_id": 1, "kind": "indicator", "key": key, "tlp": "clear", "tlp_rank": 0, "value": value,
+            "content_hash": "x", "data": {}, "revoked": False}])
+        session.commit()
+
+    def keys(session: Session, q: str) -> list[str]:
+        return [r.key for r in list_page(session, kinds=("indicator",), tlp_max=TLP.CLEAR, q=q).rows]
+
+    with Session(engine) as session:
+        session.add(Source(name="s", format="feodo", url="https://x.invalid/"))
+        session.commit()
+        add(session, "før", "before.alpha.example")
+    upgrade(engine)
+    with Session(engine) as session:
+        add(session, "etter", "after.alpha.example")
+        assert sorted(keys(session, "alpha.example")) == ["etter", "før"]
+        _integrity(session)
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0014")
+    with Session(engine) as session:
+        add(session, "nedgradert", "down.alpha.example")
+        assert sorted(keys(session, "alpha.example")) == ["etter", "før", "nedgradert"]
+        _integrity(session)
+        triggers = session.connection().exec_driver_sql(
+            "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name LIKE 'items_search_%'").scalars().all()
+        assert len(triggers) == 3 and not any("items_search_defer" in sql for sql in triggers)
+    engine.dispose()
