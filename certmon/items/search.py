@@ -127,6 +127,8 @@ class SearchFilter:
 def search_filter(session: Session, q: str) -> SearchFilter:
     """Items whose title, value, CVE or key contain `q` (any case), through the dialect's index."""
     q = q.strip()
+    if "\x00" in q:  # neither database's text nor an FTS5 query can carry it
+        raise ValidationFailed("søketeksten kan ikke inneholde NUL-tegn", ["query.q: inneholder NUL (\\x00)"])
     like = f"%{_like_escape(q)}%"
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
@@ -135,9 +137,7 @@ def search_filter(session: Session, q: str) -> SearchFilter:
         phrase = '"' + q.replace('"', '""') + '"'
         session.flush()  # the hits are read by a statement of their own: pending rows must be in the index
         match = f"SELECT rowid FROM {SQLITE_SEARCH_TABLE} WHERE {SQLITE_SEARCH_TABLE} MATCH :phrase"
-        hits = list(session.connection().exec_driver_sql(
-            f"SELECT rowid FROM {SQLITE_SEARCH_TABLE} WHERE {SQLITE_SEARCH_TABLE} MATCH ? LIMIT {SQLITE_BY_ID + 1}",
-            (phrase,)).scalars())
+        hits = list(session.scalars(text(f"{match} LIMIT {SQLITE_BY_ID + 1}"), {"phrase": phrase}))
         if not hits:
             return SearchFilter(false(), by_id=True)
         if len(hits) <= SQLITE_BY_ID:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -154,11 +155,9 @@ def upsert_items(
                 seen[item_id] = _WAS_UNCHANGED
                 touched.append(item_id)
         new_ids: list[int] = []
-        if sqlite and (fresh or changed):
-            with search.sqlite_deferred_index(conn, new_ids, [row[-1] for row in changed]):
-                new_ids += _insert(conn, fresh)
-                _update_changed(conn, changed)
-        else:
+        writing = (search.sqlite_deferred_index(conn, new_ids, [row[-1] for row in changed])
+                   if sqlite and (fresh or changed) else nullcontext())
+        with writing:
             new_ids += _insert(conn, fresh)
             _update_changed(conn, changed)
         result.new_ids.extend(new_ids)

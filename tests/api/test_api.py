@@ -162,3 +162,6 @@ def test_lists_page_by_cursor_and_search_by_substring(api):
     assert deep.status_code == 422 and "offset" in deep.json()["problems"][0]  # deeper: by cursor
     found = api.get("/api/v1/advisories", params={"q": "ARSEL 3 ÆØ"}, headers=h).json()
     assert [i["title"] for i in found["items"]] == ["Varsel 3 æøå"]
+    for q in ("x\x00y", "\x00"):  # neither database nor the search index can carry a NUL
+        r = api.get("/api/v1/indicators", params={"q": q}, headers=h)
+        assert r.status_code == 422 and "NUL" in r.json()["detail"]

@@ -292,6 +292,8 @@ def test_item_lists_search_and_filter(dash):
     kev = dash.client.get("/sarbarheter?kev=1").text
     assert "CVE-" in kev and "Viser 1–25 av" in kev
     assert "Ingenting passer søket." in dash.client.get("/varsler-inn?q=finnesikke-xyz").text
+    nul = dash.client.get("/indikatorer", params={"q": "x\x00y"})  # a NUL: a clear answer, not a 500
+    assert nul.status_code < 500 and "NUL" in nul.text, nul.status_code
     exposures = dash.client.get("/indikatorer?type=exposure").text
     assert "Eksponering" in exposures
 
