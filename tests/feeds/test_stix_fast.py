@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from feeds.stix_patterns import _canonical, _canonical_slow
+from feeds.stix_patterns import (
+    PatternUnsupported,
+    _canonical,
+    _canonical_slow,
+    _grammar_comparisons,
+    _resolve,
+    observables,
+)
 
 KINDS = ("ip", "host", "domain", "url", "md5", "sha1", "sha256")
 _NAME_CHARS = "abcXYZ019_-.*"
@@ -46,3 +54,78 @@ values = st.one_of(names, ipv4s, urls, hashes, st.text(max_size=30))
 @example(kind="sha256", value="0" * 64)
 def test_fast_canonical_equals_the_general_path(kind: str, value: str) -> None:
     assert _canonical(kind, value) == _canonical_slow(kind, value)
+
+
+# Patterns made of the pieces the fast path reads (and some it must hand over to the grammar):
+# comparisons in brackets, joined by AND/OR at both levels, with odd spacing, escapes and lists.
+_PATHS = [
+    ("ipv4-addr", "value"), ("ipv6-addr", "value"), ("domain-name", "value"), ("url", "value"),
+    ("email-addr", "value"), ("file", "hashes.'SHA-256'"), ("file", "hashes.MD5"), ("file", "name"),
+    ("network-traffic", "dst_ref.value"), ("network-traffic", "dst_port"),
+    ("email-message", "from_ref.value"), ("domain-name", "resolves_to_refs[*].value"),
+]
+_TEXT = st.text(alphabet="abc.-_:/19 '\\æ", max_size=14)
+_PLAIN = st.sampled_from(["198.51.100.7", "a.example", "http://a.example/x?q=1", "x@a.example",
+                          "0" * 64, "d41d8cd98f00b204e9800998ecf8427e", "A.Example", "bad one"])
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+_LITERALS = st.one_of(
+    st.one_of(_PLAIN, _TEXT).map(_quote),
+    st.integers(0, 70000).map(str),
+    st.lists(st.one_of(_PLAIN, _TEXT).map(_quote), min_size=1, max_size=3).map(lambda v: "(" + ", ".join(v) + ")"),
+)
+_SPACE = st.sampled_from([" ", "  ", "\t", " \n "])
+_EDGE = st.sampled_from(["", " ", "\t"])
+
+
+@st.composite
+def _comparison(draw: st.DrawFn) -> str:
+    obj_type, path = draw(st.sampled_from(_PATHS))
+    literal = draw(_LITERALS)
+    op = "IN" if literal.startswith("(") else draw(st.sampled_from(["=", "=", "!=", "LIKE", "NOT ="]))
+    return f"{obj_type}:{path}{draw(_EDGE)}{op}{draw(_EDGE)}{literal}"
+
+
+@st.composite
+def _observation(draw: st.DrawFn) -> str:
+    parts = draw(st.lists(_comparison(), min_size=1, max_size=3))
+    joined = parts[0]
+    for part in parts[1:]:
+        joined += f"{draw(_SPACE)}{draw(st.sampled_from(['AND', 'OR']))}{draw(_SPACE)}{part}"
+    return f"[{draw(_EDGE)}{joined}{draw(_EDGE)}]"
+
+
+@st.composite
+def _patterns(draw: st.DrawFn) -> str:
+    parts = draw(st.lists(_observation(), min_size=1, max_size=3))
+    joined = parts[0]
+    for part in parts[1:]:
+        joined += f"{draw(_SPACE)}{draw(st.sampled_from(['AND', 'OR']))}{draw(_SPACE)}{part}"
+    return draw(_EDGE) + joined + draw(st.sampled_from(["", " ", " WITHIN 5 SECONDS"]))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(pattern=_patterns())
+@example(pattern="[ipv4-addr:value = '192.0.2.1' OR domain-name:value = 'c2.example.org']")
+@example(pattern="[network-traffic:dst_ref.value = '198.51.100.9' AND network-traffic:dst_port = 443]")
+@example(pattern="[file:hashes.'SHA-256' = 'it\\'s'] AND [url:value IN ('http://a.example/', 'x')]")
+def test_fast_pattern_path_equals_the_grammar(pattern: str) -> None:
+    """Whatever shape takes the regex paths, a pattern the official grammar reads gives the observables
+    the grammar names. (One the grammar rejects may still give its plain `=` comparisons: feeds send
+    sloppy patterns, such as a number after LIKE, and the fast path is deliberately lenient there.
+    An operator word glued to its path, `valueIN(…)`, is rejected like the grammar does.)"""
+    try:
+        expected = set(_resolve(_grammar_comparisons(pattern, "2.1")))
+    except PatternUnsupported:
+        return
+    assert set(observables(pattern, "2.1")) == expected
+
+
+@pytest.mark.parametrize("pattern", ["[ipv4-addr:valueIN ('198.51.100.7')]", "[url:valueLIKE 'x']"])
+def test_an_operator_glued_to_its_path_is_invalid(pattern: str) -> None:
+    with pytest.raises(PatternUnsupported):
+        observables(pattern, "2.1")
