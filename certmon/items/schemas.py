@@ -102,13 +102,18 @@ _encoder = msgspec.json.Encoder()
 def item_to_dict(item: Item) -> dict[str, Any]:
     """Plain dict with the kind's required fields present (null or empty where unknown)."""
     data: dict[str, Any] = msgspec.to_builtins(item)
-    for name in REQUIRED_FIELDS.get(item.kind, ()):
-        if name not in data:
-            value = getattr(item, name)
-            data[name] = msgspec.to_builtins(value)
-    if item.kind == "vulnerability" and data.get("known_exploited") is None:
-        data["known_exploited"] = False
+    _complete(item, data)
     return data
+
+
+def _complete(item: Item, data: dict[str, Any]) -> None:
+    """Add the kind's required fields that `to_builtins` left out as defaults."""
+    kind = item.kind
+    for name in REQUIRED_FIELDS.get(kind, ()):
+        if name not in data:
+            data[name] = msgspec.to_builtins(getattr(item, name))
+    if kind == "vulnerability" and data.get("known_exploited") is None:
+        data["known_exploited"] = False
 
 
 def item_to_json(item: Item) -> bytes:
@@ -117,8 +122,13 @@ def item_to_json(item: Item) -> bytes:
 
 
 def items_to_json_lines(items: Iterable[Item]) -> bytes:
-    """JSON Lines records, each with its newline: the bytes of `item_to_json` + b"\\n" per item, in one encode."""
-    return _encoder.encode_lines([item_to_dict(item) for item in items])
+    """JSON Lines records, each with its newline: the bytes of `item_to_json` + b"\\n" per item, in one encode
+    (and one `to_builtins` call for the whole batch)."""
+    batch = items if isinstance(items, list) else list(items)
+    records: list[dict[str, Any]] = msgspec.to_builtins(batch)
+    for item, data in zip(batch, records, strict=True):
+        _complete(item, data)
+    return _encoder.encode_lines(records)
 
 
 def item_from_dict(data: dict[str, Any]) -> Item:
