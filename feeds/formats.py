@@ -5,40 +5,46 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterable
+from importlib import import_module
 
 from certmon.errors import FeedParseError
 from certmon.items.schemas import Item
-from feeds import abusech, csaf, kev, misp, shadowserver, stix, suricata
 from feeds.base import ParseContext, ParseFunc
 from feeds.common import fail, json_utf8
 
 
-def _rss(data: bytes, ctx: ParseContext) -> Iterable[Item]:
-    """`feeds.rss.parse`, imported on first use: feedparser takes ~35 ms to import, which every
-    `certmon parse` of another format would pay."""
-    from feeds import rss
+def _lazy(module: str, function: str) -> ParseFunc:
+    """`feeds.<module>.<function>`, its module imported on first use: `certmon parse` of one format
+    need not import all the others (feedparser alone takes ~35 ms, PyYAML for Shadowserver ~15 ms)."""
 
-    return rss.parse(data, ctx)
+    def parse(data: bytes, ctx: ParseContext) -> Iterable[Item]:
+        func: ParseFunc = getattr(import_module(f"feeds.{module}"), function)
+        return func(data, ctx)
+
+    parse.__qualname__ = parse.__name__ = f"{module}.{function}"
+    return parse
 
 
+_RSS, _STIX, _MISP = _lazy("rss", "parse"), _lazy("stix", "parse"), _lazy("misp", "parse")
+_FEODO, _URLHAUS, _THREATFOX = (_lazy("abusech", f) for f in ("parse_feodo", "parse_urlhaus", "parse_threatfox"))
 FORMATS: dict[str, ParseFunc] = {
-    "rss": _rss,
-    "atom": _rss,
-    "stix": stix.parse,
-    "stix21": stix.parse,
-    "taxii21": stix.parse,
-    "kev": kev.parse,
-    "csaf": csaf.parse,
-    "misp": misp.parse,
-    "misp-feed": misp.parse,
-    "feodo": abusech.parse_feodo,
-    "abusech-feodo": abusech.parse_feodo,
-    "urlhaus": abusech.parse_urlhaus,
-    "abusech-urlhaus": abusech.parse_urlhaus,
-    "threatfox": abusech.parse_threatfox,
-    "abusech-threatfox": abusech.parse_threatfox,
-    "shadowserver": shadowserver.parse,
-    "suricata": suricata.parse,
+    "rss": _RSS,
+    "atom": _RSS,
+    "stix": _STIX,
+    "stix21": _STIX,
+    "taxii21": _STIX,
+    "kev": _lazy("kev", "parse"),
+    "csaf": _lazy("csaf", "parse"),
+    "misp": _MISP,
+    "misp-feed": _MISP,
+    "feodo": _FEODO,
+    "abusech-feodo": _FEODO,
+    "urlhaus": _URLHAUS,
+    "abusech-urlhaus": _URLHAUS,
+    "threatfox": _THREATFOX,
+    "abusech-threatfox": _THREATFOX,
+    "shadowserver": _lazy("shadowserver", "parse"),
+    "suricata": _lazy("suricata", "parse"),
 }
 
 _SNIFF = 65_536  # bytes looked at to tell a format
@@ -71,7 +77,9 @@ def detect_format(data: bytes, filename: str = "") -> str:
     first_line = head.split(b"\n", 1)[0].lower()
     if b"," in first_line and (b'"timestamp"' in first_line or first_line.startswith(b"timestamp,")):
         return "shadowserver"
-    if shadowserver.guess_report_type([], name) and name.endswith(".csv"):
+    from feeds.shadowserver import guess_report_type
+
+    if name.endswith(".csv") and guess_report_type([], name):
         return "shadowserver"
     raise fail(ctx, "", "cannot tell the feed format; give --format explicitly")
 

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
-
 from certmon.items.schemas import Product
 
 _PRODUCTS_FILE = Path(__file__).parent / "data" / "products.yaml"
@@ -79,6 +77,8 @@ def _norm(alias: str) -> str:
 
 @lru_cache(maxsize=1)
 def _catalogue() -> _Catalogue:
+    import yaml  # on first use: a STIX bundle without reports never needs the product list
+
     entries = yaml.safe_load(_PRODUCTS_FILE.read_text(encoding="utf-8")) or []
     by_alias: dict[str, tuple[str, str]] = {}
     for entry in entries:

@@ -14,6 +14,7 @@ import difflib
 import inspect
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast, get_args, get_origin
@@ -21,6 +22,8 @@ from typing import Any, cast, get_args, get_origin
 import typer
 from typer._click import Context as ClickContext  # Typer's own copy of click (typer >= 0.20)
 from typer._click.exceptions import UsageError
+from typer._coercion import RuntimeParam, build_runtime_param
+from typer._param_types import coerce_cli_path
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
 from certmon.i18n import N_, _, gettext_for
@@ -174,6 +177,49 @@ def _in_context(ctx: ClickContext) -> Iterator[None]:
         raise
 
 
+@dataclass(frozen=True)
+class _PlainRuntimeParam(RuntimeParam):
+    """Typer's coercion of a plain `str`, `Path` or `bool` parameter, without Pydantic.
+
+    Typer builds a Pydantic TypeAdapter for every parameter of the command it runs, and importing
+    Pydantic is about a third of a short command's start-up (`certmon parse` of a small file). A
+    string value becomes what Typer makes of it: the same string, or a `Path` checked by Typer's own
+    path checks; a flag's bool stays; any other value (a flag's text from an environment variable)
+    goes to Typer's coercion. tests/cli/test_framework.py holds this to
+    Typer's result for every such parameter of the command tree.
+    """
+
+    def _coerce_value(self, value: Any, param: Any, ctx: ClickContext) -> Any:
+        kind = type(value)
+        if kind is str and self.annotation is str:
+            return value
+        if kind is str and self.annotation is Path:
+            return coerce_cli_path(Path(value), self.parameter_info, path_type=Path, param=param, ctx=ctx)
+        if kind is bool and self.annotation is bool:
+            return value
+        return build_runtime_param(param.type_descriptor)._coerce_value(value, param=param, ctx=ctx)
+
+
+def _plain(param: Any) -> bool:
+    """A parameter `_PlainRuntimeParam` coerces: one `str`, `Path` or `bool` value; no parser, choices or click type."""
+    desc = getattr(param, "type_descriptor", None)
+    if desc is None or desc.annotation not in (str, Path, bool) or desc.is_choice or desc.is_file:
+        return False
+    info = desc.parameter_info
+    return (info.parser is None and getattr(info, "click_type", None) is None and info.path_type is None
+            and not getattr(param, "multiple", False) and param.nargs == 1)
+
+
+def plain_runtime_params(command: TyperCommand | TyperGroup, ctx: ClickContext) -> None:
+    """Give the command's plain parameters `_PlainRuntimeParam` (before Typer builds its own), the
+    help option too."""
+    for param in command.get_params(ctx):
+        if getattr(param, "_runtime_param", False) is None and _plain(param):
+            desc = param.type_descriptor  # type: ignore[attr-defined]
+            param._runtime_param = _PlainRuntimeParam(  # type: ignore[attr-defined]
+                parameter_info=desc.parameter_info, annotation=desc.annotation)
+
+
 class CertmonCommand(TyperCommand):
     """A command whose help page and usage errors speak bokmål."""
 
@@ -181,6 +227,7 @@ class CertmonCommand(TyperCommand):
         write_help(self, ctx, formatter)
 
     def parse_args(self, ctx: ClickContext, args: list[str]) -> list[str]:
+        plain_runtime_params(self, ctx)
         allowed, ctx.allow_extra_args = ctx.allow_extra_args, True  # we word the error ourselves
         try:
             with _in_context(ctx):
@@ -209,6 +256,7 @@ class CertmonGroup(TyperGroup):
             if ctx.parent is not None and names:
                 message = _("missing command; one of: %(names)s") % {"names": ", ".join(names)}
             raise CertmonUsageError(message, ctx)
+        plain_runtime_params(self, ctx)
         with _in_context(ctx):
             return super().parse_args(ctx, args)
 
