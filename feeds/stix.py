@@ -285,10 +285,15 @@ def _indicator_items(obj: StixObject, bundle: _Bundle, ctx: ParseContext, stats:
     valid_from, valid_until = _time(obj.valid_from, bundle), _time(obj.valid_until, bundle)
     revoked = obj.revoked is True
     stats.items += len(found)
+    if len(found) == 1:  # the usual case, without a comprehension's own call
+        ((itype, value),) = found
+        return [Item(kind="indicator", key=f"stix:{obj.id}:{itype}:{value}", tlp=tlp, source_format="stix",
+                     type=itype, value=value, labels=labels, confidence=confidence, valid_from=valid_from,
+                     valid_until=valid_until, revoked=revoked)]
     prefix = f"stix:{obj.id}:"
     return [
         Item(kind="indicator", key=f"{prefix}{itype}:{value}", tlp=tlp, source_format="stix", type=itype,
-             value=value, labels=labels if len(found) == 1 else list(labels), confidence=confidence,
+             value=value, labels=list(labels), confidence=confidence,
              valid_from=valid_from, valid_until=valid_until, revoked=revoked)
         for itype, value in found
     ]
