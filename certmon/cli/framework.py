@@ -185,8 +185,8 @@ class _PlainRuntimeParam(RuntimeParam):
     Pydantic is about a third of a short command's start-up (`certmon parse` of a small file). A
     string value becomes what Typer makes of it: the same string, or a `Path` checked by Typer's own
     path checks; a flag's bool stays; any other value (a flag's text from an environment variable)
-    goes to Typer's coercion. tests/cli/test_framework.py holds this to
-    Typer's result for every such parameter of the command tree.
+    goes to Typer's coercion. tests/cli/test_framework.py holds this to Typer's result for every
+    such parameter of the command tree.
     """
 
     def _coerce_value(self, value: Any, param: Any, ctx: ClickContext) -> Any:
