@@ -90,22 +90,20 @@ def _comparison(draw: st.DrawFn) -> str:
     return f"{obj_type}:{path}{draw(_EDGE)}{op}{draw(_EDGE)}{literal}"
 
 
+def _joined(draw: st.DrawFn, parts: st.SearchStrategy[str]) -> str:
+    """One to three parts joined by AND or OR, with odd spacing."""
+    first, *rest = draw(st.lists(parts, min_size=1, max_size=3))
+    return first + "".join(f"{draw(_SPACE)}{draw(st.sampled_from(['AND', 'OR']))}{draw(_SPACE)}{part}" for part in rest)
+
+
 @st.composite
 def _observation(draw: st.DrawFn) -> str:
-    parts = draw(st.lists(_comparison(), min_size=1, max_size=3))
-    joined = parts[0]
-    for part in parts[1:]:
-        joined += f"{draw(_SPACE)}{draw(st.sampled_from(['AND', 'OR']))}{draw(_SPACE)}{part}"
-    return f"[{draw(_EDGE)}{joined}{draw(_EDGE)}]"
+    return f"[{draw(_EDGE)}{_joined(draw, _comparison())}{draw(_EDGE)}]"
 
 
 @st.composite
 def _patterns(draw: st.DrawFn) -> str:
-    parts = draw(st.lists(_observation(), min_size=1, max_size=3))
-    joined = parts[0]
-    for part in parts[1:]:
-        joined += f"{draw(_SPACE)}{draw(st.sampled_from(['AND', 'OR']))}{draw(_SPACE)}{part}"
-    return draw(_EDGE) + joined + draw(st.sampled_from(["", " ", " WITHIN 5 SECONDS"]))
+    return draw(_EDGE) + _joined(draw, _observation()) + draw(st.sampled_from(["", " ", " WITHIN 5 SECONDS"]))
 
 
 @settings(max_examples=1500, deadline=None)
