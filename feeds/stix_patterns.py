@@ -88,19 +88,9 @@ def observables(pattern: str, spec_version: str | None = None) -> list[tuple[str
         canon = _canonical(kind, simple.group(3)) if kind is not None else None
         return [canon] if canon is not None else []
     if _FAST_SHAPE.fullmatch(pattern):
-        found = []
-        for obj_type, path, op, literal in _FAST_CMP.findall(pattern):
-            if op != "=" and op != "IN":
-                continue
-            kind = indicator_kind(obj_type, path)
-            if kind is None:
-                continue
-            if literal[0] == "'" and "\\" not in literal:  # one plain string, the usual case
-                canon = _canonical(kind, literal[1:-1])
-                if canon is not None:
-                    found.append(canon)
-            else:
-                found.extend(_resolve(iter(((obj_type, path, literal),))))
+        comparisons = ((obj_type, path, literal) for obj_type, path, op, literal in _FAST_CMP.findall(pattern)
+                       if op == "=" or op == "IN")
+        found = list(_resolve(comparisons))
     else:
         found = list(_resolve(_grammar_comparisons(pattern, spec_version)))
     return list(dict.fromkeys(found))
