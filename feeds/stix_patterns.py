@@ -58,7 +58,27 @@ _FAST_SHAPE = re.compile(rf"\s*+{_OBS}(?:\s++(?:AND|OR)\s++{_OBS})*+\s*+")
 # `_FAST_SHAPE` accepted: between comparisons there is only space, brackets and AND/OR, which no
 # comparison starts with.
 _FAST_CMP = re.compile(rf"([a-z0-9_-]++):([A-Za-z0-9_.\-\[\]\*']++)\s*+({_OP})\s*+({_LIT})")
-_SIMPLE = re.compile(r"\[\s*+([a-z0-9-]++):([A-Za-z0-9_.'-]++)\s*+=\s*+'([^'\\]*+)'\s*+\]")
+# One comparison whose value needs no canonicalisation: exactly what the general path gives for it
+# (the lookaheads keep the length limits of `_canonical` and its value strings free of `'` and `\`).
+_EQ = r"\s*+=\s*+'"
+_QUICK = re.compile(
+    r"\[\s*+(?:"
+    rf"ipv4-addr:value{_EQ}({_FAST_IPV4})"
+    rf"|domain-name:value{_EQ}(?:({_FAST_IPV4})|(?=[^'\\]{{1,253}}')({_FAST_NAME}))"
+    rf"|url:value{_EQ}(?=[^'\\]{{1,8192}}')({_FAST_URL})"
+    rf"|file:hashes\.(?:'SHA-256'|SHA256|'SHA256'){_EQ}([0-9a-f]{{64}})"
+    rf"|file:hashes\.(?:'MD5'|MD5){_EQ}([0-9a-f]{{32}})"
+    rf"|file:hashes\.(?:'SHA-1'|SHA1|'SHA1'){_EQ}([0-9a-f]{{40}})"
+    r")'\s*+\]"
+).fullmatch
+_QUICK_TYPES = (None, "ipv4", "ipv4", "domain", "url", "sha256", "md5", "sha1")  # per group
+# A string literal in a value position: after `=`, `(`, `,` or space. A quoted path step such as
+# hashes.'SHA-256' follows a `.` and stays part of the shape. (Its closing quote follows a path
+# character, never one of these, so the split never starts a string inside one.)
+_VALUE_STR = re.compile(r"'(?<=[=(,\s]')((?:[^'\\]++|\\.)*+)'")
+_PLANS: dict[object, tuple[tuple[str, int, str], ...] | None] = {}
+_PLANS_MAX = 4096  # shapes remembered (a shape that holds a varying number, such as a port, is new each time)
+_UNKNOWN = object()
 _STR_RE = re.compile(_STR)
 _ESCAPE = re.compile(r"\\(.)")
 
@@ -82,11 +102,69 @@ def observables(pattern: str, spec_version: str | None = None) -> list[tuple[str
     """Unique canonical (type, value) pairs named by `=`/`IN` comparisons in a STIX pattern."""
     if len(pattern) > MAX_PATTERN:
         raise PatternUnsupported(f"pattern longer than {MAX_PATTERN} characters")
-    simple = _SIMPLE.fullmatch(pattern)
-    if simple is not None:  # the most common shape by far: one comparison, no escapes
-        kind = indicator_kind(simple.group(1), simple.group(2))
-        canon = _canonical(kind, simple.group(3)) if kind is not None else None
-        return [canon] if canon is not None else []
+    quick = _QUICK(pattern)
+    if quick is not None:  # the most common shapes by far: one comparison, a value already canonical
+        index = quick.lastindex
+        return [(_QUICK_TYPES[index], quick.group(index))]  # type: ignore[index]
+    # A feed writes thousands of patterns of one shape with other values. The pattern cut at its
+    # value strings (the split's even parts) names the shape; its plan says which value is what.
+    parts = _VALUE_STR.split(pattern)
+    shape = tuple(parts[0::2])
+    plan = _PLANS.get(shape, _UNKNOWN)
+    if plan is _UNKNOWN:
+        plan = _plan(pattern, parts)
+        if len(_PLANS) >= _PLANS_MAX:
+            _PLANS.clear()
+        _PLANS[shape] = plan
+    if plan is None:
+        return _observables_general(pattern, spec_version)
+    found = []
+    for kind, index, constant in plan:
+        if index:
+            value = parts[index]
+            if "\\" in value:
+                value = _ESCAPE.sub(r"\1", value)
+        else:
+            value = constant
+        canon = _canonical(kind, value)
+        if canon is not None:
+            found.append(canon)
+    return found if len(found) < 2 else list(dict.fromkeys(found))
+
+
+def _plan(pattern: str, parts: list[str]) -> tuple[tuple[str, int, str], ...] | None:
+    """How to read every pattern of this one's shape: (kind, index in `parts` or 0, constant value)
+    per `=`/`IN` value in order, or None for the general path.
+
+    Only a pattern of the fast shape whose string literals are exactly the split's value strings
+    gets a plan. The other patterns of its shape then differ only inside those strings, which
+    neither `_FAST_SHAPE` nor `_FAST_CMP` looks into (any string body reads the same way), so the
+    comparisons, kinds and constants are the same and only the values need reading.
+    """
+    if not _FAST_SHAPE.fullmatch(pattern):
+        return None
+    steps: list[tuple[str, int, str]] = []
+    index = 1  # parts[1], parts[3], …: the value strings, in order
+    for obj_type, path, op, literal in _FAST_CMP.findall(pattern):
+        tokens = _STR_RE.findall(literal)
+        slots = []
+        for token in tokens:
+            if index >= len(parts) or token != f"'{parts[index]}'":
+                return None  # a string the split did not cut out (such as t'…'): no plan
+            slots.append(index)
+            index += 2
+        kind = indicator_kind(obj_type, path) if op == "=" or op == "IN" else None
+        if kind is None:
+            continue
+        if literal.startswith(("'", "(")):
+            steps.extend((kind, slot, "") for slot in slots)
+        else:  # a number (an ASN): the same in every pattern of this shape
+            steps.append((kind, 0, literal))
+    return tuple(steps) if index == len(parts) else None
+
+
+def _observables_general(pattern: str, spec_version: str | None) -> list[tuple[str, str]]:
+    """`observables` without plans: the fast shape read comparison by comparison, else the grammar."""
     if _FAST_SHAPE.fullmatch(pattern):
         comparisons = ((obj_type, path, literal) for obj_type, path, op, literal in _FAST_CMP.findall(pattern)
                        if op == "=" or op == "IN")

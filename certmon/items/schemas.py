@@ -7,7 +7,10 @@ at the edge (`Item` is what leaves an adapter; see docs/formats.md).
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable
+from itertools import repeat
+from operator import itemgetter
 from typing import Any
 
 import msgspec
@@ -126,9 +129,33 @@ def items_to_json_lines(items: Iterable[Item]) -> bytes:
     (and one `to_builtins` call for the whole batch)."""
     batch = items if isinstance(items, list) else list(items)
     records: list[dict[str, Any]] = msgspec.to_builtins(batch)
-    for item, data in zip(batch, records, strict=True):
-        _complete(item, data)
+    _complete_all(batch, records)
     return _encoder.encode_lines(records)
+
+
+# Per kind: each required field, and the value `_complete` gives it when `omit_defaults` left it out.
+_DEFAULTS: dict[str, tuple[tuple[str, Any], ...]] = {
+    kind: tuple((name, False if name == "known_exploited" else [] if name in ("cves", "products", "labels")
+                 else None) for name in names)
+    for kind, names in REQUIRED_FIELDS.items()
+}
+_KIND = itemgetter("kind")
+
+
+def _complete_all(batch: list[Item], records: list[dict[str, Any]]) -> None:
+    """`_complete` for every record of a batch; for a batch of one kind in C, a field at a time.
+
+    `dict.setdefault` adds a left-out field at the end, as `_complete` does; a field `to_builtins`
+    kept is never None where `_complete` would write False, as None is that field's default.
+    """
+    kinds = set(map(_KIND, records))
+    if len(kinds) != 1:
+        for item, data in zip(batch, records, strict=True):
+            _complete(item, data)
+        return
+    count = len(records)
+    for name, default in _DEFAULTS.get(kinds.pop(), ()):
+        deque(map(dict.setdefault, records, repeat(name, count), repeat(default, count)), maxlen=0)
 
 
 def item_from_dict(data: dict[str, Any]) -> Item:

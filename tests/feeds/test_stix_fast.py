@@ -6,11 +6,13 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from feeds import stix_patterns
 from feeds.stix_patterns import (
     PatternUnsupported,
     _canonical,
     _canonical_slow,
     _grammar_comparisons,
+    _observables_general,
     _resolve,
     observables,
 )
@@ -127,3 +129,62 @@ def test_fast_pattern_path_equals_the_grammar(pattern: str) -> None:
 def test_an_operator_glued_to_its_path_is_invalid(pattern: str) -> None:
     with pytest.raises(PatternUnsupported):
         observables(pattern, "2.1")
+
+
+def _general(pattern: str) -> list[tuple[str, str]] | str:
+    try:
+        return _observables_general(pattern, "2.1")
+    except PatternUnsupported:
+        return "unsupported"
+
+
+def _observed(pattern: str) -> list[tuple[str, str]] | str:
+    try:
+        return observables(pattern, "2.1")
+    except PatternUnsupported:
+        return "unsupported"
+
+
+_QUICK_PATHS = [
+    ("ipv4-addr", "value"), ("ipv6-addr", "value"), ("domain-name", "value"), ("url", "value"),
+    ("file", "hashes.'SHA-256'"), ("file", "hashes.SHA256"), ("file", "hashes.'SHA256'"),
+    ("file", "hashes.'sha-256'"), ("file", "hashes.MD5"), ("file", "hashes.'MD5'"),
+    ("file", "hashes.'SHA-1'"), ("file", "hashes.SHA1"), ("file", "hashes.'SHA1'"), ("file", "name"),
+]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(path=st.sampled_from(_QUICK_PATHS), value=st.one_of(values, st.just("a" * 254), st.just("a" * 253)),
+       before=_EDGE, after=_EDGE, inner=_EDGE)
+@example(path=("domain-name", "value"), value="1.2.3.4", before="", after="", inner=" ")
+@example(path=("url", "value"), value="http://a.example/it's", before="", after="", inner=" ")
+@example(path=("url", "value"), value="http://a.example/a\\b", before="", after="", inner=" ")
+def test_one_comparison_shortcut_equals_the_general_path(path: tuple[str, str], value: str, before: str,
+                                                         after: str, inner: str) -> None:
+    """`_QUICK` answers the commonest patterns in one match: exactly what the general path says."""
+    obj_type, name = path
+    pattern = f"[{before}{obj_type}:{name}{inner}={inner}{_quote(value)}{after}]"
+    assert _observed(pattern) == _general(pattern)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(pattern=_patterns(), data=st.data())
+@example(pattern="[file:hashes.'SHA-256' = 'a'] OR [file:hashes.MD5 = ('b', 'c')]", data=None)
+@example(pattern="[autonomous-system:number = 64500 OR url:value = 'x']", data=None)
+@example(pattern="[file:created = t'2020-01-01T00:00:00Z' OR url:value = 'x']", data=None)
+def test_a_plan_read_off_one_pattern_fits_every_pattern_of_its_shape(pattern: str, data: st.DataObject | None,
+                                                                     ) -> None:
+    """A pattern's plan, made from another pattern of the same shape with other values, gives exactly what
+    the general path gives (and the shape is indeed the same)."""
+    parts = stix_patterns._VALUE_STR.split(pattern)
+    others = list(parts)
+    for index in range(1, len(parts), 2):
+        fill = data.draw(st.one_of(_PLAIN, _TEXT)) if data is not None else "198.51.100.7"
+        others[index] = "'" + _quote(fill)[1:-1] + "'"
+        parts[index] = "'" + parts[index] + "'"
+    first, other = "".join(parts), "".join(others)
+    stix_patterns._PLANS.clear()
+    _observed(first)  # the plan of this shape comes from the first pattern
+    if stix_patterns._QUICK(first) is None and len(first) <= stix_patterns.MAX_PATTERN:
+        assert tuple(stix_patterns._VALUE_STR.split(other)[0::2]) in stix_patterns._PLANS
+    assert _observed(other) == _general(other)
