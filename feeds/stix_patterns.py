@@ -9,7 +9,8 @@ by AND/OR, in one or more observation brackets joined by AND/OR, take the fast p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import cast
 
 from feeds.common import canonical_indicator
 
@@ -38,7 +39,12 @@ _FAST_BY_KIND = {
     "sha1": ((r"[0-9a-f]{40}", "sha1"),),
     "sha256": ((r"[0-9a-f]{64}", "sha256"),),
 }
-_FAST = {kind: [(re.compile(rx).fullmatch, out) for rx, out in shapes] for kind, shapes in _FAST_BY_KIND.items()}
+# Per kind: one expression with a group per shape (tried in order), and the type each group gives.
+_FAST: dict[str, tuple[Callable[[str], re.Match[str] | None], tuple[str, ...]]] = {
+    kind: (re.compile("|".join(f"({rx})" for rx, _ in shapes)).fullmatch, ("", *(out for _, out in shapes)))
+    for kind, shapes in _FAST_BY_KIND.items()
+}
+_NO_FAST: tuple[Callable[[str], re.Match[str] | None], tuple[str, ...]] = (lambda value: None, ())
 _FAST_MAX = {"domain": 253, "host": 253, "url": 8192}
 
 MAX_PATTERN = 65_536  # longer patterns are skipped: the grammar parser is slow on huge input
@@ -71,14 +77,15 @@ _QUICK = re.compile(
     rf"|file:hashes\.(?:'SHA-1'|SHA1|'SHA1'){_EQ}([0-9a-f]{{40}})"
     r")'\s*+\]"
 ).fullmatch
-_QUICK_TYPES = (None, "ipv4", "ipv4", "domain", "url", "sha256", "md5", "sha1")  # per group
+_QUICK_TYPES = ("", "ipv4", "ipv4", "domain", "url", "sha256", "md5", "sha1")  # per group
 # A string literal in a value position: after `=`, `(`, `,` or space. A quoted path step such as
 # hashes.'SHA-256' follows a `.` and stays part of the shape. (Its closing quote follows a path
 # character, never one of these, so the split never starts a string inside one.)
 _VALUE_STR = re.compile(r"'(?<=[=(,\s]')((?:[^'\\]++|\\.)*+)'")
-_PLANS: dict[object, tuple[tuple[str, int, str], ...] | None] = {}
+_Plan = tuple[tuple[str, int, str, int, tuple[Callable[[str], re.Match[str] | None], tuple[str, ...]]], ...]
+_PLANS: dict[tuple[str, ...], _Plan | None] = {}
+_NOT_PLANNED: _Plan = (("", 0, "", 0, _NO_FAST),)  # a marker, told by identity
 _PLANS_MAX = 4096  # shapes remembered (a shape that holds a varying number, such as a port, is new each time)
-_UNKNOWN = object()
 _STR_RE = re.compile(_STR)
 _ESCAPE = re.compile(r"\\(.)")
 
@@ -104,14 +111,14 @@ def observables(pattern: str, spec_version: str | None = None) -> list[tuple[str
         raise PatternUnsupported(f"pattern longer than {MAX_PATTERN} characters")
     quick = _QUICK(pattern)
     if quick is not None:  # the most common shapes by far: one comparison, a value already canonical
-        index = quick.lastindex
-        return [(_QUICK_TYPES[index], quick.group(index))]  # type: ignore[index]
+        group = cast(int, quick.lastindex)
+        return [(_QUICK_TYPES[group], quick.group(group))]
     # A feed writes thousands of patterns of one shape with other values. The pattern cut at its
     # value strings (the split's even parts) names the shape; its plan says which value is what.
     parts = _VALUE_STR.split(pattern)
     shape = tuple(parts[0::2])
-    plan = _PLANS.get(shape, _UNKNOWN)
-    if plan is _UNKNOWN:
+    plan = _PLANS.get(shape, _NOT_PLANNED)
+    if plan is _NOT_PLANNED:
         plan = _plan(pattern, parts)
         if len(_PLANS) >= _PLANS_MAX:
             _PLANS.clear()
@@ -119,22 +126,29 @@ def observables(pattern: str, spec_version: str | None = None) -> list[tuple[str
     if plan is None:
         return _observables_general(pattern, spec_version)
     found = []
-    for kind, index, constant in plan:
+    for kind, index, constant, limit, (match, types) in plan:  # `_canonical`, inline
         if index:
             value = parts[index]
             if "\\" in value:
                 value = _ESCAPE.sub(r"\1", value)
         else:
             value = constant
-        canon = _canonical(kind, value)
-        if canon is not None:
+        fast = match(value) if len(value) <= limit else None
+        if fast is not None:
+            found.append((types[fast.lastindex], value))  # type: ignore[index]
+        elif (canon := _canonical_slow(kind, value)) is not None:
             found.append(canon)
-    return found if len(found) < 2 else list(dict.fromkeys(found))
+    if len(found) < 2:
+        return found
+    if len(found) == 2:
+        return found if found[0] != found[1] else found[:1]
+    return list(dict.fromkeys(found))
 
 
-def _plan(pattern: str, parts: list[str]) -> tuple[tuple[str, int, str], ...] | None:
-    """How to read every pattern of this one's shape: (kind, index in `parts` or 0, constant value)
-    per `=`/`IN` value in order, or None for the general path.
+def _plan(pattern: str, parts: list[str]) -> _Plan | None:
+    """How to read every pattern of this one's shape: (kind, index in `parts` or 0, constant value,
+    and the kind's `_FAST_MAX` and `_FAST` shapes) per `=`/`IN` value in order, or None for the
+    general path.
 
     Only a pattern of the fast shape whose string literals are exactly the split's value strings
     gets a plan. The other patterns of its shape then differ only inside those strings, which
@@ -160,7 +174,10 @@ def _plan(pattern: str, parts: list[str]) -> tuple[tuple[str, int, str], ...] | 
             steps.extend((kind, slot, "") for slot in slots)
         else:  # a number (an ASN): the same in every pattern of this shape
             steps.append((kind, 0, literal))
-    return tuple(steps) if index == len(parts) else None
+    if index != len(parts):
+        return None
+    return tuple((kind, slot, constant, _FAST_MAX.get(kind, 8192), _FAST.get(kind, _NO_FAST))
+                 for kind, slot, constant in steps)
 
 
 def _observables_general(pattern: str, spec_version: str | None) -> list[tuple[str, str]]:
@@ -207,9 +224,10 @@ def _canonical(kind: str, value: str) -> tuple[str, str] | None:
     """Canonical (type, value): already canonical text is recognised by a strict regex, the rest
     goes through `canonical_indicator`."""
     if len(value) <= _FAST_MAX.get(kind, 8192):
-        for match, out in _FAST.get(kind, ()):
-            if match(value) is not None:
-                return out, value
+        match, types = _FAST.get(kind, _NO_FAST)
+        fast = match(value)
+        if fast is not None:
+            return types[fast.lastindex], value  # type: ignore[index]
     return _canonical_slow(kind, value)
 
 
