@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from feeds.formats import FORMATS, detect_format, parse_bytes
+from feeds.formats import FORMATS, detect_format, iter_bytes, parse_bytes
 
 CATALOGUE = Path(__file__).resolve().parent / "sources.yaml"
 
-__all__ = ["FORMATS", "Document", "RunReport", "catalogue", "detect_format", "parse_bytes", "run_source"]  # noqa: F822
+__all__ = ["FORMATS", "Document", "RunReport", "catalogue", "detect_format", "iter_bytes", "parse_bytes", "run_source"]  # noqa: F822
 
 # The collection pipeline (database, matching, alerts) is imported on first use: `certmon parse`
 # needs only the adapters, and importing `feeds.collect` costs ~0.5 s of CPU (SQLAlchemy models).

@@ -66,6 +66,25 @@ class StixObject(msgspec.Struct, gc=False):
     extensions: Any = None
 
 
+class _IndicatorObject(msgspec.Struct, gc=False):
+    """What `_indicator_items` reads of an indicator: a slimmer struct decodes a quarter faster than
+    StixObject. (`name` and `description` are kept so that their text is still checked as UTF-8.)"""
+
+    id: Any = None
+    spec_version: Any = None
+    revoked: Any = None
+    name: Any = None
+    description: Any = None
+    pattern: Any = None
+    pattern_type: Any = None
+    valid_from: Any = None
+    valid_until: Any = None
+    labels: Any = None
+    indicator_types: Any = None
+    confidence: Any = None
+    object_marking_refs: Any = None
+
+
 class _Head(msgspec.Struct, gc=False):
     """What the first pass reads of every object: enough to pick the newest version of each id."""
 
@@ -85,6 +104,7 @@ class _Envelope(msgspec.Struct, gc=False):
 _ENVELOPE = msgspec.json.Decoder(_Envelope | list[msgspec.Raw])
 _HEAD = msgspec.json.Decoder(_Head)
 _OBJECT = msgspec.json.Decoder(StixObject)
+_INDICATOR_OBJECT = msgspec.json.Decoder(_IndicatorObject)
 
 # Type codes kept with each winning object's position (position << 3 | code): the objects that
 # yield items, and the few whose content the first pass needs (markings, malware names, relations).
@@ -139,13 +159,13 @@ def parse(data: bytes, ctx: ParseContext, stats: StixStats | None = None) -> Ite
     gc.disable()
     try:
         bundle = _index(*_decode(data, ctx), stats)
-        raw, decode = bundle.raw, _OBJECT.decode
+        raw, decode, decode_indicator = bundle.raw, _OBJECT.decode, _INDICATOR_OBJECT.decode
         # Only a bundle that can put observables in context records what the patterns yielded.
         yielded: set[tuple[str, str]] | None = set() if bundle.relations or bundle.sightings else None
         for code in bundle.winners.values():
             kind = code & 7
             if kind == _INDICATOR:
-                items = _indicator_items(decode(raw[code >> 3]), bundle, ctx, stats)
+                items = _indicator_items(decode_indicator(raw[code >> 3]), bundle, ctx, stats)
                 if yielded is not None:
                     yielded.update((str(i.type), str(i.value)) for i in items)
                 yield from items
@@ -253,7 +273,7 @@ def _definition_tlp(obj: StixObject) -> TLP | None:
     return None
 
 
-def _tlp(obj: StixObject, bundle: _Bundle, ctx: ParseContext) -> str:
+def _tlp(obj: StixObject | _IndicatorObject, bundle: _Bundle, ctx: ParseContext) -> str:
     refs = obj.object_marking_refs
     if type(refs) is list and len(refs) == 1 and type(refs[0]) is str:  # the usual single marking
         single = bundle.marking_tlp.get(refs[0])
@@ -265,7 +285,7 @@ def _tlp(obj: StixObject, bundle: _Bundle, ctx: ParseContext) -> str:
     return ctx.default_tlp.value_str
 
 
-def _indicator_items(obj: StixObject, bundle: _Bundle, ctx: ParseContext, stats: StixStats) -> list[Item]:
+def _indicator_items(obj: _IndicatorObject, bundle: _Bundle, ctx: ParseContext, stats: StixStats) -> list[Item]:
     if obj.pattern_type not in (None, "stix") or not isinstance(obj.pattern, str):
         stats.skipped_pattern_type += 1
         return []
@@ -281,8 +301,11 @@ def _indicator_items(obj: StixObject, bundle: _Bundle, ctx: ParseContext, stats:
         return []
     labels = _labels(obj, bundle)
     tlp = _tlp(obj, bundle, ctx)
-    confidence = _confidence(obj.confidence)
-    valid_from, valid_until = _time(obj.valid_from, bundle), _time(obj.valid_until, bundle)
+    confidence = obj.confidence  # the common cases of `_confidence` and `_time`, without their calls
+    if type(confidence) is not int or not 0 <= confidence <= 100:
+        confidence = _confidence(confidence)
+    valid_from = _time(obj.valid_from, bundle)
+    valid_until = None if obj.valid_until is None else _time(obj.valid_until, bundle)
     revoked = obj.revoked is True
     stats.items += len(found)
     if len(found) == 1:  # the usual case, without a comprehension's own call
@@ -311,7 +334,7 @@ def _time(value: Any, bundle: _Bundle) -> str | None:
     return got  # type: ignore[return-value]
 
 
-def _labels(obj: StixObject, bundle: _Bundle) -> list[str]:
+def _labels(obj: StixObject | _IndicatorObject, bundle: _Bundle) -> list[str]:
     types = obj.indicator_types
     if type(types) is list and len(types) == 1 and obj.labels is None and type(types[0]) is str and types[0] \
             and obj.id not in bundle.malware_names:
