@@ -15,6 +15,7 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+import orjson
 import pytest
 from typer.core import TyperArgument, TyperCommand, TyperGroup, TyperOption
 
@@ -171,3 +172,22 @@ def test_the_console_script_itself_answers_cleanly(isolated) -> None:
         lines = r.stderr.strip().splitlines()
         assert r.returncode == 2 and len(lines) == 2 and "Traceback" not in r.stderr, (args, r.stderr)
         assert lines[1].startswith("Bruk: certmon")
+
+
+def test_parse_prints_nothing_when_the_file_breaks_after_some_batches(isolated, tmp_path: Path, capsys) -> None:
+    """Records are encoded batch by batch as they are made, but written only once all are: a bundle
+    whose 2,401st object is broken prints no record, and says where it broke."""
+    objects = [{"type": "indicator", "id": f"indicator--{n}", "pattern_type": "stix",
+                "pattern": f"[ipv4-addr:value = '10.0.{n // 256}.{n % 256}']"} for n in range(2500)]
+    data = orjson.dumps({"type": "bundle", "id": "bundle--1", "objects": objects})
+    bundle = tmp_path / "broken.json"
+    bundle.write_bytes(data.replace(b'"indicator--2400"', b'"indicator--2400","name":"\xff"'))
+    with pytest.raises(SystemExit) as exit_info:
+        run(["parse", "--format", "stix", str(bundle)])
+    captured = capsys.readouterr()
+    assert exit_info.value.code == 2 and captured.out == ""
+    assert "broken.json: not valid UTF-8 (byte" in captured.err
+    bundle.write_bytes(data)
+    run_ok = subprocess.run([sys.executable, "-m", "certmon.cli", "parse", "--format", "stix", str(bundle)],
+                            capture_output=True, timeout=120)
+    assert run_ok.returncode == 0 and run_ok.stdout.count(b"\n") == 2500
