@@ -68,7 +68,8 @@ class StixObject(msgspec.Struct, gc=False):
 
 class _IndicatorObject(msgspec.Struct, gc=False):
     """What `_indicator_items` reads of an indicator: a slimmer struct decodes a quarter faster than
-    StixObject. (`name` and `description` are kept so that their text is still checked as UTF-8.)"""
+    StixObject. (The other fields of StixObject that an indicator may hold are kept so that their
+    text is still checked as UTF-8, as before; `created` and `modified` are checked by `_Head`.)"""
 
     id: Any = None
     spec_version: Any = None
@@ -83,6 +84,8 @@ class _IndicatorObject(msgspec.Struct, gc=False):
     indicator_types: Any = None
     confidence: Any = None
     object_marking_refs: Any = None
+    external_references: Any = None
+    extensions: Any = None
 
 
 class _Head(msgspec.Struct, gc=False):

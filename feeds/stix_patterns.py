@@ -64,6 +64,11 @@ _FAST_SHAPE = re.compile(rf"\s*+{_OBS}(?:\s++(?:AND|OR)\s++{_OBS})*+\s*+")
 # `_FAST_SHAPE` accepted: between comparisons there is only space, brackets and AND/OR, which no
 # comparison starts with.
 _FAST_CMP = re.compile(rf"([a-z0-9_-]++):([A-Za-z0-9_.\-\[\]\*']++)\s*+({_OP})\s*+({_LIT})")
+# `_FAST_URL` without `'` and `\\` in its path, query and fragment: inside `_QUICK` a URL must end at
+# the first quote (where the lookahead measured it), never run on past it into the rest of the pattern.
+_QUICK_URL = (_FAST_URL.replace(r"[!-\"$->@-~]", r"[!-\"$-&(->@-\[\]-~]")
+              .replace(r"[!-\"$-~]", r"[!-\"$-&(-\[\]-~]").replace(r"[!-~]", r"[!-&(-\[\]-~]"))
+assert "'" not in _QUICK_URL and _QUICK_URL.count("-&(-") == 3, "the URL classes changed"
 # One comparison whose value needs no canonicalisation: exactly what the general path gives for it
 # (the lookaheads keep the length limits of `_canonical` and its value strings free of `'` and `\`).
 _EQ = r"\s*+=\s*+'"
@@ -71,7 +76,7 @@ _QUICK = re.compile(
     r"\[\s*+(?:"
     rf"ipv4-addr:value{_EQ}({_FAST_IPV4})"
     rf"|domain-name:value{_EQ}(?:({_FAST_IPV4})|(?=[^'\\]{{1,253}}')({_FAST_NAME}))"
-    rf"|url:value{_EQ}(?=[^'\\]{{1,8192}}')({_FAST_URL})"
+    rf"|url:value{_EQ}(?=[^'\\]{{1,8192}}')({_QUICK_URL})"
     rf"|file:hashes\.(?:'SHA-256'|SHA256|'SHA256'){_EQ}([0-9a-f]{{64}})"
     rf"|file:hashes\.(?:'MD5'|MD5){_EQ}([0-9a-f]{{32}})"
     rf"|file:hashes\.(?:'SHA-1'|SHA1|'SHA1'){_EQ}([0-9a-f]{{40}})"
@@ -85,6 +90,7 @@ _VALUE_STR = re.compile(r"'(?<=[=(,\s]')((?:[^'\\]++|\\.)*+)'")
 _Plan = tuple[tuple[str, int, str, int, tuple[Callable[[str], re.Match[str] | None], tuple[str, ...]]], ...]
 _PLANS: dict[tuple[str, ...], _Plan | None] = {}
 _NOT_PLANNED: _Plan = (("", 0, "", 0, _NO_FAST),)  # a marker, told by identity
+_PLAN_KEY_MAX = 2048  # longer patterns are read without a plan
 _PLANS_MAX = 4096  # shapes remembered (a shape that holds a varying number, such as a port, is new each time)
 _STR_RE = re.compile(_STR)
 _ESCAPE = re.compile(r"\\(.)")
@@ -120,9 +126,10 @@ def observables(pattern: str, spec_version: str | None = None) -> list[tuple[str
     plan = _PLANS.get(shape, _NOT_PLANNED)
     if plan is _NOT_PLANNED:
         plan = _plan(pattern, parts)
-        if len(_PLANS) >= _PLANS_MAX:
-            _PLANS.clear()
-        _PLANS[shape] = plan
+        if len(pattern) <= _PLAN_KEY_MAX:  # bounds the memory the shapes take
+            if len(_PLANS) >= _PLANS_MAX:
+                _PLANS.clear()
+            _PLANS[shape] = plan
     if plan is None:
         return _observables_general(pattern, spec_version)
     found = []

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterable
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -43,6 +43,17 @@ def parse(
     except ValueError as exc:
         raise CertmonError(f"--tlp: {exc}") from None
     ctx = ParseContext(default_tlp=default_tlp, filename=file.name)
+    # The cyclic garbage collector is paused while the items are made and encoded: they hold no
+    # cycles, and every collection would walk all those made so far.
+    gc.disable()
+    try:
+        _print_items(file, format, ctx, feeds, items_to_json_lines)
+    finally:
+        gc.enable()
+
+
+def _print_items(file: Path, format: str, ctx: Any, feeds: Any, encode: Any) -> None:
+    """Parse the file (or MISP folder) with the feed plugin and print its items through `encode`."""
     if file.is_dir():
         from feeds.misp import parse_folder
 
@@ -55,16 +66,11 @@ def parse(
         items = feeds.iter_bytes(data, fmt, ctx)
     # Encoded a batch at a time as the adapter yields them (one encode per batch, while the items are
     # fresh in the cache), and written when all are made: a parse error prints no partial output.
-    # The encoded records take less memory than the items. The cyclic garbage collector is paused
-    # meanwhile: the items hold no cycles, and every collection would walk all those made so far.
+    # The encoded records take less memory than the items.
     chunks: list[bytes] = []
     stream = iter(items)
-    gc.disable()
-    try:
-        while batch := list(islice(stream, _BATCH)):
-            chunks.append(items_to_json_lines(batch))
-    finally:
-        gc.enable()
+    while batch := list(islice(stream, _BATCH)):
+        chunks.append(encode(batch))
     sys.stdout.buffer.writelines(chunks)
 
 

@@ -113,6 +113,8 @@ def _patterns(draw: st.DrawFn) -> str:
 @example(pattern="[ipv4-addr:value = '192.0.2.1' OR domain-name:value = 'c2.example.org']")
 @example(pattern="[network-traffic:dst_ref.value = '198.51.100.9' AND network-traffic:dst_port = 443]")
 @example(pattern="[file:hashes.'SHA-256' = 'it\\'s'] AND [url:value IN ('http://a.example/', 'x')]")
+@example(pattern="[url:value='http://a.com/x']OR[url:value='http://b.com/y']")  # a URL must end at its quote
+@example(pattern="[url:value='http://a.com/x']AND[file:name='y']")
 def test_fast_pattern_path_equals_the_grammar(pattern: str) -> None:
     """Whatever shape takes the regex paths, a pattern the official grammar reads gives the observables
     the grammar names. (One the grammar rejects may still give its plain `=` comparisons: feeds send
@@ -188,3 +190,14 @@ def test_a_plan_read_off_one_pattern_fits_every_pattern_of_its_shape(pattern: st
     if stix_patterns._QUICK(first) is None and len(first) <= stix_patterns.MAX_PATTERN:
         assert tuple(stix_patterns._VALUE_STR.split(other)[0::2]) in stix_patterns._PLANS
     assert _observed(other) == _general(other)
+
+
+@pytest.mark.parametrize("pattern", [
+    "[url:value='http://a.com/x']OR[url:value='http://b.com/y']",
+    "[url:value='http://a.com/x']AND[file:name='y']",
+    "[url:value = 'http://a.com/a'b']",
+    "[url:value = 'http://a.com/a?q=[1]&b=~#f']",
+])
+def test_the_one_comparison_shortcut_never_reads_a_url_past_its_quote(pattern: str) -> None:
+    stix_patterns._PLANS.clear()
+    assert _observed(pattern) == _general(pattern)
