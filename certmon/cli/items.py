@@ -32,7 +32,6 @@ def parse(
 ) -> None:
     """Parse one file offline and print normalised items as JSON Lines."""
     from certmon import plugins
-    from certmon.items.schemas import items_to_json_lines
     from certmon.tlp import parse_tlp
 
     feeds = plugins.feeds()
@@ -47,13 +46,15 @@ def parse(
     # cycles, and every collection would walk all those made so far.
     gc.disable()
     try:
-        _print_items(file, format, ctx, feeds, items_to_json_lines)
+        _print_items(file, format, ctx, feeds)
     finally:
         gc.enable()
 
 
-def _print_items(file: Path, format: str, ctx: Any, feeds: Any, encode: Any) -> None:
-    """Parse the file (or MISP folder) with the feed plugin and print its items through `encode`."""
+def _print_items(file: Path, format: str, ctx: Any, feeds: Any) -> None:
+    """Parse the file (or MISP folder) with the feed plugin and print its items as JSON Lines."""
+    from certmon.items.schemas import items_to_json_lines
+
     if file.is_dir():
         from feeds.misp import parse_folder
 
@@ -70,7 +71,7 @@ def _print_items(file: Path, format: str, ctx: Any, feeds: Any, encode: Any) -> 
     chunks: list[bytes] = []
     stream = iter(items)
     while batch := list(islice(stream, _BATCH)):
-        chunks.append(encode(batch))
+        chunks.append(items_to_json_lines(batch))
     sys.stdout.buffer.writelines(chunks)
 
 

@@ -100,6 +100,13 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 _encoder = msgspec.json.Encoder()
+# Per kind: each required field, and what a record says when `omit_defaults` left it out (the
+# field's default; an unknown `known_exploited` is written as false).
+_DEFAULTS: dict[str, tuple[tuple[str, Any], ...]] = {
+    kind: tuple((name, False if name == "known_exploited" else [] if name in ("cves", "products", "labels")
+                 else None) for name in names)
+    for kind, names in REQUIRED_FIELDS.items()
+}
 
 
 def item_to_dict(item: Item) -> dict[str, Any]:
@@ -110,13 +117,10 @@ def item_to_dict(item: Item) -> dict[str, Any]:
 
 
 def _complete(item: Item, data: dict[str, Any]) -> None:
-    """Add the kind's required fields that `to_builtins` left out as defaults."""
-    kind = item.kind
-    for name in REQUIRED_FIELDS.get(kind, ()):
-        if name not in data:
-            data[name] = msgspec.to_builtins(getattr(item, name))
-    if kind == "vulnerability" and data.get("known_exploited") is None:
-        data["known_exploited"] = False
+    """Add the kind's required fields that `to_builtins` left out as defaults, at the end."""
+    for name, default in _DEFAULTS.get(item.kind, ()):
+        if name not in data:  # a list of its own: the caller may change the record
+            data[name] = [] if type(default) is list else default
 
 
 def item_to_json(item: Item) -> bytes:
@@ -133,21 +137,11 @@ def items_to_json_lines(items: Iterable[Item]) -> bytes:
     return _encoder.encode_lines(records)
 
 
-# Per kind: each required field, and the value `_complete` gives it when `omit_defaults` left it out.
-_DEFAULTS: dict[str, tuple[tuple[str, Any], ...]] = {
-    kind: tuple((name, False if name == "known_exploited" else [] if name in ("cves", "products", "labels")
-                 else None) for name in names)
-    for kind, names in REQUIRED_FIELDS.items()
-}
 _KIND = itemgetter("kind")
 
 
 def _complete_all(batch: list[Item], records: list[dict[str, Any]]) -> None:
-    """`_complete` for every record of a batch; for a batch of one kind in C, a field at a time.
-
-    `dict.setdefault` adds a left-out field at the end, as `_complete` does; a field `to_builtins`
-    kept is never None where `_complete` would write False, as None is that field's default.
-    """
+    """`_complete` for every record of a batch; for a batch of one kind in C, a field at a time."""
     kinds = set(map(_KIND, records))
     if len(kinds) != 1:
         for item, data in zip(batch, records, strict=True):
