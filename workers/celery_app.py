@@ -51,7 +51,7 @@ def broker_settings(settings: Settings) -> dict[str, object]:
             conf["broker_transport_options"] = {"visibility_timeout": 3600}
     else:
         queue = embedded_queue_dir(settings)
-        conf["broker_url"] = "filesystem://"
+        conf["broker_url"] = "filesystem://localhost/"  # a host named: kombu warns at every connect without one
         conf["broker_transport_options"] = {
             "data_folder_in": str(queue / "data"), "data_folder_out": str(queue / "data"),
             "control_folder": str(queue / "control"), "processed_folder": str(queue / "processed"),

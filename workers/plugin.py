@@ -91,7 +91,8 @@ def queue_depths() -> dict[str, int] | None:
 
 def worker_command(settings: Settings, *, with_beat: bool = True) -> list[str]:
     """The command line of an embedded worker (with the scheduler) for `certmon serve`."""
-    argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app:app", "worker", "--pool=threads",
+    # --quiet: no banner; `certmon serve` says itself that the worker started, and the log follows
+    argv = [sys.executable, "-m", "celery", "-A", "workers.celery_app:app", "--quiet", "worker", "--pool=threads",
             "--concurrency=2", "-l", settings.log_level.lower(), "-n", "certmon@%h"]
     if with_beat:
         argv += ["-B", "-s", str(settings.data_path / "beat-schedule")]

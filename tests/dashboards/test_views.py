@@ -71,6 +71,14 @@ def test_failed_login_says_so_and_demo_box_lists_accounts(dash):
     assert dash.client.get("/", follow_redirects=False).status_code == 303
 
 
+def test_every_page_names_the_icon_it_is_served_with(dash):
+    """A browser asks for an icon on every page; the one named is served (no 404 per visit)."""
+    icon = re.search(r'<link rel="icon" href="([^"]+)"', dash.client.get("/login").text)
+    assert icon, "no icon link"
+    r = dash.client.get(icon.group(1))
+    assert r.status_code == 200 and r.headers["content-type"].startswith("image/svg+xml")
+
+
 def test_login_without_csrf_token_is_rejected(dash):
     r = dash.client.post("/login", data={"email": ANALYST, "password": "demo"}, follow_redirects=False)
     assert r.status_code == 403
