@@ -3,8 +3,9 @@
 Read the way vendors mean them (docs/feeds.md lists every field):
 - the whole product tree: `branches` (vendor → product_family → product_name → product_version /
   product_version_range, architecture, …; the nearest product name or family names the product),
-  `full_product_names`, `relationships` (the full product name a relationship creates is a product:
-  the component, with the product it is part of or installed on as its platform), `product_groups`,
+  `full_product_names`, `relationships` (2.0) and `product_paths` (2.1) (the full product name a
+  relationship or path creates is a product: the component, with the product it is part of or
+  installed on as its platform; a path of several steps names each), `product_groups`,
   and `product_identification_helper` (CPE 2.2/2.3, purl; hashes, model and serial numbers kept);
 - per vulnerability the product status: known_affected / first_affected / last_affected →
   affected (first/last become ranges), fixed / first_fixed → fixed (first_fixed: that version and
@@ -255,7 +256,7 @@ def _helper(info: _Info, product: Any) -> None:
 
 
 def _products(tree: dict[str, Any]) -> dict[str, _Info]:
-    """product_id → what the tree says of it (branches, full_product_names, relationships)."""
+    """product_id → what the tree says of it (branches, full_product_names, relationships, product_paths)."""
     infos: dict[str, _Info] = {}
 
     def add(product: Any, info: _Info) -> None:
@@ -285,16 +286,12 @@ def _products(tree: dict[str, Any]) -> dict[str, _Info]:
     for product in tree.get("full_product_names") or []:
         if isinstance(product, dict):
             add(product, _Info(product=str(product.get("name") or "")))
-    for rel in tree.get("relationships") or []:
-        if not isinstance(rel, dict) or not isinstance(rel.get("full_product_name"), dict):
-            continue
-        component = infos.get(str(rel.get("product_reference")))
-        platform = infos.get(str(rel.get("relates_to_product_reference")))
-        full = rel["full_product_name"]
+    for full, reference, hops in _links(tree):
+        component = infos.get(reference)
         base = replace(component) if component else _Info(product=str(full.get("name") or ""))
-        base.platform = (platform.name or platform.product) if platform \
-            else str(rel.get("relates_to_product_reference"))
-        base.relation = str(rel.get("category") or "") or None
+        base.platform = ", ".join((infos[ref].name or infos[ref].product) if ref in infos else ref
+                                  for _, ref in hops) or None
+        base.relation = (hops[0][0] or None) if hops else None
         base.helper = dict(base.helper)
         add(full, base)
         if full.get("name"):
@@ -302,6 +299,25 @@ def _products(tree: dict[str, Any]) -> dict[str, _Info]:
     for info in infos.values():
         _fill_from_identifiers(info)
     return infos
+
+
+def _links(tree: dict[str, Any]) -> list[tuple[dict[str, Any], str, list[tuple[str, str]]]]:
+    """(full product name, component id, [(category, platform id), …]) of each CSAF 2.0 relationship and
+    2.1 product path (`beginning_product_reference` and its `subpaths`, in order)."""
+    out: list[tuple[dict[str, Any], str, list[tuple[str, str]]]] = []
+    for rel in tree.get("relationships") or []:
+        if isinstance(rel, dict) and isinstance(rel.get("full_product_name"), dict) \
+                and rel["full_product_name"].get("product_id"):
+            out.append((rel["full_product_name"], str(rel.get("product_reference")),
+                        [(str(rel.get("category") or ""), str(rel.get("relates_to_product_reference")))]))
+    for path in tree.get("product_paths") or []:
+        if not isinstance(path, dict) or not isinstance(path.get("full_product_name"), dict) \
+                or not path["full_product_name"].get("product_id"):
+            continue
+        hops = [(str(sub.get("category") or ""), str(sub.get("next_product_reference")))
+                for sub in path.get("subpaths") or [] if isinstance(sub, dict)]
+        out.append((path["full_product_name"], str(path.get("beginning_product_reference")), hops))
+    return out
 
 
 def _from_context(ctx: dict[str, str], category: str, name: str) -> _Info:

@@ -68,6 +68,23 @@ def test_csaf_vex_lists_every_cve() -> None:
     assert [i.cve for i in items[1:]] == ["CVE-2021-44228", "CVE-2021-45046", "CVE-2021-45105"]
 
 
+def test_csaf_21_product_paths_are_read_like_20_relationships() -> None:
+    """CSAF 2.1 replaced `relationships` by `product_paths`: the same Red Hat advisory in both versions
+    names the same products, each a component with its platform."""
+    def products(path: str) -> list[tuple[object, ...]]:
+        adv = next(iter(parse_csaf((FIX / path).read_bytes(), ParseContext())))
+        return sorted((p.product_id, p.vendor, p.product, p.platform, p.relation, p.status) for p in adv.products)
+
+    v20, v21 = products("csaf/real/oasis-2.0/rhsa-2021_5186.json"), products("csaf/real/oasis-2.1/rhsa-2021_5186.json")
+    assert v21 == v20 and len(v21) == 3
+    assert all(vendor == "Red Hat" and platform and relation == "default_component_of"
+               for _, vendor, _, platform, relation, _ in v21)
+    items = list(parse_csaf((FIX / "csaf/oasis_csaf_tc-csaf_2_1-2024-6-1-01-12.json").read_bytes(), ParseContext()))
+    path = next(p for p in items[0].products if p.product_id == "CSAFPID-9080706")
+    assert (path.vendor, path.product, path.version, path.platform, path.relation, path.status) == (
+        "Example Company", "Product A", "1.0.0", "Example Company Extension I", "installed_with", "under_investigation")
+
+
 @pytest.mark.parametrize(("name", "kind"), [("rolie-feed-example-01-tlp-white.json", "rolie"),
                                              ("provider-metadata-example-01.json", "provider-metadata")])
 def test_csaf_index_documents(name: str, kind: str) -> None:

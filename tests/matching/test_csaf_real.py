@@ -62,8 +62,11 @@ def _leaves(doc: dict[str, Any]) -> dict[str, tuple[str, str, str | None, str | 
 
 def _statuses(doc: dict[str, Any]) -> dict[str, list[str]]:
     """product id (a tree leaf) → the status words the vulnerabilities give it (directly or as a component)."""
+    tree = doc.get("product_tree", {})
     components = {r["full_product_name"]["product_id"]: r["product_reference"]
-                  for r in doc.get("product_tree", {}).get("relationships", []) or []}
+                  for r in tree.get("relationships", []) or []}
+    components |= {p["full_product_name"]["product_id"]: p["beginning_product_reference"]  # CSAF 2.1
+                   for p in tree.get("product_paths", []) or []}
     out: dict[str, list[str]] = {}
     for vuln in doc.get("vulnerabilities", []):
         for word, ids in (vuln.get("product_status") or {}).items():
