@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from certmon.auth.service import hidden_address, may_see_contacts
 from certmon.portal import proposals
 from certmon.portal.schemas import ProposalRead
 from certmon.web.deps import Analyst, DbId, PageDep, Reader, SessionDep
@@ -44,11 +45,20 @@ class RejectBody(BaseModel):
     reason: str = Field(min_length=1, max_length=1000, description="Shown to the organisation on Min side.")
 
 
-def _row(p: proposals.Proposal, name: str) -> QueuedProposal:
-    return QueuedProposal.model_validate({**ProposalRead.model_validate(p).model_dump(), "constituent_id":
-                                          p.constituent_id, "constituent": name, "target_id": p.target_id,
-                                          "decided_by": p.decided_by,
-                                          "detail": {k: str(v) for k, v in (p.detail or {}).items()}})
+def _row(p: proposals.Proposal, name: str, *, show_people: bool = True) -> QueuedProposal:
+    row = QueuedProposal.model_validate({**ProposalRead.model_validate(p).model_dump(), "constituent_id":
+                                         p.constituent_id, "constituent": name, "target_id": p.target_id,
+                                         "decided_by": p.decided_by,
+                                         "detail": {k: str(v) for k, v in (p.detail or {}).items()}})
+    return row if show_people else _without_people(row)
+
+
+def _without_people(row: QueuedProposal) -> QueuedProposal:
+    """The row as a reader may see it (docs/security.md, "Contact addresses"): a proposed or removed
+    recipient's address and name, and the proposer's address, show only the organisation's domain."""
+    value = hidden_address(row.value) if row.kind.startswith("contact") else row.value
+    detail = {k: v for k, v in row.detail.items() if k != "name"}
+    return row.model_copy(update={"value": value, "detail": detail, "proposed_by": hidden_address(row.proposed_by)})
 
 
 @router.get("", response_model=ProposalPage)
@@ -57,11 +67,13 @@ def list_proposals(
     status: Annotated[Literal["pending", "approved", "rejected", "withdrawn"] | None,
                       Query(description="default: pending")] = "pending",
 ) -> ProposalPage:
-    """Proposals from the organisations, oldest pending first."""
+    """Proposals from the organisations, oldest pending first; readers see a recipient's address and the
+    proposer's only as the organisation's domain, and no name."""
     from certmon.registry.service import display_name
 
     rows, total = proposals.queue(session, status=status, limit=page.limit, offset=page.offset)
-    return ProposalPage(items=[_row(p, display_name(c)) for p, c in rows], total=total)
+    show_people = may_see_contacts(user)
+    return ProposalPage(items=[_row(p, display_name(c), show_people=show_people) for p, c in rows], total=total)
 
 
 @router.post("/{proposal_id}/approve", response_model=QueuedProposal)

@@ -185,3 +185,38 @@ def test_the_api_does_the_same_with_tokens_and_roles(dash):
     assert dash.client.post(f"/api/v1/proposals/{pid}/approve",
                             headers=h("analytiker@demo.invalid")).status_code == 409
     assert dash.client.delete(f"/api/v1/me/proposals/{pid}", headers=h(PORTAL_USER)).status_code == 409
+
+
+def test_readers_see_proposed_recipients_only_by_their_domain(dash):
+    """docs/security.md, "Contact addresses": a proposed (or to be removed) recipient is a contact, so a reader
+    sees neither its address nor its name in /forslag or GET /api/v1/proposals, nor the proposer's address."""
+    from certmon.auth.models import User
+    from certmon.auth.service import issue_token
+
+    token = dash.login(PORTAL_USER)
+    assert _propose(dash, token, kind="contact_add", email="kari.nordmann@demo-bergen.example",
+                    name="Kari Nordmann").status_code == 303
+    with dash.session() as s:
+        it_drift = s.scalar(select(Contact).where(Contact.email == "it-drift@demo-bergen.example"))
+        tokens = {email: issue_token(s, user=s.scalar(select(User).where(User.email == email)), name="t")
+                  for email in ("leser@demo.invalid", "analytiker@demo.invalid")}
+        s.commit()
+    assert dash.client.post(f"/min-side/forslag/kontakt/{it_drift.id}/fjern", data={"csrf_token": token},
+                            follow_redirects=False).status_code == 303
+    people = ("kari.nordmann@", "Kari Nordmann", "it-drift@", PORTAL_USER)
+
+    dash.login("leser@demo.invalid")
+    page = dash.client.get("/forslag").text
+    assert "…@demo-bergen.example" in page and "…@demo.invalid" in page
+    assert not [p for p in people if p in page]
+    listed = dash.client.get("/api/v1/proposals", headers={"Authorization": f"Bearer {tokens['leser@demo.invalid']}"})
+    assert listed.status_code == 200 and not [p for p in people if p in listed.text]
+    assert {p["value"] for p in listed.json()["items"]} == {"…@demo-bergen.example"}
+    assert listed.json()["items"][0]["detail"] == {"language": "nb"}
+
+    dash.login("analytiker@demo.invalid")  # who handles them sees who they are
+    page = dash.client.get("/forslag").text
+    assert all(p in page for p in people)
+    listed = dash.client.get("/api/v1/proposals",
+                             headers={"Authorization": f"Bearer {tokens['analytiker@demo.invalid']}"})
+    assert all(p in listed.text for p in people)
