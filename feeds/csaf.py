@@ -11,7 +11,7 @@ Read the way vendors mean them (docs/feeds.md lists every field):
   affected (first/last become ranges), fixed / first_fixed → fixed (first_fixed: that version and
   later), known_not_affected → not_affected with the VEX flag or impact statement as justification,
   under_investigation, recommended; remediations, threats, CVSS 2/3/4 scores (2.0 `scores`, 2.1
-  `metrics`);
+  `metrics`); exploitation (an `exploit_status` threat saying so, 2.1 `first_known_exploitation_dates`);
 - TLP from `distribution.tlp.label` (TLP 1.0 words in 2.0, TLP 2.0 words in 2.1; an unknown label
   is RED, never more open than written).
 
@@ -141,6 +141,8 @@ def parse(data: bytes, ctx: ParseContext) -> Iterator[Item]:
             vextra["remediations"] = rems[:MAX_REMEDIATIONS]
         if threats := _threats(vuln):
             vextra["threats"] = threats
+        if exploitation := _exploitation_dates(vuln):
+            vextra["first_known_exploitation"] = exploitation[0]
         if not cve:
             vextra["id"] = label
         yield Item(
@@ -212,12 +214,21 @@ def _severity(score: float | None) -> str | None:
 
 
 def _exploited(vuln: dict[str, Any]) -> bool:
+    if _exploitation_dates(vuln):  # CSAF 2.1: when it was first known to be exploited in the wild
+        return True
     for threat in vuln.get("threats") or []:
         if isinstance(threat, dict) and threat.get("category") == "exploit_status":
             text = str(threat.get("details") or "").lower()
             if "exploited" in text and not any(w in text for w in ("not exploited", "no known", "not known")):
                 return True
     return False
+
+
+def _exploitation_dates(vuln: dict[str, Any]) -> list[str]:
+    """The `exploitation_date`s of CSAF 2.1 `first_known_exploitation_dates`, as UTC timestamps."""
+    dates = vuln.get("first_known_exploitation_dates")
+    return sorted(d for e in dates if isinstance(e, dict) and (d := iso_utc(e.get("exploitation_date")))) \
+        if isinstance(dates, list) else []
 
 
 def _threats(vuln: dict[str, Any]) -> list[dict[str, str]]:

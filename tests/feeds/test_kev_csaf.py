@@ -100,3 +100,13 @@ def test_csaf_bad_input() -> None:
         list(parse_csaf(b'{"a": 1}', ParseContext()))
     with pytest.raises(FeedParseError, match="tracking id"):
         list(parse_csaf(b'{"document": {"title": "x"}}', ParseContext()))
+
+
+def test_csaf_21_first_known_exploitation_dates_mean_exploited() -> None:
+    """CSAF 2.1 `first_known_exploitation_dates` says when the vulnerability was first exploited in the wild;
+    its threat text ("Reliable exploits integrated in Metasploit.") does not say "exploited"."""
+    adv, vuln = parse_csaf((FIX / "csaf/oasis_csaf_tc-csaf_2_1-2024-6-1-01-12.json").read_bytes(), ParseContext())
+    assert vuln.known_exploited is True and vuln.extra["first_known_exploitation"] == "2024-01-11T15:53:00Z"
+    assert adv.extra["actively_exploited"] is True
+    bsi = list(parse_csaf((FIX / "csaf/bsi-2022-0001.json").read_bytes(), ParseContext()))
+    assert "actively_exploited" not in bsi[0].extra and not bsi[1].known_exploited
