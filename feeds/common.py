@@ -168,7 +168,11 @@ def iso_utc(value: Any) -> str | None:
         return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        utc = dt.astimezone(UTC)
+    except (OverflowError, ValueError):  # an offset that moves it out of years 1-9999
+        return None
+    return utc.isoformat(timespec="seconds")[:19] + "Z"  # strftime leaves years below 1000 unpadded
 
 
 def _from_epoch(seconds: float) -> datetime | None:
@@ -190,7 +194,7 @@ def _parse_text_time(text: str) -> datetime | None:
             sign = 1 if tz[0] == "+" else -1
             digits = tz[1:].replace(":", "")
             offset = sign * (int(digits[:2]) * 60 + int(digits[2:]))
-            return datetime.fromtimestamp(calendar.timegm(dt.timetuple()) - offset * 60, UTC)
+            return _from_epoch(calendar.timegm(dt.timetuple()) - offset * 60)  # None out of years 1-9999
         return dt.replace(tzinfo=UTC)
     if text.isdigit():
         return _from_epoch(float(text))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from feeds.common import _canonical_url, _parse_text_time, canonical_url, iso_utc
@@ -46,7 +46,17 @@ def test_real_urlhaus_urls_agree() -> None:
 
 
 @given(st.from_regex(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[ T][0-9]{2}:[0-9]{2}:[0-9]{2}", fullmatch=True))
+@example("0001-01-01 00:00:00")
 def test_the_naive_time_fast_path_agrees_with_the_general_path(text: str) -> None:
     found = _parse_text_time(text)
-    expected = None if found is None else found.strftime("%Y-%m-%dT%H:%M:%SZ")
+    expected = None if found is None else found.isoformat(timespec="seconds")[:19] + "Z"
     assert iso_utc(text) == expected
+
+
+def test_early_and_late_years_stay_iso_or_are_dropped() -> None:
+    """Years below 1000 keep four digits on the general path (strftime does not pad them), and an offset
+    that moves a time out of years 1-9999 gives no time instead of a ValueError."""
+    assert iso_utc("0001-01-01T00:00:00+00:00") == "0001-01-01T00:00:00Z"
+    assert iso_utc("0999-03-01T10:00:00+01:00") == "0999-03-01T09:00:00Z"
+    assert iso_utc("0001-01-01T00:30:00+01:00") is None
+    assert iso_utc("9999-12-31T23:30:00-01:00") is None
