@@ -23,6 +23,7 @@ from certmon.db import utcnow
 from certmon.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from certmon.items.models import StoredItem
 from certmon.matching.models import Match
+from certmon.notify.contacts import check_email
 from certmon.notify.models import Delivery, Notification, NotificationMatch
 from certmon.notify.outbox import reference_for, summary_subject
 from certmon.notify.policy import severity_rank
@@ -55,6 +56,24 @@ def check_recipients(tlp: TLP, addresses: Sequence[str], own: dict[str, Contact]
             raise Forbidden(f"{address}: kontakten er ikke klarert for {tlp.label}")
 
 
+def _addresses(recipients: Sequence[str]) -> list[str]:
+    """The recipients as plain addresses, lower-cased and sorted; each one must be a single e-mail address
+    (a comma list or a line break would reach people the audit does not name, or fail at delivery)."""
+    addresses, problems = set(), []
+    for n, raw in enumerate(recipients):
+        if not raw.strip():
+            continue
+        try:
+            addresses.add(check_email(raw))
+        except ValueError:
+            problems.append(f"body.recipients.{n}: {raw.strip()[:80]!r} er ikke én e-postadresse")
+    if problems:
+        raise ValidationFailed("ugyldig mottaker: skriv én e-postadresse per mottaker", problems)
+    if not addresses:
+        raise ValidationFailed("ingen mottakere")
+    return sorted(addresses)
+
+
 def _own_contacts(session: Session, constituent_id: int) -> dict[str, Contact]:
     stmt = select(Contact).where(Contact.constituent_id == constituent_id)
     return {c.email.lower(): c for c in session.scalars(stmt)}
@@ -72,9 +91,7 @@ def send_manual(
     constituents = {m.constituent_id for m, _ in rows}
     if len(constituents) != 1:
         raise ValidationFailed("et varsel gjelder én virksomhet; treffene gjelder flere")
-    addresses = sorted({r.strip().lower() for r in recipients if r.strip()})
-    if not addresses:
-        raise ValidationFailed("ingen mottakere")
+    addresses = _addresses(recipients)
     constituent_id = constituents.pop()
     tlp = max_tlp([parse_tlp(i.tlp, TLP.RED) for _, i in rows])
     own = _own_contacts(session, constituent_id)

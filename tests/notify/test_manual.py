@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from certmon.audit.models import AuditEntry
 from certmon.auth.models import User
-from certmon.errors import Conflict, Forbidden, NotFound
+from certmon.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from certmon.notify.deliver import deliver_due
 from certmon.notify.manual import approve_manual, reject_manual, send_manual
 from certmon.notify.models import Delivery, Notification
@@ -58,6 +58,24 @@ def test_amber_rules_for_typed_addresses_and_contact_ceilings(any_engine) -> Non
             send_manual(s, match_ids=[amber.id], recipients=["green@x.no"], sender=RED_ANALYST)
         n = send_manual(s, match_ids=[amber.id], recipients=["Partner@Y.no"], sender=AMBER_ANALYST)
         assert n.status == "queued" and n.tlp == "amber" and n.created_by == "per@cert.no"
+
+
+def test_each_recipient_is_one_plain_address(any_engine) -> None:
+    """A comma list would reach people the audit does not name (SMTP takes them all from the To: header),
+    and a line break makes the delivery fail with an internal error at every attempt: both are refused,
+    naming the bad entry, and nothing is stored."""
+    with Session(any_engine) as s:
+        c = make_constituent(s)
+        amber = make_match(s, c, tlp="amber")
+        for bad in ("soc@x.no, outsider@y.no", "soc@x.no\r\nBcc: outsider@y.no", "x", "<soc@x.no>", "a b@x.no"):
+            with pytest.raises(ValidationFailed) as exc:
+                send_manual(s, match_ids=[amber.id], recipients=["ok@x.no", bad], sender=RED_ANALYST)
+            assert exc.value.problems and exc.value.problems[0].startswith("body.recipients.1: ")
+        with pytest.raises(ValidationFailed, match="ingen mottakere"):
+            send_manual(s, match_ids=[amber.id], recipients=[" ", ""], sender=RED_ANALYST)
+        assert s.scalars(select(Notification)).all() == []
+        n = send_manual(s, match_ids=[amber.id], recipients=[" Soc@X.no ", "soc@x.no"], sender=RED_ANALYST)
+        assert [d.email for d in s.scalars(select(Delivery).where(Delivery.notification_id == n.id))] == ["soc@x.no"]
 
 
 def test_red_waits_for_a_second_analyst_then_is_delivered(factory, smtp_server, smtp_settings) -> None:
