@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import json
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -85,10 +86,20 @@ def verify_csrf(request: Request, csrf_token: Annotated[str, Form()] = "") -> No
 CsrfChecked = Depends(verify_csrf)
 
 
+# Flash messages travel in the signed session cookie, and browsers drop a cookie above 4 KB (and refuse a
+# response whose headers pass ~256 KB): a message that quotes what was typed is cut, and the oldest
+# unread ones give way, so the cookie stays small whatever a form held.
+FLASH_MAX_CHARS = 200
+FLASH_BUDGET_BYTES = 1500  # of JSON (non-ASCII letters take six bytes each) before base64 and signing
+
+
 def flash(request: Request, message: str, kind: str = "ok") -> None:
-    """Queue a message for the next page the user sees."""
-    request.session.setdefault("flash", [])
-    request.session["flash"] = [*request.session["flash"], {"kind": kind, "text": message}]
+    """Queue a message for the next page the user sees (cut to FLASH_MAX_CHARS)."""
+    text = message if len(message) <= FLASH_MAX_CHARS else message[:FLASH_MAX_CHARS - 1] + "…"
+    queued = [*request.session.get("flash", []), {"kind": kind, "text": text}]
+    while len(queued) > 1 and len(json.dumps(queued)) > FLASH_BUDGET_BYTES:
+        queued.pop(0)
+    request.session["flash"] = queued
 
 
 def session_user(request: Request, session: Session) -> User | None:

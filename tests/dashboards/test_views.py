@@ -311,3 +311,21 @@ def test_unknown_item_and_constituent_give_html_404(dash):
     for path in ("/elementer/999999", "/virksomheter/999999"):
         r = dash.client.get(path)
         assert r.status_code == 404 and "text/html" in r.headers["content-type"]
+
+
+def test_a_message_quoting_a_long_input_keeps_the_session_cookie_small(dash):
+    """A refused form's message quotes what was typed and travels in the signed session cookie: a 20,000
+    character period (or many unread messages) made a Set-Cookie header far above the 4 KB a browser keeps
+    (and above the response-header limit of HTTP clients), so the message, and the page, were lost."""
+    token = dash.login(ANALYST)
+    for period in ("Ø" * 20_000, "W" * 20_000):
+        r = dash.client.post("/rapporter", data={"csrf_token": token, "period": period}, follow_redirects=False)
+        assert r.status_code == 303
+        assert len(r.headers["set-cookie"]) < 4096, len(r.headers["set-cookie"])
+        page = dash.client.get("/rapporter").text
+        assert "ugyldig periode" in page and "…" in page
+    for n in range(30):  # unread messages give way to the newest
+        r = dash.client.post("/rapporter", data={"csrf_token": token, "period": f"feil-{n}-" + "æ" * 150},
+                             follow_redirects=False)
+        assert len(r.headers["set-cookie"]) < 4096
+    assert "feil-29-" in dash.client.get("/rapporter").text
