@@ -413,18 +413,111 @@ def _statuses(vuln: dict[str, Any], infos: dict[str, _Info], groups: dict[str, l
 
 def _bounded(family: tuple[str, str, str | None], found: dict[str, list[tuple[str, str]]],
              infos: dict[str, _Info], label: str) -> list[Product]:
-    """first_affected / last_affected / first_fixed versions of one product as vers ranges."""
+    """first_affected / last_affected / first_fixed versions of one product as vers ranges.
+
+    The bounds are read in version order as a sweep, so that several release lines stay apart
+    (`first_affected` 1.0 and 2.0, `first_fixed` 1.5 and 2.3: 1.0–1.4 and 2.0–2.2 affected, 1.5–1.x
+    and 2.3 on fixed); one line gives the ranges it always gave. Below the lowest bound a product is
+    affected only when that bound is a `last_affected`: a `first_fixed` says nothing of the versions
+    before it. So a `first_fixed` that follows another with no `first_affected` between starts a
+    release line whose earlier versions are not fixed but unlisted (7.2 up to 7.2.8 for `first_fixed`
+    7.0.15 and 7.2.8), and a `last_affected` after a fix makes its own line affected (7.2 up to 7.2.8).
+    """
     from certmon.matching.vers import V, VersionError
 
-    def pick(key: str, lowest: bool) -> tuple[str, str] | None:
-        values = found.get(key) or []
-        try:
-            ordered = sorted(values, key=lambda v: V(v[0]))
-        except VersionError:
-            ordered = values
-        return (ordered[0] if lowest else ordered[-1]) if ordered else None
+    try:
+        events = sorted(((V(version), _BOUND_ORDER[key], version)
+                         for key, values in found.items() for version, _ in values), key=lambda e: (e[0], e[1]))
+        lines = {version: (V(start), start) for _, order, version in events
+                 if order and (start := _line_start(version)) is not None}
+    except VersionError:
+        return _bounded_unordered(family, found, infos, label)
+    # Segments of the version line: (status, low, low inclusive, high, high inclusive); None: open.
+    segments: list[tuple[str, str | None, bool, str | None, bool]] = []
+    state: str | None = "affected" if events[0][1] == 1 else None  # below the lowest bound
+    low: str | None = None
+    low_incl = True
+    fixed_at: V | None = None  # the last first_fixed seen
 
-    first_a, last_a, first_f = pick("first_affected", True), pick("last_affected", False), pick("first_fixed", True)
+    def close(high: str | None, high_incl: bool) -> None:
+        if state is not None and not (low == high and not (low_incl and high_incl)):
+            segments.append((state, low, low_incl, high, high_incl))
+
+    def line_after_fix(version: str, at: V) -> str | None:
+        """The start of the release line of `version`, when it lies between the last fix and `version`."""
+        line = lines.get(version)
+        return line[1] if line is not None and fixed_at is not None and fixed_at < line[0] < at else None
+
+    for at, order, version in events:
+        if order == 0:  # first_affected: the first affected version of a release line
+            if state != "affected":
+                close(version, False)
+                state, low, low_incl = "affected", version, True
+            continue
+        if order == 1:  # last_affected: affected up to and including it
+            if state is None and segments and segments[-1][0] == "affected":
+                state, low, low_incl = segments.pop()[:3]  # an earlier line's end: affected up to here
+            elif state != "affected":
+                line = line_after_fix(version, at) if state == "fixed" else None
+                close(line or version, False)
+                state, low, low_incl = "affected", line or version, True
+            close(version, True)
+            state, low, low_incl = None, version, False
+            continue
+        # A further first_fixed with no first_affected between: the fix of a later release line,
+        # whose earlier versions are not fixed.
+        if state == "fixed" and (line := line_after_fix(version, at)) is not None:
+            close(line, False)
+            state, low, low_incl = None, line, True
+        if state != "fixed":
+            close(version, False)
+            state, low, low_incl = "fixed", version, True
+        fixed_at = at
+    close(None, True)
+
+    def vers(status: str) -> str | None:
+        parts: list[str] = []
+        for word, lo, lo_incl, hi, hi_incl in segments:
+            if word != status:
+                continue
+            if lo is not None:
+                parts.append((">=" if lo_incl else ">") + lo)
+            if hi is not None:
+                parts.append(("<=" if hi_incl else "<") + hi)
+        return "vers:generic/" + "|".join(parts) if parts else None
+
+    def lowest(key: str) -> tuple[str, str] | None:
+        values = sorted(found.get(key) or [], key=lambda v: V(v[0]))
+        return (values[-1] if key == "last_affected" else values[0]) if values else None
+
+    first_a, last_a, first_f = lowest("first_affected"), lowest("last_affected"), lowest("first_fixed")
+    pid_of = (first_a or last_a or first_f or ("", ""))[1]
+    info = infos.get(pid_of) or _Info(vendor=family[0], product=family[1])
+    base = replace(info, version=None)
+    out = []
+    if (affected := vers("affected")) is not None:
+        out.append(_product(replace(base, range=affected), status="affected", cves=(label,), product_id=pid_of))
+    if first_f and (fixed := vers("fixed")) is not None:
+        out.append(_product(replace(base, range=fixed), status="fixed", cves=(label,), product_id=first_f[1]))
+    return out
+
+
+_BOUND_ORDER = {"first_affected": 0, "last_affected": 1, "first_fixed": 2}  # at one version: in this order
+_LINE = re.compile(r"^(\d+(?:\.\d+)*)\.\d+$")
+
+
+def _line_start(version: str) -> str | None:
+    """The release line a dotted version belongs to ('7.2.8' → '7.2'), None if it has one part or is not dotted."""
+    found = _LINE.match(version.strip().lstrip("vV"))
+    return found.group(1) if found else None
+
+
+def _bounded_unordered(family: tuple[str, str, str | None], found: dict[str, list[tuple[str, str]]],
+                       infos: dict[str, _Info], label: str) -> list[Product]:
+    """`_bounded` for versions that do not compare: the lowest first and the highest last bound."""
+    first_a = found["first_affected"][0] if found.get("first_affected") else None
+    last_a = found["last_affected"][-1] if found.get("last_affected") else None
+    first_f = found["first_fixed"][0] if found.get("first_fixed") else None
     out = []
     parts = []
     if first_a:

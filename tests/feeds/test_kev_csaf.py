@@ -110,3 +110,56 @@ def test_csaf_21_first_known_exploitation_dates_mean_exploited() -> None:
     assert adv.extra["actively_exploited"] is True
     bsi = list(parse_csaf((FIX / "csaf/bsi-2022-0001.json").read_bytes(), ParseContext()))
     assert "actively_exploited" not in bsi[0].extra and not bsi[1].known_exploited
+
+
+def _release_lines_doc(status: dict[str, list[str]], versions: list[str]) -> bytes:
+    """A CSAF 2.0 advisory of one product in several versions, with the given product status."""
+    import json
+
+    branches = [{"category": "product_version", "name": v, "product": {"product_id": f"GW-{v}", "name": f"Gateway {v}"}}
+                for v in versions]
+    return json.dumps({
+        "document": {"category": "csaf_security_advisory", "csaf_version": "2.0", "title": "Gateway",
+                     "publisher": {"category": "vendor", "name": "Example", "namespace": "https://example.com"},
+                     "tracking": {"id": "EX-2026-1", "status": "final", "version": "1",
+                                  "initial_release_date": "2026-12-01T00:00:00Z",
+                                  "current_release_date": "2026-12-01T00:00:00Z",
+                                  "revision_history": [{"date": "2026-12-01T00:00:00Z", "number": "1",
+                                                        "summary": "x"}]}},
+        "product_tree": {"branches": [{"category": "vendor", "name": "Example", "branches": [
+            {"category": "product_name", "name": "Gateway", "branches": branches}]}]},
+        "vulnerabilities": [{"cve": "CVE-2026-0001",
+                             "product_status": {k: [f"GW-{v}" for v in vs] for k, vs in status.items()}}],
+    }).encode()
+
+
+@pytest.mark.parametrize(("status", "affected", "cleared", "unlisted"), [
+    # two release lines, each with its first affected and first fixed version
+    ({"first_affected": ["1.0", "2.0"], "first_fixed": ["1.5", "2.3"]},
+     ["1.0", "1.4.9", "2.0", "2.2.1"], ["1.5", "1.9", "2.3", "3.0"], ["0.9"]),
+    # the first fixed version per release line only (as vendors list their trains): a line's earlier
+    # versions are not fixed (the old reading cleared 7.2.0 by 7.0.15); first_fixed says nothing of them
+    ({"first_fixed": ["7.0.15", "7.2.8", "7.4.4"]},
+     [], ["7.0.15", "7.0.99", "7.2.8", "7.4.4", "7.6"], ["6.4", "7.0.14", "7.2.0", "7.2.7", "7.4.3"]),
+    # last affected per line, then the later line's fix
+    ({"first_affected": ["1.0", "2.0"], "last_affected": ["1.4", "2.2"], "first_fixed": ["1.5", "2.3"]},
+     ["1.0", "1.4", "2.0", "2.2"], ["1.5", "2.3", "2.4"], ["0.9"]),
+    # a fix, then a later line's last affected version: that line is affected up to it
+    ({"first_fixed": ["1.5"], "last_affected": ["2.2"]}, ["2.0", "2.2"], ["1.5", "1.9"], ["1.4", "2.3"]),
+    # one line: the ranges as before
+    ({"first_affected": ["1.0"], "first_fixed": ["1.5"]}, ["1.0", "1.4"], ["1.5", "2.0"], ["0.9"]),
+    ({"last_affected": ["1.4"]}, ["0.1", "1.4"], [], ["1.5"]),
+])
+def test_csaf_first_and_last_bounds_keep_release_lines_apart(status: dict[str, list[str]], affected: list[str],
+                                                             cleared: list[str], unlisted: list[str]) -> None:
+    """first_affected / last_affected / first_fixed of several release lines of one product: a version of
+    one line is judged by that line's bounds, not by the lowest first and the highest last of all."""
+    from certmon.matching.products import InventoryEntry, judge
+
+    versions = sorted({v for vs in status.values() for v in vs})
+    adv = next(iter(parse_csaf(_release_lines_doc(status, versions), ParseContext())))
+    for version in affected + cleared + unlisted:
+        entry = InventoryEntry(1, 1, f"example:gateway:{version}", version, "generic")
+        verdict = judge(entry, list(adv.products))
+        want = "affected" if version in affected else "fixed" if version in cleared else None
+        assert (verdict.status if verdict is not None else None) == want, (version, verdict)
