@@ -84,6 +84,8 @@ class Settings(BaseSettings):
     fetch_max_bytes: int = Field(default=50_000_000, gt=0)
     fetch_max_duration_s: float = Field(default=120.0, gt=0)  # the whole of one fetch, retries included
     push_max_bytes: int = Field(default=20_000_000, gt=0)  # the largest body POST /sources/{name}/items takes
+    # the largest request body any other route takes (JSON, forms); larger ones get 413 before they are read
+    max_body_bytes: int = Field(default=5_000_000, gt=0)
     # how often the scheduler looks for due sources: a source runs at most this late after its interval
     scheduler_tick_s: int = Field(default=5, ge=1)
     # Networks a source marked `internal` may reach besides the public internet (comma-separated CIDRs).

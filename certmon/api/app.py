@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from certmon import __version__, logsafety, plugins
 from certmon.api import openapi, ops
+from certmon.api.bodylimit import BodyLimit
 from certmon.auth.throttle import SignInThrottle
 from certmon.config import get_settings
 from certmon.errors import CertmonError, ValidationFailed
@@ -213,6 +214,7 @@ def create_app() -> FastAPI:
     web = plugins.optional("dashboards")
     if web is not None:
         web.mount(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(SessionMiddleware, secret_key=settings.secret(), session_cookie="certmon_session",
                        same_site="strict", https_only=settings.public_base_url.startswith("https"),
                        max_age=int(settings.session_lifetime_hours * 3600))

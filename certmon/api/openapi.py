@@ -5,7 +5,8 @@ whichever handler wrote it (certmon's errors, request validation, database troub
 see certmon/api/app.py). Which error statuses an operation can answer is derived here from what the route
 is made of, so a route another module adds tomorrow is documented without anyone listing codes by hand:
 
-- a request body: 400 (a body that cannot be read) and 404 (an id named in the body);
+- a request body: 400 (a body that cannot be read), 404 (an id named in the body) and 413 (a body over
+  CERTMON_MAX_BODY_BYTES, certmon/api/bodylimit.py);
 - the login dependency (`current_user`): 401, 403 (a role, a clearance or the kind of user), and the
   bearer/cookie security requirement;
 - path parameters: 404;
@@ -84,6 +85,7 @@ class RouteFacts:
 StatusRule = tuple[int, Callable[[RouteFacts], bool]]
 STATUS_RULES: list[StatusRule] = [
     (400, lambda f: f.body),
+    (413, lambda f: f.body),
     (401, lambda f: f.login),
     (403, lambda f: f.login),
     (404, lambda f: f.path_params or (f.body and f.session)),
