@@ -37,7 +37,8 @@ def redact(text: str) -> str:
 
 LOGGERS = ("uvicorn.access", "uvicorn.error", "httpx", "httpcore", "httpcore.connection", "httpcore.http11",
            "feeds.fetcher", "feeds.collect", "feeds.multidoc", "feeds.taxii", "feeds.csaf_discovery",
-           "workers.tasks", "celery.app.trace", "celery.worker.job")
+           "workers.tasks", "celery.app.trace", "celery.worker.job",
+           "certmon.api.app")  # the database error handlers name the request's path
 
 
 class RedactTokens(logging.Filter):

@@ -13,6 +13,7 @@ meaning (text, link, comment, regkey…) are skipped.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -113,13 +114,26 @@ def _event_tags(event: dict[str, Any]) -> list[dict[str, Any]]:
     return tags
 
 
+def _event_key(event: dict[str, Any]) -> str:
+    """The event's part of its items' keys: its uuid, or for an event without one (an export made by hand)
+    a digest of what names it (id, info, date, creator), so two such events do not share their items."""
+    uuid = event.get("uuid")
+    if isinstance(uuid, str) and uuid.strip():
+        return uuid.strip()
+    orgc = event.get("Orgc")
+    names = [str(event.get(k) or "") for k in ("id", "info", "date")]
+    names.append(str(orgc.get("uuid") or orgc.get("name") or "") if isinstance(orgc, dict) else "")
+    return "nouuid-" + hashlib.sha256("\x1f".join(names).encode("utf-8", "replace")).hexdigest()[:16]
+
+
 def _event_items(event: dict[str, Any], ctx: ParseContext) -> Iterator[Item]:
     event_tags = _event_tags(event)
     tagged = _tag_tlp(event_tags)
     event_tlp = ctx.default_tlp if tagged is None else tagged  # TLP.CLEAR is 0: no `or` here
     tags = [str(t.get("name")) for t in event_tags if t.get("name")]
     labels = unique([t for t in tags if not t.lower().startswith("tlp:")])
-    base = {"event_uuid": event.get("uuid"), "event_info": event.get("info"), "event_date": event.get("date")}
+    base = {"event_uuid": event.get("uuid"), "event_info": event.get("info"), "event_date": event.get("date"),
+            "event_key": _event_key(event)}
     attributes = list(event.get("Attribute") or [])
     for obj in event.get("Object") or []:
         if isinstance(obj, dict):
@@ -138,7 +152,8 @@ def _attribute_item(
     attr: dict[str, Any], event_tlp: TLP, labels: list[str], base: dict[str, Any]
 ) -> Item | None:
     atype, raw = str(attr.get("type", "")), str(attr.get("value", ""))
-    extra = dict(base, misp_type=atype, category=attr.get("category"), attribute_uuid=attr.get("uuid"))
+    extra = {k: v for k, v in base.items() if k != "event_key"}
+    extra.update(misp_type=atype, category=attr.get("category"), attribute_uuid=attr.get("uuid"))
     if _TYPES.get(atype):
         itype, value = _TYPES[atype], raw
     elif atype in _COMPOSITE_FIRST:
@@ -157,7 +172,7 @@ def _attribute_item(
     attr_tlp = _tag_tlp(attr.get("Tag"))
     tlp = event_tlp if attr_tlp is None else max(event_tlp, attr_tlp)
     return Item(
-        kind="indicator", key=f"misp:{base['event_uuid']}:{canon[0]}:{canon[1]}", tlp=tlp.value_str,
+        kind="indicator", key=f"misp:{base['event_key']}:{canon[0]}:{canon[1]}", tlp=tlp.value_str,
         source_format="misp", type=canon[0], value=canon[1], labels=list(labels),
         confidence=80 if attr.get("to_ids") is True else 40, valid_from=iso_utc(attr.get("timestamp")),
         extra={k: v for k, v in extra.items() if v not in (None, "")},

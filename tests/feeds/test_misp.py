@@ -1,5 +1,6 @@
 """MISP adapter: CIRCL feed events, a feed folder with manifest, the ESET REST-export shape."""
 
+import json
 from collections import Counter
 from pathlib import Path
 
@@ -91,3 +92,20 @@ def test_misp_bad_input(tmp_path: Path) -> None:
         list(parse(b"[1, 2]", ParseContext()))
     with pytest.raises(FeedParseError, match=r"no manifest\.json"):
         list(parse_folder(tmp_path, ParseContext()))
+
+
+def test_events_without_a_uuid_keep_their_items_apart() -> None:
+    """An event exported without its uuid (PyMISP's def_param.json has none): its items are keyed by a
+    digest of the event's id, info, date and creator, so two such events never overwrite each other."""
+    def event(info: str, **more: object) -> bytes:
+        return json.dumps({"Event": {"info": info, "date": "2026-12-01", **more, "Attribute": [
+            {"type": "domain", "value": "evil.example", "to_ids": True}]}}).encode()
+
+    (first,) = parse(event("Phishing wave A"), ParseContext())
+    (second,) = parse(event("Phishing wave B"), ParseContext())
+    (again,) = parse(event("Phishing wave A"), ParseContext())
+    assert first.key != second.key and first.key == again.key
+    assert first.key.startswith("misp:nouuid-") and ":None:" not in first.key
+    assert "event_uuid" not in first.extra
+    (with_uuid,) = parse(event("x", uuid="5e6f7a8b-0000-4000-8000-000000000001"), ParseContext())
+    assert with_uuid.key == "misp:5e6f7a8b-0000-4000-8000-000000000001:domain:evil.example"
