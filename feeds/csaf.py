@@ -47,7 +47,7 @@ _PURL = re.compile(r"^pkg:(?P<type>[^/]+)/(?:(?P<ns>.+)/)?(?P<name>[^/@?#]+)(?:@
 
 
 def is_csaf_index(data: bytes) -> str | None:
-    """'rolie' or 'provider-metadata' when the JSON is a CSAF discovery document, else None."""
+    """'rolie', 'provider-metadata' or 'aggregator' when the JSON is a CSAF discovery document, else None."""
     try:
         doc = load_json(data, ParseContext(), warn=False)  # a sniff: parse() warns if it comes to that
     except Exception:
@@ -58,6 +58,9 @@ def is_csaf_index(data: bytes) -> str | None:
         return "rolie"
     if "canonical_url" in doc and ("distributions" in doc or "publisher" in doc) and "document" not in doc:
         return "provider-metadata"
+    if isinstance(doc.get("aggregator"), dict) and isinstance(doc.get("csaf_providers"), list) \
+            and "document" not in doc:  # as csaf_discovery.is_aggregator (not imported: it needs the fetcher)
+        return "aggregator"
     return None
 
 

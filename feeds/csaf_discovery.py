@@ -1,5 +1,9 @@
 """CSAF 2.0 discovery: provider-metadata.json → ROLIE feeds or directory changes.csv → advisory URLs.
 
+An aggregator or lister (`aggregator.json`, CSAF 2.0 section 7.1.21) is one step up: it names many
+providers' provider-metadata.json (and, for publishers, the aggregator's mirrors of them), each
+discovered in turn; `publishers` keeps only those whose name or namespace contains one of the words.
+
 The parsing functions are pure (bytes in, references out); `discover_csaf` fetches through the shared
 fetcher (or any function with its signature) so the SSRF guard and limits apply to every hop.
 """
@@ -172,14 +176,92 @@ def _newer_than(refs: list[CsafDocRef], since: str | datetime | None) -> list[Cs
     return kept
 
 
+@dataclass(frozen=True)
+class AggregatedProvider:
+    """One provider or publisher an aggregator lists: where its provider-metadata.json may be read."""
+
+    name: str
+    namespace: str
+    urls: tuple[str, ...]  # in the order to try: a provider's own first, a publisher's mirrors first
+
+
+def is_aggregator(doc: object) -> bool:
+    """Whether a JSON document is a CSAF aggregator or lister (`aggregator.json`)."""
+    return (isinstance(doc, dict) and isinstance(doc.get("aggregator"), dict)
+            and isinstance(doc.get("csaf_providers"), list) and "document" not in doc)
+
+
+def parse_aggregator(data: bytes | dict[str, Any], *, base_url: str = "") -> list[AggregatedProvider]:
+    """The providers (own metadata first, then mirrors) and publishers (mirrors first) an aggregator lists."""
+    doc = _load_json(data, "aggregator.json") if isinstance(data, bytes) else data
+    if not is_aggregator(doc):
+        raise FeedParseError("aggregator.json has no 'aggregator' object with 'csaf_providers'")
+    out: list[AggregatedProvider] = []
+    seen: set[str] = set()
+    for key, own_first in (("csaf_providers", True), ("csaf_publishers", False)):
+        for entry in doc.get(key) or []:
+            meta = entry.get("metadata") if isinstance(entry, dict) else None
+            if not isinstance(meta, dict):
+                continue
+            found = meta.get("publisher")
+            publisher: dict[str, Any] = found if isinstance(found, dict) else {}
+            own = [urljoin(base_url, str(meta["url"]))] if meta.get("url") else []
+            mirrors = [urljoin(base_url, str(m)) for m in entry.get("mirrors") or [] if isinstance(m, str)]
+            urls = tuple(dict.fromkeys(own + mirrors if own_first else mirrors + own))
+            if urls and urls[0] not in seen:
+                seen.add(urls[0])
+                out.append(AggregatedProvider(str(publisher.get("name") or ""), str(publisher.get("namespace") or ""),
+                                              urls))
+    return out
+
+
+def _wanted(provider: AggregatedProvider, publishers: list[str] | None) -> bool:
+    if not publishers:
+        return True
+    text = f"{provider.name} {provider.namespace}".lower()
+    return any(word.strip().lower() in text for word in publishers if word.strip())
+
+
 def discover_csaf(
     url: str, fetch: FetchFunc = fetch, since: str | datetime | None = None, *,
     max_tlp: TLP = TLP.GREEN, allow_internal: bool = False, auth: tuple[str, str] | None = None,
-    max_bytes: int = 50_000_000,
+    max_bytes: int = 50_000_000, publishers: list[str] | None = None,
 ) -> list[CsafDocRef]:
-    """All advisory references a provider publishes (updated after `since`), newest first."""
+    """All advisory references a provider (or every provider an aggregator lists) publishes, updated after
+    `since`, newest first. A provider of an aggregator that cannot be read is skipped with a warning; the
+    run fails only when none can."""
     options: dict[str, Any] = {"allow_internal": allow_internal, "auth": auth, "max_bytes": max_bytes}
     metadata = fetch(url, **options)
+    try:
+        doc = json.loads(metadata.content)
+    except (ValueError, UnicodeDecodeError):
+        doc = None
+    if not is_aggregator(doc):
+        return _newer_than(_provider_refs(metadata, fetch, options, max_tlp), since)
+    providers = [p for p in parse_aggregator(doc, base_url=metadata.final_url) if _wanted(p, publishers)]
+    if not providers:
+        raise FeedParseError(f"the aggregator lists no provider{' matching ' + repr(publishers) if publishers else ''}")
+    refs: list[CsafDocRef] = []
+    failures: list[str] = []
+    for provider in providers:
+        for candidate in provider.urls:
+            try:
+                refs.extend(_provider_refs(fetch(candidate, **options), fetch, options, max_tlp))
+                break
+            except FeedError as exc:  # FeedParseError included: a broken provider leaves the others intact
+                log.warning("CSAF aggregator %s: provider %s at %s skipped: %s", url, provider.name or "?",
+                            candidate, exc)
+        else:
+            failures.append(provider.name or provider.urls[0])
+    if len(failures) == len(providers):
+        raise FeedError(f"none of the aggregator's {len(providers)} providers could be read "
+                        f"(first: {failures[0]})")
+    return _newer_than(newest_first(refs), since)
+
+
+def _provider_refs(metadata: FetchResult, fetch: FetchFunc, options: dict[str, Any],
+                   max_tlp: TLP) -> list[CsafDocRef]:
+    """The advisory references one provider-metadata.json leads to (its ROLIE feeds and directories)."""
     dists = parse_provider_metadata(metadata.content, base_url=metadata.final_url, max_tlp=max_tlp)
     refs: list[CsafDocRef] = []
     for feed_url, tlp in dists.rolie_feeds:
@@ -195,4 +277,4 @@ def discover_csaf(
             log.warning("CSAF directory %s skipped (ROLIE feeds used): %s", directory, exc)
             continue
         refs.extend(parse_changes_csv(result.content, directory_url=directory))
-    return _newer_than(newest_first(refs), since)
+    return newest_first(refs)

@@ -113,8 +113,12 @@ def _utc_text(moment: datetime) -> str:
 def _csaf(source: Source) -> Fetched:
     from feeds.csaf_discovery import discover_csaf, parse_timestamp
 
+    publishers = (source.options or {}).get("publishers")  # a list of words, or one comma-separated text
+    if isinstance(publishers, str):
+        publishers = publishers.split(",")
     refs = discover_csaf(source.url, allow_internal=source.internal, auth=_auth(source),
-                         max_bytes=get_settings().fetch_max_bytes)
+                         max_bytes=get_settings().fetch_max_bytes,
+                         publishers=[str(p) for p in publishers] if isinstance(publishers, list) else None)
     floor = datetime.min.replace(tzinfo=UTC)
     cursor_time, cursor_id = split_cursor(source.cursor)
     after = (parse_timestamp(cursor_time) or floor, cursor_id)

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from certmon.errors import FeedBlocked, FeedParseError, FeedTooLarge
+from certmon.errors import FeedBlocked, FeedError, FeedParseError, FeedTooLarge
 from certmon.tlp import TLP
 from feeds.csaf_discovery import (
     CsafDocRef,
     discover_csaf,
+    parse_aggregator,
     parse_changes_csv,
     parse_provider_metadata,
     parse_rolie_feed,
@@ -165,3 +166,65 @@ def test_discover_csaf_honours_the_size_limit(csaf_provider):
     url = f"{csaf_provider.base_url}/.well-known/csaf/provider-metadata.json"
     with pytest.raises(FeedTooLarge, match="limit of 100 bytes"):
         discover_csaf(url, allow_internal=True, max_bytes=100)
+
+
+def _aggregator(base: str, providers: list[dict], publishers: list[dict] | None = None) -> bytes:
+    """An aggregator.json (CSAF 2.0 section 7.1.21) listing the given entries."""
+    return json.dumps({
+        "aggregator": {"category": "lister", "name": "Test Lister", "namespace": "https://lister.example"},
+        "aggregator_version": "2.0", "canonical_url": f"{base}/.well-known/csaf-aggregator/aggregator.json",
+        "csaf_providers": providers, "csaf_publishers": publishers or [], "last_updated": "2024-06-01T00:00:00Z",
+    }).encode()
+
+
+def _entry(name: str, url: str, mirrors: list[str] | None = None) -> dict:
+    entry: dict = {"metadata": {"last_updated": "2024-06-01T00:00:00Z", "url": url,
+                                "publisher": {"category": "vendor", "name": name,
+                                              "namespace": f"https://{name.lower()}.example"}}}
+    if mirrors:
+        entry["mirrors"] = mirrors
+    return entry
+
+
+def test_an_aggregator_leads_to_every_providers_advisories(csaf_provider):
+    """Each provider an aggregator lists is discovered in turn; one that cannot be read (here a 404) is
+    skipped and the others' advisories stay; a publisher is read from the aggregator's mirror."""
+    srv = csaf_provider
+    base = srv.base_url
+    own = f"{base}/.well-known/csaf/provider-metadata.json"
+    srv.serve_bytes("/.well-known/csaf-aggregator/aggregator.json", _aggregator(base, [
+        _entry("Gone", f"{base}/gone/provider-metadata.json"),
+        _entry("Example", own),
+    ], [_entry("Mirrored", "https://unreachable.example/provider-metadata.json", mirrors=[own])]))
+    url = f"{base}/.well-known/csaf-aggregator/aggregator.json"
+    refs = discover_csaf(url, fetch=partial(fetch, retries=0), allow_internal=True)
+    assert [r.url.removeprefix(base) for r in refs] == [
+        "/advisories/icsma-24-151-01.json", "/.well-known/csaf/white/2022/bsi-2022-0001.json",
+        "/advisories/2020-ESA-001.json"]  # the mirror names the same provider: read once
+    assert srv.hits["/.well-known/csaf/feed-tlp-red.json"] == 0
+    only = discover_csaf(url, fetch=partial(fetch, retries=0), allow_internal=True, publishers=["example"])
+    assert len(only) == 3
+    with pytest.raises(FeedParseError, match="no provider matching"):
+        discover_csaf(url, fetch=partial(fetch, retries=0), allow_internal=True, publishers=["siemens"])
+
+
+def test_an_aggregator_whose_providers_all_fail_fails_the_run(http_fixture_server):
+    srv = http_fixture_server
+    srv.serve_bytes("/aggregator.json", _aggregator(srv.base_url, [
+        _entry("Gone", f"{srv.base_url}/gone/provider-metadata.json"),
+        _entry("Broken", f"{srv.base_url}/broken/provider-metadata.json")]))
+    srv.serve_bytes("/broken/provider-metadata.json", b"<html>not json</html>")
+    with pytest.raises(FeedError, match="none of the aggregator's 2 providers"):
+        discover_csaf(f"{srv.base_url}/aggregator.json", fetch=partial(fetch, retries=0), allow_internal=True)
+
+
+def test_an_aggregator_is_a_discovery_document_not_an_advisory():
+    from feeds.base import ParseContext
+    from feeds.csaf import is_csaf_index
+    from feeds.csaf import parse as parse_csaf
+
+    data = _aggregator("https://lister.example", [_entry("Example", "https://example.com/provider-metadata.json")])
+    assert is_csaf_index(data) == "aggregator"
+    assert list(parse_csaf(data, ParseContext())) == []
+    (entry,) = parse_aggregator(data)
+    assert (entry.name, entry.urls) == ("Example", ("https://example.com/provider-metadata.json",))
