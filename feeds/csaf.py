@@ -109,6 +109,9 @@ def parse(data: bytes, ctx: ParseContext) -> Iterator[Item]:
     cves = sorted({str(v["cve"]).strip().upper() for v in vulns if v.get("cve")})
     scores = [s for v in vulns if (s := _max_score(v)) is not None]
     top = max(scores, default=None)
+    # without a score the publisher's own word ("Important", "Moderate"): document.aggregate_severity
+    aggregate = meta.get("aggregate_severity")
+    worded = _word_severity(aggregate.get("text") if isinstance(aggregate, dict) else None)
     advisory_products = _merge([p for _, _, ps in per_vuln for p in ps])
     truncated = len(advisory_products) > MAX_PRODUCTS
     extra: dict[str, Any] = {
@@ -132,7 +135,7 @@ def parse(data: bytes, ctx: ParseContext) -> Iterator[Item]:
         title=str(meta.get("title") or tracking_id), url=url or tracking_id,
         published=published, updated=updated,
         summary=sanitise_html(_note(meta.get("notes"), ("summary", "description", "general"))),
-        cves=cves, products=_cap(advisory_products), cvss=top, severity=_severity(top), extra=extra,
+        cves=cves, products=_cap(advisory_products), cvss=top, severity=_severity(top) or worded, extra=extra,
     )
     for n, (vuln, label, products) in enumerate(per_vuln, start=1):
         cve = str(vuln.get("cve") or "").strip().upper() or None
@@ -153,7 +156,7 @@ def parse(data: bytes, ctx: ParseContext) -> Iterator[Item]:
             cve=cve, cves=[cve] if cve else [], title=vuln.get("title") or None, published=published,
             updated=updated,
             summary=sanitise_html(_note(vuln.get("notes"), ("description", "summary", "general"))),
-            cvss=score, severity=_severity(score), url=url,
+            cvss=score, severity=_severity(score) or _impact_severity(vuln) or worded, url=url,
             products=_cap([with_fields(p, cves=()) for p in products]),
             known_exploited=True if _exploited(vuln) else None, extra=vextra,
         )
@@ -214,6 +217,30 @@ def _severity(score: float | None) -> str | None:
         return None
     return "critical" if score >= 9 else "high" if score >= 7 else "medium" if score >= 4 else "low" \
         if score > 0 else None
+
+
+_SEVERITY_WORDS = {
+    "critical": "critical", "kritisch": "critical", "kritisk": "critical",
+    "important": "high", "high": "high", "severe": "high", "hoch": "high", "høy": "high",
+    "moderate": "medium", "medium": "medium", "mittel": "medium", "middels": "medium",
+    "low": "low", "niedrig": "low", "lav": "low",
+}
+
+
+def _word_severity(text: Any) -> str | None:
+    """A publisher's severity word ("Important" in Red Hat's, "hoch" in BSI's) as certmon's severity."""
+    if not isinstance(text, str):
+        return None
+    return _SEVERITY_WORDS.get(text.strip().lower())
+
+
+def _impact_severity(vuln: dict[str, Any]) -> str | None:
+    """The severity word of an `impact` threat that is just that word (Red Hat: details "Important")."""
+    for threat in vuln.get("threats") or []:
+        if isinstance(threat, dict) and threat.get("category") == "impact" \
+                and (found := _word_severity(threat.get("details"))) is not None:
+            return found
+    return None
 
 
 def _exploited(vuln: dict[str, Any]) -> bool:

@@ -163,3 +163,15 @@ def test_csaf_first_and_last_bounds_keep_release_lines_apart(status: dict[str, l
         verdict = judge(entry, list(adv.products))
         want = "affected" if version in affected else "fixed" if version in cleared else None
         assert (verdict.status if verdict is not None else None) == want, (version, verdict)
+
+
+def test_a_csaf_document_without_scores_takes_the_publishers_severity_words() -> None:
+    """Red Hat's advisories carry no CVSS here but `document.aggregate_severity` ("Critical") and per
+    vulnerability an `impact` threat ("Moderate"); a score, where there is one, still decides."""
+    adv, log4j_jms, log4j_core = parse_csaf((FIX / "csaf/real/oasis-2.0/rhsa-2021_5186.json").read_bytes(),
+                                            ParseContext())
+    assert (adv.cvss, adv.severity) == (None, "critical")
+    assert (log4j_jms.cve, log4j_jms.severity) == ("CVE-2021-4104", "medium")
+    assert (log4j_core.cve, log4j_core.severity) == ("CVE-2021-4125", "critical")
+    bsi = list(parse_csaf((FIX / "csaf/bsi-2022-0001.json").read_bytes(), ParseContext()))
+    assert (bsi[0].cvss, bsi[0].severity) == (6.1, "medium")
