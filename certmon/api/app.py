@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from certmon import __version__, logsafety, plugins
 from certmon.api import openapi, ops
-from certmon.api.bodylimit import BodyLimit
+from certmon.api.bodylimit import BodyLimit, is_api_path, too_large_text
 from certmon.auth.throttle import SignInThrottle
 from certmon.config import get_settings
 from certmon.errors import CertmonError, ValidationFailed
@@ -98,9 +98,11 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
 HTTP_DETAILS = {404: "fant ikke siden", 405: "metoden er ikke tillatt her"}
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     # Starlette's own 404/405 (and any HTTPException) in the one error body (certmon/api/openapi.py)
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 413 and not is_api_path(request.url.path):  # a dashboard form streamed too large
+        return too_large_text(str(exc.detail))
     headers = dict(exc.headers or {})
     if exc.status_code == 405:
         # Starlette names only the first route on the path; a path served by several routes (GET and PATCH

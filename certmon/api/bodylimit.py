@@ -40,6 +40,13 @@ class BodyLimit:
         if declared.isdigit() and int(declared) > limit:
             await _too_large(scope, limit)(scope, receive, send)
             return
+        if scope["method"] in _NO_BODY:
+            # No certmon route reads a body sent with these. A response that sends a file or a stream
+            # reads the connection meanwhile (it listens for a disconnect), maybe before it starts:
+            # what it reads it drops, so there is nothing to refuse, and a 413 raised there would
+            # break the answer already under way.
+            await self.app(scope, receive, send)
+            return
         seen = 0
 
         async def counted() -> Message:
@@ -54,6 +61,19 @@ class BodyLimit:
         await self.app(scope, counted, send)
 
 
+_NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def is_api_path(path: str) -> bool:
+    """Whether callers of this path read certmon's JSON error body (the API) or a TAXII error object."""
+    return path.startswith("/api/") or path == "/taxii2" or path.startswith("/taxii2/")
+
+
+def too_large_text(detail: str) -> Response:
+    """The dashboard's 413: plain text (a browser shows it; there is no page to return to)."""
+    return PlainTextResponse(detail, status_code=413)
+
+
 def _too_large(scope: Scope, limit: int) -> Response:
     """The 413 answer in the form the path's callers read: JSON, a TAXII error object, or plain text."""
     path = scope.get("path", "")
@@ -63,6 +83,8 @@ def _too_large(scope: Scope, limit: int) -> Response:
         from certmon.taxii.views import as_taxii_error
 
         return as_taxii_error(JSONResponse({"detail": detail}, status_code=413, headers=headers))
-    if path.startswith("/api/"):
+    if is_api_path(path):
         return JSONResponse({"detail": detail}, status_code=413, headers=headers)
-    return PlainTextResponse(detail, status_code=413, headers=headers)
+    response = too_large_text(detail)
+    response.headers["Connection"] = "close"
+    return response

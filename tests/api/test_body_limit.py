@@ -65,3 +65,16 @@ def test_push_ingest_keeps_its_own_larger_limit(server: PushServer) -> None:
     assert r.status_code == 202, r.text
     too_big = server.push("sensor-1", body * 2)
     assert too_big.status_code == 413 and "CERTMON_PUSH_MAX_BYTES" in too_big.json()["detail"]
+
+
+def test_a_streamed_form_gets_plain_text_and_a_file_answer_is_not_cut(server: PushServer) -> None:
+    """A dashboard form streamed past the limit gets the dashboard's plain-text 413. A file answer reads
+    the connection while it sends (it listens for a disconnect): a body sent along with a GET is then
+    dropped, and the file arrives whole instead of the connection breaking in the middle."""
+    form = httpx.post(f"{server.base}/login", content=_chunks(b"email=a&password=" + b"x" * LIMIT * 2),
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert form.status_code == 413 and form.headers["content-type"].startswith("text/plain")
+    css = httpx.get(f"{server.base}/static/app.css").content
+    with httpx.Client() as client:
+        r = client.request("GET", f"{server.base}/static/app.css", content=_chunks(b"x" * LIMIT * 8))
+    assert r.status_code == 200 and r.content == css
