@@ -1,7 +1,11 @@
 """Shadowserver CSV reports → exposures, driven by the column table in `feeds/data/shadowserver.yaml`.
 
-The report type comes from ctx.report_type, else the file name, else the header columns (the most
-specific mapping whose `match` columns are all present). Mapped columns fill ip, port, protocol,
+The report type comes from ctx.report_type, else the file name (Shadowserver's own
+`YYYY-MM-DD-<report>-<org>-<kind>.csv`, or any name with a known report name between its dashes,
+`feeds/data/shadowserver_reports.yaml`), else a `filename` hint of the table, else the header columns
+(the most specific mapping whose `match` columns are all present; the generic layouts never name a
+report). A report named but without a table entry of its own is read with the mapping its columns
+fit, generic ones included, and keeps its own name. Mapped columns fill ip, port, protocol,
 observed_at, hostname, asn and labels; every other non-empty column is kept in `extra`.
 Rows without a valid IP address are skipped. Key: `shadowserver:<report_type>:<ip>:<port>:<timestamp>`.
 """
@@ -10,6 +14,8 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
+import re
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
@@ -22,6 +28,9 @@ from feeds.base import ParseContext
 from feeds.common import canonical_asn, canonical_ip, decode_text, fail, iso_utc, unique
 
 _TABLE_FILE = Path(__file__).parent / "data" / "shadowserver.yaml"
+_REPORTS_FILE = Path(__file__).parent / "data" / "shadowserver_reports.yaml"
+_DATED_NAME = re.compile(r"\d{4}-\d{2}-\d{2}-(\w+)(?:-[\w.]*)*\Z")  # 2019-09-04-scan_rdp-nettest-asn
+log = logging.getLogger(__name__)
 _MAPPED = ("ip", "port", "protocol", "timestamp", "hostname", "asn")
 csv.field_size_limit(1_000_000)  # one field may be a long certificate or banner, never unbounded
 
@@ -33,18 +42,43 @@ def mappings() -> dict[str, dict[str, Any]]:
     return {str(k): dict(v) for k, v in table.items()}
 
 
-def guess_report_type(header: list[str], filename: str = "") -> str | None:
-    """The report type for a file name or, failing that, for a header row."""
+@lru_cache(maxsize=1)
+def known_reports() -> frozenset[str]:
+    """Shadowserver's report names (the `<report>` of its file names) and the table's own types."""
+    listed = yaml.safe_load(_REPORTS_FILE.read_text(encoding="utf-8")) or {}
     table = mappings()
-    name = Path(filename).name.lower()
-    if name:
-        for rtype, spec in table.items():
-            if any(hint in name for hint in spec.get("filename") or []):
-                return rtype
+    return frozenset(str(n) for n in listed.get("reports") or []) | {
+        rtype for rtype, spec in table.items() if not spec.get("generic")}
+
+
+def report_type_from_name(filename: str) -> str | None:
+    """The report a file name names: Shadowserver's dated name, a known report name, else a table hint."""
+    stem = Path(filename).name.lower().removesuffix(".csv")
+    if not stem:
+        return None
+    dated = _DATED_NAME.match(stem)
+    if dated:
+        return dated.group(1)
+    known = known_reports()
+    for part in stem.split("-"):
+        if part in known:
+            return part
+    hinted = [(len(hint), rtype) for rtype, spec in mappings().items() for hint in spec.get("filename") or []
+              if hint in stem]
+    return max(hinted)[1] if hinted else None  # the longest hint: "rdp" must not claim scan_rdpeudp
+
+
+def _mapping_for_columns(header: list[str], *, generic: bool) -> str | None:
+    """The most specific table entry whose `match` columns the header has (generic ones if allowed)."""
     columns = set(header)
-    fitting = [(len(spec.get("match") or []), rtype) for rtype, spec in table.items()
-               if spec.get("match") and set(spec["match"]) <= columns]
+    fitting = [(len(spec.get("match") or []), rtype) for rtype, spec in mappings().items()
+               if spec.get("match") and set(spec["match"]) <= columns and (generic or not spec.get("generic"))]
     return max(fitting)[1] if fitting else None
+
+
+def guess_report_type(header: list[str], filename: str = "") -> str | None:
+    """The report type for a file name or, failing that, for a header row (never a generic layout)."""
+    return report_type_from_name(filename) or _mapping_for_columns(header, generic=False)
 
 
 def parse(data: bytes, ctx: ParseContext) -> Iterator[Item]:
@@ -58,9 +92,15 @@ def parse(data: bytes, ctx: ParseContext) -> Iterator[Item]:
         raise fail(ctx, "line 1", f"unreadable CSV header: {exc}") from None
     table = mappings()
     report_type = ctx.report_type or guess_report_type(header, ctx.filename)
-    spec_name = report_type if report_type in table else guess_report_type(header)
-    if report_type is None or spec_name is None:
-        raise fail(ctx, "line 1", "cannot tell the Shadowserver report type from the name or the columns")
+    if report_type is None:
+        raise fail(ctx, "line 1", "cannot tell the Shadowserver report type from the name or the columns "
+                                  "(set options.report_type, or keep Shadowserver's file name)")
+    spec_name = report_type if report_type in table else _mapping_for_columns(header, generic=True)
+    if spec_name is None:
+        raise fail(ctx, "line 1", f"no column mapping fits report type {report_type}")
+    if spec_name != report_type and report_type not in known_reports():
+        log.warning("%s: Shadowserver report type %r is not in the table; read with the %s columns",
+                    ctx.filename or ctx.source_name or "input", report_type, spec_name)
     spec = table[spec_name]
     if spec["ip"] not in header:
         raise fail(ctx, "line 1", f"column {spec['ip']!r} missing for report type {report_type}")

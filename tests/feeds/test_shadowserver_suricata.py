@@ -58,6 +58,46 @@ def test_shadowserver_bad_input() -> None:
     assert (only.ip, only.port, only.report_type) == ("192.0.2.1", None, "scan_custom")
 
 
+@pytest.mark.parametrize("name", ["2021-03-04-event4_sinkhole_http_referer-nettest-asn.csv",
+                                  "event4_sinkhole_http_referer.csv"])
+def test_sinkhole_http_referer_is_its_own_report(name: str) -> None:
+    # the "sinkhole_http" hint once claimed this report, whose host columns are http_referer_*
+    data = (FIX / "shadowserver/event4_sinkhole_http_referer.csv").read_bytes()
+    first, second = parse_shadowserver(data, ParseContext(filename=name))
+    assert first.report_type == "event4_sinkhole_http_referer"
+    assert (first.ip, first.port, first.asn, first.hostname) == ("178.162.203.211", 80, 28753, "12106.mobapptrack.com")
+    assert first.extra["dst_ip"] == "85.17.31.82" and second.labels == ["sunburst"]
+
+
+def test_report_named_by_shadowserver_file_name_keeps_its_name() -> None:
+    # Shadowserver's own names: YYYY-MM-DD-<report>-<org>-<kind>.csv. "rdp" must not claim scan_rdpeudp
+    # (read as scan_rdp it came out as tcp), and scan_http is not scan_http_vulnerable because its
+    # columns are the same.
+    udp = list(parse_shadowserver((FIX / "shadowserver/scan_rdpeudp.csv").read_bytes(),
+                                  ParseContext(filename="2022-01-10-scan_rdpeudp-kommunecert-asn.csv")))
+    assert [(i.report_type, i.ip, i.port, i.protocol, i.labels) for i in udp] == [
+        ("scan_rdpeudp", "192.168.0.1", 3389, "udp", ["rdpeudp"]),
+        ("scan_rdpeudp", "192.168.0.2", 3389, "udp", ["rdpeudp"])]
+    assert udp[0].key == "shadowserver:scan_rdpeudp:192.168.0.1:3389:2010-02-10T00:00:00Z"
+    http = (FIX / "shadowserver/scan_http.csv").read_bytes()
+    for name in ("scan_http.csv", "2018-04-19-scan_http-kommunecert-geo.csv", "shadowserver-scan_http.csv"):
+        assert {i.report_type for i in parse_shadowserver(http, ParseContext(filename=name))} == {"scan_http"}
+    (first, _) = parse_shadowserver(http, ParseContext(filename="scan_http.csv"))
+    assert (first.ip, first.port, first.protocol, first.asn) == ("75.74.78.113", 8080, "tcp", 7922)
+
+
+def test_report_type_known_only_by_a_generic_layout_fails_clearly() -> None:
+    # columns that fit only the generic layout name no report: no more silent "scan_generic"
+    data = (FIX / "shadowserver/scan_rdpeudp.csv").read_bytes()
+    with pytest.raises(FeedParseError, match=r"report\.csv \(line 1\): cannot tell the Shadowserver report type"):
+        list(parse_shadowserver(data, ParseContext(filename="report.csv")))
+    (first, _) = parse_shadowserver(data, ParseContext(filename="report.csv", report_type="scan_rdpeudp"))
+    assert (first.report_type, first.protocol) == ("scan_rdpeudp", "udp")
+    with pytest.raises(FeedParseError, match="no column mapping fits report type sandbox_dns"):
+        list(parse_shadowserver(b'"timestamp","md5hash","request","type","response"\n', ParseContext(
+            filename="2022-01-10-sandbox_dns-kommunecert-asn.csv")))
+
+
 def test_suricata_eve_alerts() -> None:
     items = list(parse_suricata((FIX / "suricata/eve_sample.json").read_bytes(), ParseContext()))
     assert [(i.kind, i.key) for i in items] == [
