@@ -449,34 +449,63 @@ def _bounded(family: tuple[str, str, str | None], found: dict[str, list[tuple[st
     (`first_affected` 1.0 and 2.0, `first_fixed` 1.5 and 2.3: 1.0–1.4 and 2.0–2.2 affected, 1.5–1.x
     and 2.3 on fixed); one line gives the ranges it always gave. Below the lowest bound a product is
     affected only when that bound is a `last_affected`: a `first_fixed` says nothing of the versions
-    before it. So a `first_fixed` that follows another with no `first_affected` between starts a
-    release line whose earlier versions are not fixed but unlisted (7.2 up to 7.2.8 for `first_fixed`
-    7.0.15 and 7.2.8), and a `last_affected` after a fix makes its own line affected (7.2 up to 7.2.8).
+    before it. So when a `first_fixed` follows another with no `first_affected` between, the earlier
+    fix holds to the end of its own release line (`first_fixed` 7.0.15 and 7.4.4: 7.0.15 up to 7.1
+    and 7.4.4 on fixed; 7.1 up to 7.4.4 unlisted, not fixed), and a `last_affected` after a fix makes
+    its own line affected (`first_fixed` 1.5, `last_affected` 2.2: 2 up to 2.2). The versions that do
+    not compare (prose, odd builds) become statements about that one version.
     """
     from certmon.matching.vers import V, VersionError
 
-    try:
-        events = sorted(((V(version), _BOUND_ORDER[key], version)
-                         for key, values in found.items() for version, _ in values), key=lambda e: (e[0], e[1]))
-        lines = {version: (V(start), start) for _, order, version in events
-                 if order and (start := _line_start(version)) is not None}
-    except VersionError:
-        return _bounded_unordered(family, found, infos, label)
+    def version_of(text: str) -> V | None:
+        try:
+            return V(text)
+        except VersionError:
+            return None
+
+    events: list[tuple[V, int, str]] = []
+    odd: list[tuple[str, str, str]] = []  # (key, version, product id) of versions that do not compare
+    for key, values in found.items():
+        for version, pid in values:
+            at = version_of(version)
+            if at is None:
+                odd.append((key, version, pid))
+            else:
+                events.append((at, _BOUND_ORDER[key], version))
+    events.sort(key=lambda e: (e[0], e[1]))
+    out = [_product(replace(infos.get(pid) or _Info(vendor=family[0], product=family[1], version=version),
+                            version=version, range=""),
+                    status="fixed" if key == "first_fixed" else "affected", cves=(label,), product_id=pid)
+           for key, version, pid in odd]
+    if not events:
+        return out
+    parsed: dict[str, V | None] = {version: at for at, _, version in events}
+
+    def v(text: str) -> V | None:
+        if text not in parsed:
+            parsed[text] = version_of(text)
+        return parsed[text]
+
     # Segments of the version line: (status, low, low inclusive, high, high inclusive); None: open.
     segments: list[tuple[str, str | None, bool, str | None, bool]] = []
     state: str | None = "affected" if events[0][1] == 1 else None  # below the lowest bound
     low: str | None = None
     low_incl = True
-    fixed_at: V | None = None  # the last first_fixed seen
+    fix: str | None = None  # the version of the last first_fixed
 
     def close(high: str | None, high_incl: bool) -> None:
-        if state is not None and not (low == high and not (low_incl and high_incl)):
+        empty = low is not None and high is not None and v(low) == v(high) and not (low_incl and high_incl)
+        if state is not None and not empty:
             segments.append((state, low, low_incl, high, high_incl))
 
-    def line_after_fix(version: str, at: V) -> str | None:
-        """The start of the release line of `version`, when it lies between the last fix and `version`."""
-        line = lines.get(version)
-        return line[1] if line is not None and fixed_at is not None and fixed_at < line[0] < at else None
+    def end_fix_line(before: V) -> None:
+        """Close the fixed segment at the end of its release line, when that line ends before `before`."""
+        nonlocal state, low, low_incl
+        end = _next_line(fix) if fix is not None else None
+        at_end = v(end) if end is not None else None
+        if state == "fixed" and at_end is not None and at_end <= before:
+            close(end, False)
+            state, low, low_incl = None, end, True
 
     for at, order, version in events:
         if order == 0:  # first_affected: the first affected version of a release line
@@ -485,24 +514,26 @@ def _bounded(family: tuple[str, str, str | None], found: dict[str, list[tuple[st
                 state, low, low_incl = "affected", version, True
             continue
         if order == 1:  # last_affected: affected up to and including it
-            if state is None and segments and segments[-1][0] == "affected":
+            # after a fix, the affected part starts with this version's own release line
+            start, line = version, _line_start(version)
+            if line is not None and fix is not None:
+                at_line, fixed = v(line), v(fix)
+                if at_line is not None and fixed is not None and fixed < at_line < at:
+                    start = line
+            end_fix_line(v(start) or at)
+            if state is None and segments and segments[-1][0] == "affected" and segments[-1][3] == low:
                 state, low, low_incl = segments.pop()[:3]  # an earlier line's end: affected up to here
             elif state != "affected":
-                line = line_after_fix(version, at) if state == "fixed" else None
-                close(line or version, False)
-                state, low, low_incl = "affected", line or version, True
+                close(start, False)
+                state, low, low_incl = "affected", start, True
             close(version, True)
             state, low, low_incl = None, version, False
             continue
-        # A further first_fixed with no first_affected between: the fix of a later release line,
-        # whose earlier versions are not fixed.
-        if state == "fixed" and (line := line_after_fix(version, at)) is not None:
-            close(line, False)
-            state, low, low_incl = None, line, True
+        end_fix_line(at)  # a further first_fixed with no first_affected between: another line's fix
         if state != "fixed":
             close(version, False)
             state, low, low_incl = "fixed", version, True
-        fixed_at = at
+        fix = version
     close(None, True)
 
     def vers(status: str) -> str | None:
@@ -516,56 +547,40 @@ def _bounded(family: tuple[str, str, str | None], found: dict[str, list[tuple[st
                 parts.append(("<=" if hi_incl else "<") + hi)
         return "vers:generic/" + "|".join(parts) if parts else None
 
-    def lowest(key: str) -> tuple[str, str] | None:
-        values = sorted(found.get(key) or [], key=lambda v: V(v[0]))
+    def bound(key: str) -> tuple[str, str] | None:
+        known = [(at, pair) for pair in found.get(key) or [] if (at := parsed.get(pair[0])) is not None]
+        values = [pair for _, pair in sorted(known, key=lambda entry: entry[0])]
         return (values[-1] if key == "last_affected" else values[0]) if values else None
 
-    first_a, last_a, first_f = lowest("first_affected"), lowest("last_affected"), lowest("first_fixed")
+    first_a, last_a, first_f = bound("first_affected"), bound("last_affected"), bound("first_fixed")
     pid_of = (first_a or last_a or first_f or ("", ""))[1]
     info = infos.get(pid_of) or _Info(vendor=family[0], product=family[1])
     base = replace(info, version=None)
-    out = []
     if (affected := vers("affected")) is not None:
         out.append(_product(replace(base, range=affected), status="affected", cves=(label,), product_id=pid_of))
-    if first_f and (fixed := vers("fixed")) is not None:
-        out.append(_product(replace(base, range=fixed), status="fixed", cves=(label,), product_id=first_f[1]))
+    if first_f and (fixed_range := vers("fixed")) is not None:
+        out.append(_product(replace(base, range=fixed_range), status="fixed", cves=(label,),
+                            product_id=first_f[1]))
     return out
 
 
 _BOUND_ORDER = {"first_affected": 0, "last_affected": 1, "first_fixed": 2}  # at one version: in this order
-_LINE = re.compile(r"^(\d+(?:\.\d+)*)\.\d+$")
+_LINE = re.compile(r"^[vV]?(\d+(?:\.\d+)*)\.\d+$")
 
 
 def _line_start(version: str) -> str | None:
     """The release line a dotted version belongs to ('7.2.8' → '7.2'), None if it has one part or is not dotted."""
-    found = _LINE.match(version.strip().lstrip("vV"))
+    found = _LINE.match(version.strip())
     return found.group(1) if found else None
 
 
-def _bounded_unordered(family: tuple[str, str, str | None], found: dict[str, list[tuple[str, str]]],
-                       infos: dict[str, _Info], label: str) -> list[Product]:
-    """`_bounded` for versions that do not compare: the lowest first and the highest last bound."""
-    first_a = found["first_affected"][0] if found.get("first_affected") else None
-    last_a = found["last_affected"][-1] if found.get("last_affected") else None
-    first_f = found["first_fixed"][0] if found.get("first_fixed") else None
-    out = []
-    parts = []
-    if first_a:
-        parts.append(f">={first_a[0]}")
-    if last_a:
-        parts.append(f"<={last_a[0]}")
-    elif first_f:
-        parts.append(f"<{first_f[0]}")
-    pid_of = (first_a or last_a or first_f or ("", ""))[1]
-    info = infos.get(pid_of) or _Info(vendor=family[0], product=family[1])
-    base = replace(info, version=None)
-    if first_a or last_a:
-        out.append(_product(replace(base, range="vers:generic/" + "|".join(parts)), status="affected",
-                            cves=(label,), product_id=pid_of))
-    if first_f:
-        out.append(_product(replace(base, range=f"vers:generic/>={first_f[0]}"), status="fixed",
-                            cves=(label,), product_id=first_f[1]))
-    return out
+def _next_line(version: str) -> str | None:
+    """The start of the release line after that of a dotted version ('7.0.15' → '7.1', '1.5' → '2')."""
+    line = _line_start(version)
+    if line is None:
+        return None
+    head, _, last = line.rpartition(".")
+    return f"{head}.{int(last) + 1}" if head else str(int(last) + 1)
 
 
 def _justifications(vuln: dict[str, Any], groups: dict[str, list[str]]) -> dict[str, str]:

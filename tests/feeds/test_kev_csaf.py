@@ -141,6 +141,12 @@ def _release_lines_doc(status: dict[str, list[str]], versions: list[str]) -> byt
     # versions are not fixed (the old reading cleared 7.2.0 by 7.0.15); first_fixed says nothing of them
     ({"first_fixed": ["7.0.15", "7.2.8", "7.4.4"]},
      [], ["7.0.15", "7.0.99", "7.2.8", "7.4.4", "7.6"], ["6.4", "7.0.14", "7.2.0", "7.2.7", "7.4.3"]),
+    # a release line nobody lists (7.2) is not cleared by the fix of the line before it
+    ({"first_fixed": ["7.0.15", "7.4.4"]}, [], ["7.0.15", "7.0.99", "7.4.4"], ["7.1.0", "7.2.5", "7.4.3"]),
+    ({"first_affected": ["1.0"], "first_fixed": ["1.5", "2.3.1"]},
+     ["1.0", "1.4"], ["1.5", "1.9", "2.3.1", "3.0"], ["2.0", "2.2", "2.3.0"]),
+    # a bound equal to another in another spelling: no empty range
+    ({"first_affected": ["7.2.0"], "first_fixed": ["7.2"]}, [], ["7.2.0", "7.3"], ["7.1"]),
     # last affected per line, then the later line's fix
     ({"first_affected": ["1.0", "2.0"], "last_affected": ["1.4", "2.2"], "first_fixed": ["1.5", "2.3"]},
      ["1.0", "1.4", "2.0", "2.2"], ["1.5", "2.3", "2.4"], ["0.9"]),
@@ -175,3 +181,14 @@ def test_a_csaf_document_without_scores_takes_the_publishers_severity_words() ->
     assert (log4j_core.cve, log4j_core.severity) == ("CVE-2021-4125", "critical")
     bsi = list(parse_csaf((FIX / "csaf/bsi-2022-0001.json").read_bytes(), ParseContext()))
     assert (bsi[0].cvss, bsi[0].severity) == (6.1, "medium")
+
+
+def test_csaf_bounds_that_do_not_compare_are_read_as_single_versions() -> None:
+    """One bound in prose ("4.0 for Windows Server 2022") does not spoil the others: the versions that
+    compare are read in order, and the odd one is a statement about itself."""
+    status = {"first_affected": ["2.0", "1.0"], "first_fixed": ["1.5", "4.0 for Windows Server 2022"]}
+    adv = next(iter(parse_csaf(_release_lines_doc(status, ["1.0", "1.5", "2.0", "4.0 for Windows Server 2022"]),
+                               ParseContext())))
+    got = {(p.version, p.range, p.status) for p in adv.products}
+    assert got == {(None, "vers:generic/>=1.0|<1.5|>=2.0", "affected"), (None, "vers:generic/>=1.5|<2.0", "fixed"),
+                   ("4.0 for Windows Server 2022", None, "fixed")}
