@@ -14,11 +14,13 @@ import csv
 import io
 import json
 import logging
+import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from certmon.errors import FeedError, FeedParseError
 from certmon.tlp import TLP, parse_tlp
@@ -205,27 +207,45 @@ def parse_aggregator(data: bytes | dict[str, Any], *, base_url: str = "") -> lis
                 continue
             found = meta.get("publisher")
             publisher: dict[str, Any] = found if isinstance(found, dict) else {}
-            own = [urljoin(base_url, str(meta["url"]))] if meta.get("url") else []
-            mirrors = [urljoin(base_url, str(m)) for m in entry.get("mirrors") or [] if isinstance(m, str)]
+            own = [urljoin(base_url, meta["url"])] if isinstance(meta.get("url"), str) and meta["url"] else []
+            listed = entry.get("mirrors")
+            mirrors = [urljoin(base_url, m) for m in listed if isinstance(m, str) and m] \
+                if isinstance(listed, list) else []
             urls = tuple(dict.fromkeys(own + mirrors if own_first else mirrors + own))
-            if urls and urls[0] not in seen:
-                seen.add(urls[0])
-                out.append(AggregatedProvider(str(publisher.get("name") or ""), str(publisher.get("namespace") or ""),
-                                              urls))
+            namespace = str(publisher.get("namespace") or "").strip().rstrip("/").lower()
+            names = set(urls) | ({"ns:" + namespace} if namespace else set())
+            if urls and not names & seen:  # a provider also listed as a publisher is read once
+                seen |= names
+                out.append(AggregatedProvider(str(publisher.get("name") or ""), namespace, urls))
+            if len(out) >= MAX_PROVIDERS:
+                log.warning("aggregator lists more than %d providers; the rest are left out", MAX_PROVIDERS)
+                return out
     return out
 
 
+MAX_PROVIDERS = 500  # an aggregator listing more is not read past this
+
+
 def _wanted(provider: AggregatedProvider, publishers: list[str] | None) -> bool:
+    """Whether one of the words is a whole word of the publisher's name, the name itself, or a label of
+    its namespace's host other than the top-level one ('siemens' for www.siemens.de, but not 'de')."""
     if not publishers:
         return True
-    text = f"{provider.name} {provider.namespace}".lower()
-    return any(word.strip().lower() in text for word in publishers if word.strip())
+    name = provider.name.lower()
+    host = urlsplit(provider.namespace).hostname or ""
+    words = set(re.findall(r"[\w-]+", name)) | set(host.split(".")[:-1]) | {name, host}
+    return any(word.strip().lower() in words for word in publishers if word.strip())
+
+
+def _same_origin(a: str, b: str) -> bool:
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port)
 
 
 def discover_csaf(
     url: str, fetch: FetchFunc = fetch, since: str | datetime | None = None, *,
     max_tlp: TLP = TLP.GREEN, allow_internal: bool = False, auth: tuple[str, str] | None = None,
-    max_bytes: int = 50_000_000, publishers: list[str] | None = None,
+    max_bytes: int = 50_000_000, publishers: list[str] | None = None, max_duration: float = 600.0,
 ) -> list[CsafDocRef]:
     """All advisory references a provider (or every provider an aggregator lists) publishes, updated after
     `since`, newest first. A provider of an aggregator that cannot be read is skipped with a warning; the
@@ -243,12 +263,20 @@ def discover_csaf(
         raise FeedParseError(f"the aggregator lists no provider{' matching ' + repr(publishers) if publishers else ''}")
     refs: list[CsafDocRef] = []
     failures: list[str] = []
+    stop_at = time.monotonic() + max_duration
     for provider in providers:
+        if time.monotonic() >= stop_at:
+            log.warning("CSAF aggregator %s: discovery time limit reached; %d providers left for the next run",
+                        url, len(providers) - providers.index(provider))
+            break
         for candidate in provider.urls:
+            # the source's credentials are for the aggregator's own host, not for every provider it names
+            hop = dict(options, auth=auth if _same_origin(candidate, url) else None)
             try:
-                refs.extend(_provider_refs(fetch(candidate, **options), fetch, options, max_tlp))
+                refs.extend(_provider_refs(fetch(candidate, **hop), fetch, hop, max_tlp))
                 break
-            except FeedError as exc:  # FeedParseError included: a broken provider leaves the others intact
+            except (FeedError, ValueError, TypeError, AttributeError) as exc:
+                # a broken or odd provider (FeedParseError, or JSON of the wrong shape) leaves the others intact
                 log.warning("CSAF aggregator %s: provider %s at %s skipped: %s", url, provider.name or "?",
                             candidate, exc)
         else:

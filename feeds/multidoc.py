@@ -118,7 +118,8 @@ def _csaf(source: Source) -> Fetched:
         publishers = publishers.split(",")
     refs = discover_csaf(source.url, allow_internal=source.internal, auth=_auth(source),
                          max_bytes=get_settings().fetch_max_bytes,
-                         publishers=[str(p) for p in publishers] if isinstance(publishers, list) else None)
+                         publishers=[str(p) for p in publishers] if isinstance(publishers, list) else None,
+                         max_duration=_option(source, "max_run_seconds", DEFAULT_MAX_RUN_SECONDS))
     floor = datetime.min.replace(tzinfo=UTC)
     cursor_time, cursor_id = split_cursor(source.cursor)
     after = (parse_timestamp(cursor_time) or floor, cursor_id)

@@ -228,3 +228,34 @@ def test_an_aggregator_is_a_discovery_document_not_an_advisory():
     assert list(parse_csaf(data, ParseContext())) == []
     (entry,) = parse_aggregator(data)
     assert (entry.name, entry.urls) == ("Example", ("https://example.com/provider-metadata.json",))
+
+
+def test_an_aggregator_keeps_the_sources_credentials_to_its_own_host(csaf_provider):
+    """The source's user and password are for the aggregator: a provider it lists on another host (here
+    `localhost` beside `127.0.0.1`) is asked without them. A provider of the wrong shape (a list where an
+    object belongs) or a mirrors entry that is not a list is skipped, not the run."""
+    srv = csaf_provider
+    other = srv.base_url.replace("127.0.0.1", "localhost")
+    srv.serve_bytes("/odd/provider-metadata.json", json.dumps(
+        {"canonical_url": "x", "distributions": [{"rolie": ["not", "an", "object"]}]}).encode())
+    odd = _entry("Odd", f"{srv.base_url}/odd/provider-metadata.json")
+    odd["mirrors"] = "https://mirror.example/provider-metadata.json"  # not a list: no mirrors
+    srv.serve_bytes("/aggregator.json", _aggregator(srv.base_url, [
+        odd, _entry("Example", f"{other}/.well-known/csaf/provider-metadata.json")]))
+    refs = discover_csaf(f"{srv.base_url}/aggregator.json", fetch=partial(fetch, retries=0), allow_internal=True,
+                         auth=("agg-user", "s3cret"))
+    assert len(refs) == 3
+    sent = {path: hdrs for path, hdrs in srv.requests}
+    assert "authorization" in {k.lower() for k in sent["/aggregator.json"]}
+    assert "authorization" not in {k.lower() for k in sent["/.well-known/csaf/provider-metadata.json"]}
+    assert all(not path.startswith("/h") for path, _ in srv.requests)  # the string was not read as a list
+
+
+def test_publisher_words_match_whole_words():
+    from feeds.csaf_discovery import AggregatedProvider, _wanted
+
+    siemens = AggregatedProvider("Siemens ProductCERT", "https://www.siemens.de", ("u",))
+    assert _wanted(siemens, ["siemens"]) and _wanted(siemens, ["productcert"])
+    assert not _wanted(siemens, ["de"])  # the top-level label names nobody
+    assert not _wanted(siemens, ["sie"]) and _wanted(siemens, ["Siemens ProductCERT"])
+    assert _wanted(siemens, ["www.siemens.de"])
