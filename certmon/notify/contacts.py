@@ -22,7 +22,10 @@ from certmon.tlp import parse_tlp
 COLUMNS = ("org_number", "email", "name", "language", "tlp_max", "mode")
 LANGUAGES = ("nb", "nn", "en")
 MODES = ("immediate", "digest")
-_EMAIL = re.compile(r"^[^@\s,;<>\"]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
+# The local part as a dot-atom (RFC 5322 atext, letters beyond ASCII as RFC 6531 allows): no comment,
+# group, quote or control character that would make the To: header name someone else than the audit does.
+_ATOM = r"[\w!#$%&'*+/=?^`{|}~-]+"
+_EMAIL = re.compile(rf"^{_ATOM}(?:\.{_ATOM})*@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+$")
 
 
 def check_email(value: str) -> str:
