@@ -88,16 +88,21 @@ CsrfChecked = Depends(verify_csrf)
 
 # Flash messages travel in the signed session cookie, and browsers drop a cookie above 4 KB (and refuse a
 # response whose headers pass ~256 KB): a message that quotes what was typed is cut, and the oldest
-# unread ones give way, so the cookie stays small whatever a form held.
+# unread ones give way, so the cookie stays small whatever a form held. The budget is the whole session's
+# (a single sign-on session also carries the provider's ID token, 1–2.5 KB): a message that does not fit
+# beside it is dropped rather than the cookie, which would sign the user out.
 FLASH_MAX_CHARS = 200
-FLASH_BUDGET_BYTES = 1500  # of JSON (non-ASCII letters take six bytes each) before base64 and signing
+FLASH_BUDGET_BYTES = 1500  # of the messages' JSON (non-ASCII letters take six bytes each)
+SESSION_BUDGET_BYTES = 2800  # of the whole session's JSON: base64 and the signature make ~3.8 KB of it
 
 
 def flash(request: Request, message: str, kind: str = "ok") -> None:
     """Queue a message for the next page the user sees (cut to FLASH_MAX_CHARS)."""
     text = message if len(message) <= FLASH_MAX_CHARS else message[:FLASH_MAX_CHARS - 1] + "…"
     queued = [*request.session.get("flash", []), {"kind": kind, "text": text}]
-    while len(queued) > 1 and len(json.dumps(queued)) > FLASH_BUDGET_BYTES:
+    rest = len(json.dumps({k: v for k, v in request.session.items() if k != "flash"}))
+    while queued and (len(json.dumps(queued)) > FLASH_BUDGET_BYTES
+                      or rest + len(json.dumps(queued)) > SESSION_BUDGET_BYTES):
         queued.pop(0)
     request.session["flash"] = queued
 

@@ -329,3 +329,20 @@ def test_a_message_quoting_a_long_input_keeps_the_session_cookie_small(dash):
                              follow_redirects=False)
         assert len(r.headers["set-cookie"]) < 4096
     assert "feil-29-" in dash.client.get("/rapporter").text
+
+
+def test_messages_leave_room_for_a_single_sign_on_id_token():
+    """A single sign-on session carries the provider's ID token (Entra's and HelseID's run to 2.5 KB):
+    messages give way before the cookie passes 4 KB, which would sign the user out."""
+    import base64
+    import json
+    from types import SimpleNamespace
+
+    from dashboards.web import flash
+
+    request = SimpleNamespace(session={"user": 7, "csrf": "c" * 43, "oidc": {"p": "entra", "t": "e" * 2400}})
+    for n in range(5):
+        flash(request, f"Melding {n}: " + "ø" * 150, "error")  # type: ignore[arg-type]
+        cookie = base64.b64encode(json.dumps(request.session).encode()).decode()
+        assert len(cookie) + 100 < 4096, len(cookie)  # the signature and cookie attributes take the rest
+    assert request.session["oidc"]["t"] == "e" * 2400
