@@ -158,8 +158,15 @@ def iso_utc(value: Any) -> str | None:
     dt: datetime | None = None
     if isinstance(value, datetime):
         dt = value
-    elif isinstance(value, time.struct_time):
-        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(calendar.timegm(value)))
+    elif isinstance(value, time.struct_time):  # feedparser's dates: UTC already, maybe denormalised
+        try:
+            t = time.gmtime(calendar.timegm(value))
+        except (OverflowError, ValueError, OSError):
+            return None
+        if not 1 <= t.tm_year <= 9999:
+            return None
+        return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"  # strftime leaves years below 1000 unpadded
+                f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}Z")
     elif isinstance(value, int | float) and not isinstance(value, bool):
         dt = _from_epoch(float(value))
     elif isinstance(value, str):

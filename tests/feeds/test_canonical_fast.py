@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import time
 from pathlib import Path
 
 from hypothesis import example, given, settings
@@ -60,3 +61,7 @@ def test_early_and_late_years_stay_iso_or_are_dropped() -> None:
     assert iso_utc("0999-03-01T10:00:00+01:00") == "0999-03-01T09:00:00Z"
     assert iso_utc("0001-01-01T00:30:00+01:00") is None
     assert iso_utc("9999-12-31T23:30:00-01:00") is None
+    # feedparser's struct_time: padded too, and an impossible date gives no time instead of a ValueError
+    assert iso_utc(time.struct_time((999, 1, 1, 0, 0, 0, 0, 1, 0))) == "0999-01-01T00:00:00Z"
+    assert iso_utc(time.struct_time((2026, 12, 7, 10, 5, 3, 0, 341, 0))) == "2026-12-07T10:05:03Z"
+    assert iso_utc(time.struct_time((2026, 13, 40, 0, 0, 0, 0, 1, 0))) is None
