@@ -30,6 +30,7 @@ from feeds.common import canonical_asn, canonical_ip, decode_text, fail, iso_utc
 _TABLE_FILE = Path(__file__).parent / "data" / "shadowserver.yaml"
 _REPORTS_FILE = Path(__file__).parent / "data" / "shadowserver_reports.yaml"
 _DATED_NAME = re.compile(r"\d{4}-\d{2}-\d{2}-(\w+)(?:-[\w.]*)*\Z")  # 2019-09-04-scan_rdp-nettest-asn
+_LIST_SEP = re.compile(r"[,;]")  # tags: "basic-auth,http", and in newer reports "exchange;cve-2021-26855"
 log = logging.getLogger(__name__)
 _MAPPED = ("ip", "port", "protocol", "timestamp", "hostname", "asn")
 csv.field_size_limit(1_000_000)  # one field may be a long certificate or banner, never unbounded
@@ -123,7 +124,7 @@ def _exposure(row: dict[str, str], spec: dict[str, Any], report_type: str, ctx: 
     observed = iso_utc(row.get(col.get("timestamp", ""), ""))
     asn = canonical_asn(row.get(col.get("asn", ""), ""))
     label_columns = spec.get("labels") or []
-    labels = unique([part.strip() for name in label_columns for part in row.get(name, "").split(",")])
+    labels = unique([part.strip() for name in label_columns for part in _LIST_SEP.split(row.get(name, ""))])
     used = set(col.values())
     extra = {k: v for k, v in row.items() if v != "" and k not in used}
     return Item(

@@ -98,6 +98,14 @@ def test_report_type_known_only_by_a_generic_layout_fails_clearly() -> None:
             filename="2022-01-10-sandbox_dns-kommunecert-asn.csv")))
 
 
+def test_semicolon_tags_are_split() -> None:
+    # Vulnerable-Exchange and Vulnerable-SMTP tag lists use ";" ("exchange;cve-2021-26855")
+    first, second = parse_shadowserver((FIX / "shadowserver/scan_exchange.csv").read_bytes(),
+                                       ParseContext(filename="2021-05-14-scan_exchange-kommunecert-asn.csv"))
+    assert first.labels == ["exchange", "cve-2021-26855"] and second.labels == ["exchange", "webshell"]
+    assert (first.report_type, first.ip, first.port, first.asn) == ("scan_exchange", "12.237.1.2", 443, 7018)
+
+
 def test_suricata_eve_alerts() -> None:
     items = list(parse_suricata((FIX / "suricata/eve_sample.json").read_bytes(), ParseContext()))
     assert [(i.kind, i.key) for i in items] == [
