@@ -4,7 +4,10 @@ Only `event_type: alert` records are used. Fields: timestamp, src_ip, src_port, 
 dest_port, proto, alert.signature, alert.signature_id, alert.category, alert.severity, flow_id.
 The exposure's ip is the internal side: dest_ip, unless src_ip is a private address and dest_ip
 is not (an outbound alert), then src_ip. The flow's addresses stay in extra (`src_ip`, `dest_ip`,
-ports); the other (external) address also yields an indicator, labelled with signature and category.
+ports); the other (external) address also yields an indicator, labelled with signature and category,
+unless it is an internal address too (RFC 1918, shared 100.64/10, loopback, link-local, ULA,
+multicast): an alert between two internal hosts names no outside attacker, and a sensor's own
+network must never end up in a blocklist.
 Lines that are not JSON objects are skipped; a file with no readable line is an error.
 """
 
@@ -50,6 +53,18 @@ def _is_private(ip: tuple[str, str] | None) -> bool:
     return ip is not None and ipaddress.ip_address(ip[1]).is_private
 
 
+# Networks no outside attacker has: a sensor sees them only inside. Documentation ranges
+# (192.0.2.0/24, 2001:db8::/32), which Python also calls private, stand for public ones in examples.
+_INTERNAL_NETS = tuple(ipaddress.ip_network(n) for n in (
+    "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7"))
+
+
+def _is_internal(value: str) -> bool:
+    addr = ipaddress.ip_address(value)
+    return (addr.is_loopback or addr.is_link_local or addr.is_multicast or addr.is_unspecified
+            or any(addr in net for net in _INTERNAL_NETS if net.version == addr.version))
+
+
 def _alert_items(rec: dict[str, Any], ctx: ParseContext) -> Iterator[Item]:
     alert = rec["alert"]
     signature = str(alert.get("signature") or "")
@@ -76,7 +91,7 @@ def _alert_items(rec: dict[str, Any], ctx: ParseContext) -> Iterator[Item]:
             protocol=str(rec.get("proto") or "").lower() or None,
             report_type="suricata-alert", observed_at=observed, labels=labels, severity=severity, extra=extra,
         )
-    if src is not None and src[0] in ("ipv4", "ipv6"):
+    if src is not None and src[0] in ("ipv4", "ipv6") and not _is_internal(src[1]):
         yield Item(
             kind="indicator", key=f"suricata:{sid}:{src[0]}:{src[1]}", tlp=tlp, source_format="suricata",
             type=src[0], value=src[1], labels=labels, valid_from=observed,

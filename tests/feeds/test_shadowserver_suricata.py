@@ -122,6 +122,20 @@ def test_suricata_eve_alerts() -> None:
     assert rdp.extra["src_ip"] == "185.220.101.34"
 
 
+def test_suricata_alert_between_internal_hosts_yields_no_indicator() -> None:
+    # a real east-west alert (client 192.168.86.85 to 192.168.156.70:443): the client is no attacker,
+    # and an RFC 1918 address as a TLP:CLEAR indicator would reach firewalls' blocklists
+    items = list(parse_suricata((FIX / "suricata/elastic_eve_small_alert_internal.json").read_bytes(),
+                                ParseContext()))
+    assert [(i.kind, i.key) for i in items] == [
+        ("exposure", "suricata:2024833:192.168.156.70:443:2018-07-05T19:07:20Z")]
+    assert items[0].extra["src_ip"] == "192.168.86.85" and items[0].severity == "high"
+    line = b'{"timestamp":"2024-01-01T00:00:00Z","event_type":"alert","src_ip":"100.64.3.4","src_port":1,'
+    for src in (b"100.64.3.4", b"fe80::1", b"127.0.0.1", b"fd00::5"):
+        record = line.replace(b"100.64.3.4", src) + b'"dest_ip":"10.0.0.1","dest_port":2,"alert":{"signature_id":1}}'
+        assert [i.kind for i in parse_suricata(record, ParseContext())] == ["exposure"], src
+
+
 def test_suricata_garbage() -> None:
     with pytest.raises(FeedParseError, match="no EVE JSON"):
         list(parse_suricata(b"\x00\x01garbage\n[1,2]\n", ParseContext()))
