@@ -6,7 +6,8 @@ The report type comes from ctx.report_type, else the file name (Shadowserver's o
 (the most specific mapping whose `match` columns are all present; the generic layouts never name a
 report). A report named but without a table entry of its own is read with the mapping its columns
 fit, generic ones included, and keeps its own name. Mapped columns fill ip, port, protocol,
-observed_at, hostname, asn and labels; every other non-empty column is kept in `extra`.
+observed_at, hostname, asn and labels, and the `severity` column (critical … info) the severity;
+every other non-empty column is kept in `extra`.
 Rows without a valid IP address are skipped. Key: `shadowserver:<report_type>:<ip>:<port>:<timestamp>`.
 """
 
@@ -31,6 +32,9 @@ _TABLE_FILE = Path(__file__).parent / "data" / "shadowserver.yaml"
 _REPORTS_FILE = Path(__file__).parent / "data" / "shadowserver_reports.yaml"
 _DATED_NAME = re.compile(r"\d{4}-\d{2}-\d{2}-(\w+)(?:-[\w.]*)*\Z")  # 2019-09-04-scan_rdp-nettest-asn
 _LIST_SEP = re.compile(r"[,;]")  # tags: "basic-auth,http", and in newer reports "exchange;cve-2021-26855"
+# The `severity` column Shadowserver's reports carry since 2023; "info" (exposed, nothing known wrong) is
+# the lowest level certmon has.
+_SEVERITY = {"critical": "critical", "high": "high", "medium": "medium", "low": "low", "info": "low"}
 log = logging.getLogger(__name__)
 _MAPPED = ("ip", "port", "protocol", "timestamp", "hostname", "asn")
 csv.field_size_limit(1_000_000)  # one field may be a long certificate or banner, never unbounded
@@ -125,7 +129,8 @@ def _exposure(row: dict[str, str], spec: dict[str, Any], report_type: str, ctx: 
     asn = canonical_asn(row.get(col.get("asn", ""), ""))
     label_columns = spec.get("labels") or []
     labels = unique([part.strip() for name in label_columns for part in _LIST_SEP.split(row.get(name, ""))])
-    used = set(col.values())
+    severity = _SEVERITY.get(row.get("severity", "").strip().lower())
+    used = set(col.values()) | ({"severity"} if severity else set())
     extra = {k: v for k, v in row.items() if v != "" and k not in used}
     return Item(
         kind="exposure",
@@ -140,5 +145,6 @@ def _exposure(row: dict[str, str], spec: dict[str, Any], report_type: str, ctx: 
         hostname=row.get(col.get("hostname", ""), "").strip() or None,
         asn=int(asn) if asn else None,
         labels=labels,
+        severity=severity,
         extra=extra,
     )

@@ -106,6 +106,20 @@ def test_semicolon_tags_are_split() -> None:
     assert (first.report_type, first.ip, first.port, first.asn) == ("scan_exchange", "12.237.1.2", 443, 7018)
 
 
+def test_severity_column_becomes_the_severity() -> None:
+    # reports carry a `severity` column since 2023 (critical, high, medium, low, info): it drives the
+    # alert policy's "at once from high", so it must not end up in extra only
+    data = (FIX / "shadowserver/n6_device_info_202510.csv").read_bytes()
+    first, second = parse_shadowserver(data, ParseContext(filename="2025-10-08-device_id-kommunecert-asn.csv"))
+    assert (first.report_type, first.ip, first.port, first.severity) == ("device_id", "1.1.1.1", 80, "low")
+    assert "severity" not in first.extra and second.labels == ["http", "iot"]
+    header, row = data.splitlines()[:2]
+    for word, severity in (("critical", "critical"), ("High", "high"), ("medium", "medium"), ("", None)):
+        (item,) = parse_shadowserver(header + b"\n" + row.replace(b'"info"', f'"{word}"'.encode()) + b"\n",
+                                     ParseContext(report_type="device_id"))
+        assert item.severity == severity, word
+
+
 def test_suricata_eve_alerts() -> None:
     items = list(parse_suricata((FIX / "suricata/eve_sample.json").read_bytes(), ParseContext()))
     assert [(i.kind, i.key) for i in items] == [
