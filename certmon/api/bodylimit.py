@@ -25,7 +25,7 @@ def _message(limit: int) -> str:
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for a request body over the limit of its path."""
+    """ASGI middleware: 413 for a request body over the limit (push ingest excepted)."""
 
     def __init__(self, app: ASGIApp, *, limit: int) -> None:
         self.app = app
@@ -64,9 +64,13 @@ class BodyLimit:
 _NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def _is_taxii(path: str) -> bool:
+    return path == "/taxii2" or path.startswith("/taxii2/")
+
+
 def is_api_path(path: str) -> bool:
     """Whether callers of this path read certmon's JSON error body (the API) or a TAXII error object."""
-    return path.startswith("/api/") or path == "/taxii2" or path.startswith("/taxii2/")
+    return path.startswith("/api/") or _is_taxii(path)
 
 
 def too_large_text(detail: str) -> Response:
@@ -79,7 +83,7 @@ def _too_large(scope: Scope, limit: int) -> Response:
     path = scope.get("path", "")
     detail = _message(limit)
     headers = {"Connection": "close"}  # the body is not read: the connection cannot carry another request
-    if path == "/taxii2" or path.startswith("/taxii2/"):
+    if _is_taxii(path):
         from certmon.taxii.views import as_taxii_error
 
         return as_taxii_error(JSONResponse({"detail": detail}, status_code=413, headers=headers))
