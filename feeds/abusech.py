@@ -4,7 +4,9 @@ Feodo fields: first_seen_utc, dst_ip, dst_port, c2_status, last_online, malware 
 banner; the plain one-IP-per-line text list and the JSON list are read too).
 URLhaus fields: dateadded, url, url_status, threat, tags, host, ipaddress, asnumber, country
 (CSV whose header line is itself a '#' comment). ThreatFox fields: ioc, ioc_type, threat_type,
-malware, malware_printable, confidence_level, first_seen, last_seen, tags, reference.
+malware, malware_printable, confidence_level, first_seen, last_seen, tags, reference (JSON and NDJSON;
+the CSV export names them ioc_id, ioc_value, first_seen_utc, last_seen_utc, with a '#' banner and
+header line; its records get the same keys as the JSON export's).
 The CSV header is the first line before the data, commented or not, that names the feed's key
 column (`dst_ip`/`url`) and at least one other of its known columns; banner lines are never a
 header, whatever punctuation they hold. Without such a line the published column order is assumed.
@@ -52,7 +54,7 @@ def _column_names(line: str) -> list[str]:
 
 
 def _csv_rows(lines: Iterable[str], default_header: list[str], key_column: str,
-              known: frozenset[str]) -> Iterator[dict[str, str]]:
+              known: frozenset[str], *, spaced: bool = False) -> Iterator[dict[str, str]]:
     """Rows of an abuse.ch CSV: '#' lines are comments; the header is found by its column names.
 
     A line (commented or not) before the first data row is the header when it names `key_column`
@@ -76,7 +78,7 @@ def _csv_rows(lines: Iterable[str], default_header: list[str], key_column: str,
                 started = True
                 yield line.rstrip("\r\n")
 
-    for row in csv.reader(data_lines()):
+    for row in csv.reader(data_lines(), skipinitialspace=spaced):  # spaced: `"a", "b"` (ThreatFox)
         names = found[0] if found else default_header
         yield dict(zip(names, (c.strip() for c in row), strict=False))
 
@@ -134,8 +136,16 @@ def parse_urlhaus(data: bytes, ctx: ParseContext) -> Iterator[Item]:
         raise fail(ctx, "", "no valid URL in the URLhaus export")
 
 
-def _threatfox_records(data: bytes, ctx: ParseContext) -> list[dict[str, Any]]:
+# The columns of ThreatFox's CSV export, in the order it publishes them.
+_TF_COLUMNS = ["first_seen_utc", "ioc_id", "ioc_value", "ioc_type", "threat_type", "fk_malware", "malware_alias",
+               "malware_printable", "last_seen_utc", "confidence_level", "reference", "tags", "anonymous",
+               "reporter"]
+
+
+def _threatfox_records(data: bytes, ctx: ParseContext) -> Iterable[dict[str, Any]]:
     stripped = data.lstrip()
+    if stripped.startswith((b"#", b'"')):  # the CSV export: a '#' banner, a commented header, quoted fields
+        return _csv_rows(text_lines(data), _TF_COLUMNS, "ioc_value", frozenset(_TF_COLUMNS), spaced=True)
     if stripped.startswith(b"{") and b"\n{" not in stripped.rstrip():
         doc = load_json(data, ctx)
         body = doc.get("data", doc) if isinstance(doc, dict) else doc
@@ -157,13 +167,18 @@ def _threatfox_records(data: bytes, ctx: ParseContext) -> list[dict[str, Any]]:
 
 def parse_threatfox(data: bytes, ctx: ParseContext) -> Iterator[Item]:
     """ThreatFox IOC records → indicators (labels: malware, threat type, tags; confidence_level)."""
+    rows = count = 0
     for rec in _threatfox_records(data, ctx):
         if not isinstance(rec, dict):
             continue
+        rows += 1
         ioc, ioc_type = str(rec.get("ioc") or rec.get("ioc_value") or ""), str(rec.get("ioc_type") or "")
-        extra: dict[str, Any] = {
-            k: rec[k] for k in ("id", "reference", "reporter", "last_seen") if rec.get(k)
-        }
+        record_id = rec.get("id") or rec.get("ioc_id")
+        extra: dict[str, Any] = {k: rec[k] for k in ("reference", "reporter") if rec.get(k) not in (None, "", "None")}
+        if record_id:
+            extra["id"] = record_id
+        if last_seen := rec.get("last_seen") or rec.get("last_seen_utc"):
+            extra["last_seen"] = last_seen
         if ioc_type == "ip:port":
             host, _, port = ioc.rpartition(":")
             itype, ioc = "ipv4", host.strip("[]")
@@ -172,14 +187,19 @@ def parse_threatfox(data: bytes, ctx: ParseContext) -> Iterator[Item]:
         else:
             itype = _TF_TYPES.get(ioc_type, "")
         confidence = rec.get("confidence_level")
+        if isinstance(confidence, str) and confidence.strip().isdigit():  # the CSV export's text
+            confidence = int(confidence)
         tags = rec.get("tags")
-        tags = tags if isinstance(tags, list) else []
+        tags = tags if isinstance(tags, list) else tags.split(",") if isinstance(tags, str) and tags != "None" else []
         item = _indicator(
-            "threatfox", ctx, itype, ioc, record_id=rec.get("id"),
+            "threatfox", ctx, itype, ioc, record_id=record_id,
             labels=unique([str(rec.get("malware_printable") or rec.get("malware") or ""),
                            str(rec.get("threat_type") or ""), *[str(t) for t in tags if t]]),
             confidence=max(0, min(100, int(confidence))) if isinstance(confidence, int | float) else None,
             valid_from=iso_utc(rec.get("first_seen") or rec.get("first_seen_utc")), extra=extra,
         )
         if item is not None:
+            count += 1
             yield item
+    if rows and not count:
+        raise fail(ctx, "", "no valid indicator in the ThreatFox export")

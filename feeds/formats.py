@@ -74,6 +74,8 @@ def detect_format(data: bytes, filename: str = "") -> str:
             return "feodo"
         if b"urlhaus" in banner:
             return "urlhaus"
+        if b"threatfox" in banner:
+            return "threatfox"
     first_line = head.split(b"\n", 1)[0].lower()
     if b"," in first_line and (b'"timestamp"' in first_line or first_line.startswith(b"timestamp,")):
         return "shadowserver"

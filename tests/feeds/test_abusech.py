@@ -107,3 +107,26 @@ def test_threatfox_json_export_and_bad_line() -> None:
     assert (item.type, item.value, item.confidence) == ("domain", "bad.example", 50)
     with pytest.raises(FeedParseError, match="line 2"):
         list(parse_threatfox(b'{"ioc": "a.example", "ioc_type": "domain"}\n{oops\n', ParseContext()))
+
+
+def test_threatfox_csv_export() -> None:
+    """ThreatFox's CSV export (what a free account downloads): a '#' banner and header, `", "`-separated
+    quoted fields, confidence as text, tags as one comma list; the keys are the JSON export's."""
+    from feeds.formats import detect_format
+
+    data = (FIX / "threatfox_export_full_head.csv").read_bytes()
+    assert detect_format(data, "full.csv") == "threatfox"
+    items = list(parse_threatfox(data, ParseContext()))
+    assert [(i.type, i.value, i.extra.get("port")) for i in items] == [
+        ("url", "http://rocheholding.top/rudolph/five/fre.php", None), ("ipv4", "8.134.12.90", 7777),
+        ("ipv4", "172.245.184.135", 8888), ("ipv4", "91.208.73.75", 82), ("ipv4", "8.223.20.63", 443)]
+    loki = items[0]
+    assert loki.key == "threatfox:1301611:url:http://rocheholding.top/rudolph/five/fre.php"
+    assert loki.confidence == 75 and loki.valid_from == "2024-07-16T06:45:19Z"
+    assert loki.labels == ["Loki Password Stealer (PWS)", "botnet_cc", "lokibot"]
+    assert loki.extra["reference"].startswith("https://bazaar.abuse.ch/") and loki.extra["id"] == "1301611"
+    assert items[1].labels == ["Cobalt Strike", "botnet_cc", "CobaltStrike", "cs-watermark-987654321"]
+    assert "reference" not in items[1].extra  # "None" in the export
+    with pytest.raises(FeedParseError, match="no valid indicator"):
+        list(parse_threatfox(data.replace(b"rocheholding.top", b"").replace(b'"ip:port"', b'"odd"'),
+                             ParseContext()))
